@@ -1,0 +1,64 @@
+"""The run context: what every node needs besides the state.
+
+LangGraph passes it to nodes and routers as ``runtime.context`` (the graph's
+``context_schema``). It holds live objects (the model, the verifier), never stored in a
+checkpoint; everything a resumed run must see again lives in the state instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from langchain_core.language_models import BaseChatModel
+
+from ponder.budget import Budget, Usage
+from ponder.prompts import PromptStyle
+from ponder.state import RunState
+from ponder.verify.extract import Extractor, extract_number
+from ponder.verify.verifier import Verifier
+
+__all__ = ("RunContext", "usage_of")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunContext:
+    """Dependencies and settings of one run, shared by every node of every nested strategy.
+
+    Example:
+        >>> from ponder.testing import ScriptedChatModel
+        >>> ctx = RunContext(model=ScriptedChatModel(replies=["The answer is 4."]))
+        >>> ctx.prompt_style
+        'chat'
+    """
+
+    model: BaseChatModel
+    """The chat model every node calls."""
+    verifier: Verifier | None = None
+    """Judges candidates, for the strategies that verify."""
+    extractor: Extractor = extract_number
+    """Turns a candidate's text into its answer."""
+    prompt_style: PromptStyle = "chat"
+    """How `model` wants its prompts (see `ponder.models.prompt_style_of`)."""
+    seed: int = 0
+    """Base sampling seed; candidate ``i`` is sampled with ``seed + i``, so reruns repeat."""
+    call_timeout: float | None = 300.0
+    """Seconds one model call may take before it is cut off (``None``: no limit)."""
+    verifier_timeout: float = 30.0
+    """Seconds one verification may take before the candidate is marked unverified."""
+    min_tokens: int = 32
+    """The smallest output cap worth a call when the budget would lower it."""
+    started: float = field(default_factory=time.monotonic)
+    """`time.monotonic` when this session of the run started."""
+
+    def elapsed(self) -> float:
+        """Seconds since this session of the run started."""
+        return time.monotonic() - self.started
+
+
+def usage_of(state: RunState, context: RunContext) -> tuple[Budget, Usage]:
+    """Return the run's budget and what it has spent, read from the state."""
+    seconds = state.get("seconds_before", 0.0) + context.elapsed()
+    return Budget.from_limits(state["budget"]), Usage.from_ledger(
+        state.get("ledger", []), seconds=seconds
+    )

@@ -1,0 +1,103 @@
+"""The strategies by name, for the API and the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast, get_args
+
+from langgraph.graph.state import CompiledStateGraph
+
+from ponder.context import RunContext
+from ponder.errors import ConfigurationError
+from ponder.graphs.best_of_n import BestOfNConfig, build_best_of_n
+from ponder.graphs.self_consistency import SelfConsistencyConfig, build_self_consistency
+from ponder.state import RunInput, RunOutput, RunState
+
+__all__ = ("STRATEGIES", "StrategyName", "StrategySpec", "build_strategy", "strategy_spec")
+
+StrategyName = Literal["self-consistency", "best-of-n"]
+"""The strategies ponder ships.
+
+- ``self-consistency``: sample several solutions, majority vote, stop early when decided.
+- ``best-of-n``: sample and verify, stop at the first candidate the verifier accepts.
+"""
+
+StrategyGraph = CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]
+"""A compiled strategy graph."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StrategySpec:
+    """How to build one strategy."""
+
+    name: StrategyName
+    """The strategy's name."""
+    summary: str
+    """One line on what it does."""
+    config_type: type[Any]
+    """Its options, a frozen dataclass."""
+    build: Callable[[Any], StrategyGraph]
+    """Builds the compiled graph from a config."""
+    needs_verifier: bool
+    """Whether a run needs ``verifier=``."""
+
+
+STRATEGIES: dict[StrategyName, StrategySpec] = {
+    "self-consistency": StrategySpec(
+        name="self-consistency",
+        summary="sample several solutions and take the majority answer; stops when decided",
+        config_type=SelfConsistencyConfig,
+        build=build_self_consistency,
+        needs_verifier=False,
+    ),
+    "best-of-n": StrategySpec(
+        name="best-of-n",
+        summary="sample and verify each candidate; stops at the first one the verifier accepts",
+        config_type=BestOfNConfig,
+        build=build_best_of_n,
+        needs_verifier=True,
+    ),
+}
+"""Every strategy, by name."""
+
+
+def strategy_spec(name: str) -> StrategySpec:
+    """Return the spec of strategy ``name``.
+
+    Raises:
+        ConfigurationError: No strategy has that name.
+    """
+    if name not in get_args(StrategyName):
+        raise ConfigurationError(
+            f"unknown strategy {name!r}; choose one of: {', '.join(get_args(StrategyName))}"
+        )
+    return STRATEGIES[cast(StrategyName, name)]
+
+
+def make_config(spec: StrategySpec, options: Mapping[str, Any]) -> Any:
+    """Build ``spec``'s config from keyword options, naming any option it does not have."""
+    known = {field.name for field in dataclasses.fields(spec.config_type)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"strategy {spec.name!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options are: {', '.join(sorted(known))}"
+        )
+    try:
+        return spec.config_type(**options)
+    except TypeError as exc:
+        raise ConfigurationError(f"bad options for strategy {spec.name!r}: {exc}") from exc
+
+
+def build_strategy(name: str, **options: Any) -> StrategyGraph:
+    """Build the compiled graph of strategy ``name`` with ``options`` for its config.
+
+    Example:
+        >>> graph = build_strategy("self-consistency", max_samples=5)
+        >>> graph.name
+        'self-consistency'
+    """
+    spec = strategy_spec(name)
+    return spec.build(make_config(spec, options))

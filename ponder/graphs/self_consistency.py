@@ -1,0 +1,125 @@
+"""Self-consistency: sample several solutions and take the majority answer.
+
+The graph::
+
+    prepare -> attempt -> (route) -> attempt ... -> select -> END
+
+The routing edge keeps sampling while the vote is open and another sample is affordable.
+It stops when the leader reaches the agreement threshold (``converged``), when the leader
+can no longer be overtaken by the samples left (``decided``), at ``max_samples``
+(``exhausted``), or when the budget cannot afford another call (``budget``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+
+from ponder.context import RunContext
+from ponder.graphs._config import check_fraction, check_positive_int, check_temperature
+from ponder.graphs._routing import refusing_limit
+from ponder.nodes import attempt_node, prepare, select_node, tally
+from ponder.prompts import STEP_BY_STEP, PromptTemplate
+from ponder.state import RunInput, RunOutput, RunState, StopReason
+
+__all__ = ("SelfConsistencyConfig", "SelfConsistencyRoute", "build_self_consistency")
+
+SelfConsistencyRoute = Literal["attempt", "select"]
+"""Where the routing edge goes: ``attempt`` draws another sample, ``select`` ends the vote."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SelfConsistencyConfig:
+    """Options of the self-consistency strategy."""
+
+    max_samples: int = 8
+    """Most samples to draw."""
+    min_samples: int = 3
+    """Samples to draw before the agreement threshold may stop the vote."""
+    agreement: float = 0.75
+    """Stop once the leading answer holds this share of the samples drawn."""
+    temperature: float = 0.7
+    """Sampling temperature."""
+    max_tokens: int = 256
+    """Output cap per sample, in tokens."""
+    prompt: PromptTemplate = STEP_BY_STEP
+    """The attempt prompt."""
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        check_positive_int(owner, "max_samples", self.max_samples)
+        check_positive_int(owner, "min_samples", self.min_samples)
+        check_positive_int(owner, "max_tokens", self.max_tokens)
+        check_fraction(owner, "agreement", self.agreement)
+        check_temperature(owner, self.temperature)
+
+    @property
+    def recursion_limit(self) -> int:
+        """LangGraph super-steps the strategy can need (so the budget, not LangGraph, ends it)."""
+        return self.max_samples + 8
+
+
+def stop_reason(
+    config: SelfConsistencyConfig, state: RunState, context: RunContext
+) -> StopReason | None:
+    """Return why sampling should stop now, or ``None`` to draw another sample."""
+    if state.get("stop_reason"):
+        return state["stop_reason"]
+    candidates = state.get("candidates", [])
+    drawn = len(candidates)
+    counts = sorted(tally(candidates).values(), reverse=True)
+    leader = counts[0] if counts else 0
+    runner_up = counts[1] if len(counts) > 1 else 0
+    left = config.max_samples - drawn
+    if drawn >= config.min_samples and leader / drawn >= config.agreement:
+        return "converged"
+    if leader > 0 and leader - runner_up > left:
+        return "decided"
+    if left <= 0:
+        return "exhausted"
+    if refusing_limit(state, context, max_tokens=config.max_tokens) is not None:
+        return "budget"
+    return None
+
+
+def build_self_consistency(
+    config: SelfConsistencyConfig | None = None,
+) -> CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]:
+    """Build the self-consistency graph.
+
+    Example:
+        >>> graph = build_self_consistency(SelfConsistencyConfig(max_samples=5))
+        >>> sorted(graph.get_graph().nodes)
+        ['__end__', '__start__', 'attempt', 'prepare', 'select']
+    """
+    config = config or SelfConsistencyConfig()
+
+    def reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
+        return stop_reason(config, state, runtime.context)
+
+    def route(state: RunState, runtime: Runtime[RunContext]) -> SelfConsistencyRoute:
+        return "attempt" if reason(state, runtime) is None else "select"
+
+    graph = StateGraph(
+        RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
+    )
+    graph.add_node("prepare", prepare)
+    graph.add_node(
+        "attempt",
+        attempt_node(
+            prompt=config.prompt,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            max_candidates=config.max_samples,
+        ),
+    )
+    graph.add_node("select", select_node("majority", reason))
+    graph.add_edge(START, "prepare")
+    graph.add_edge("prepare", "attempt")
+    graph.add_conditional_edges("attempt", route)
+    graph.add_edge("select", END)
+    return graph.compile(name="self-consistency")

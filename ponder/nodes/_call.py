@@ -1,0 +1,214 @@
+"""The one way nodes call a model: budget check first, usage charged after, failures kept.
+
+Every model call in every node goes through `call_model`, which:
+
+1. bounds the prompt's tokens (exactly with the embedded model's tokenizer, otherwise an
+   upper bound: UTF-8 bytes plus per-message overhead, since a byte-level BPE token is at
+   least one byte);
+2. asks `ponder.budget.plan_call` whether the worst case fits what remains, lowering
+   ``max_tokens`` when that still leaves a useful call, refusing otherwise;
+3. calls the model with a deadline, and returns the text with a `LedgerEntry` charged from
+   the usage the model reported; a model that raises or times out gives a failed result
+   (with its ledger entry and a `RunError`) instead of an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+
+from ponder.budget import Budget, Usage, plan_call
+from ponder.context import RunContext
+from ponder.models.embedded import EmbeddedChatModel
+from ponder.state import FinishReason, LedgerEntry, RunError
+
+__all__ = ("CallResult", "call_model", "prompt_token_bound")
+
+_MESSAGE_OVERHEAD = 8
+"""Upper bound on the template tokens a chat format adds per message."""
+_PROMPT_OVERHEAD = 16
+"""Upper bound on the template tokens a chat format adds per prompt."""
+_TIMEOUT_GRACE = 5.0
+"""Seconds allowed past an in-process model's own deadline before giving up on it."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallResult:
+    """What `call_model` returns."""
+
+    text: str
+    """The model's output ("" when refused or failed)."""
+    entry: LedgerEntry | None
+    """The charge for the call; ``None`` when the budget refused it (nothing was spent)."""
+    error: RunError | None = None
+    """What went wrong, when the model failed."""
+    refused_by: str | None = None
+    """The budget limit that refused the call, if it did."""
+    finish_reason: FinishReason = "stop"
+    """How the call ended."""
+    seed: int | None = None
+    """The seed sent with the call."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the call ran and returned text."""
+        return self.entry is not None and self.error is None
+
+
+def prompt_token_bound(model: BaseChatModel, messages: Sequence[BaseMessage]) -> int:
+    """Return the prompt's token count (exact for embedded models, else an upper bound)."""
+    if isinstance(model, EmbeddedChatModel):
+        return model.count_prompt_tokens(messages)
+    size = sum(len(m.text.encode("utf-8")) + _MESSAGE_OVERHEAD for m in messages)
+    return size + _PROMPT_OVERHEAD
+
+
+def _generation_kwargs(
+    model: BaseChatModel,
+    *,
+    max_tokens: int,
+    temperature: float,
+    seed: int | None,
+    timeout: float | None,
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature}
+    if isinstance(model, EmbeddedChatModel):
+        kwargs["seed"] = seed
+        kwargs["timeout"] = timeout
+    elif type(model).__module__.startswith(("langchain_openai", "ponder.models")):
+        kwargs["seed"] = seed
+    return kwargs
+
+
+def _finish_reason(metadata: dict[str, Any]) -> FinishReason:
+    reason = str(metadata.get("finish_reason") or metadata.get("stop_reason") or "stop")
+    if reason in ("length", "max_tokens"):
+        return "length"
+    if reason == "timeout":
+        return "timeout"
+    return "stop"
+
+
+async def call_model(
+    context: RunContext,
+    budget: Budget,
+    usage: Usage,
+    messages: Sequence[BaseMessage],
+    *,
+    node: str,
+    candidate_id: str | None,
+    max_tokens: int,
+    temperature: float,
+    seed: int | None,
+    stop: list[str] | None = None,
+) -> CallResult:
+    """Call the run's model once, within the budget; see the module docstring."""
+    model = context.model
+    prompt_tokens = prompt_token_bound(model, messages)
+    plan = plan_call(
+        budget,
+        usage,
+        prompt_tokens=prompt_tokens,
+        max_tokens=max_tokens,
+        min_tokens=context.min_tokens,
+        call_timeout=context.call_timeout,
+    )
+    if not plan.allowed:
+        return CallResult(text="", entry=None, refused_by=plan.refused_by, seed=seed)
+    kwargs = _generation_kwargs(
+        model,
+        max_tokens=plan.max_tokens,
+        temperature=temperature,
+        seed=seed,
+        timeout=plan.timeout,
+    )
+    in_process = isinstance(model, EmbeddedChatModel)
+    wait = None if plan.timeout is None else plan.timeout + (_TIMEOUT_GRACE if in_process else 0)
+    started = time.monotonic()
+    try:
+        reply = await asyncio.wait_for(model.ainvoke(list(messages), stop=stop, **kwargs), wait)
+    except (TimeoutError, asyncio.TimeoutError):
+        latency = time.monotonic() - started
+        # The server may have generated (and billed) up to the cap: charge the worst case.
+        return _failed(
+            budget,
+            node,
+            candidate_id,
+            (prompt_tokens, plan.max_tokens),
+            latency,
+            seed,
+            "ModelTimeout",
+            f"the model did not answer within {wait:g} s",
+        )
+    except Exception as exc:  # a model may raise anything; the run keeps its work
+        latency = time.monotonic() - started
+        return _failed(
+            budget,
+            node,
+            candidate_id,
+            (prompt_tokens, 0),
+            latency,
+            seed,
+            "ModelError",
+            f"{type(exc).__name__}: {exc}",
+        )
+    latency = time.monotonic() - started
+    text = reply.text
+    reported = reply.usage_metadata if hasattr(reply, "usage_metadata") else None
+    if reported:
+        tokens_in, tokens_out = int(reported["input_tokens"]), int(reported["output_tokens"])
+    else:
+        tokens_in, tokens_out = prompt_tokens, len(text.encode("utf-8"))
+    entry = LedgerEntry(
+        node=node,
+        candidate_id=candidate_id,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost=budget.call_cost(tokens_in, tokens_out),
+        latency_s=latency,
+        usage_reported=bool(reported),
+        ok=True,
+    )
+    return CallResult(
+        text=text,
+        entry=entry,
+        finish_reason=_finish_reason(dict(reply.response_metadata)),
+        seed=seed,
+    )
+
+
+def _failed(
+    budget: Budget,
+    node: str,
+    candidate_id: str | None,
+    tokens: tuple[int, int],
+    latency: float,
+    seed: int | None,
+    kind: str,
+    message: str,
+) -> CallResult:
+    # A failed call may still have been billed for its prompt: charge the bound, not zero.
+    tokens_in, tokens_out = tokens
+    entry = LedgerEntry(
+        node=node,
+        candidate_id=candidate_id,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost=budget.call_cost(tokens_in, tokens_out),
+        latency_s=latency,
+        usage_reported=False,
+        ok=False,
+    )
+    return CallResult(
+        text="",
+        entry=entry,
+        error=RunError(node=node, kind=kind, message=message),
+        finish_reason="error",
+        seed=seed,
+    )

@@ -1,0 +1,82 @@
+"""The select node: choose the final answer, by vote or by score."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+
+from ponder.context import RunContext
+from ponder.nodes._types import Node
+from ponder.state import Candidate, RunState, StopReason
+
+__all__ = ("SelectMethod", "best_scored", "majority", "select_node", "tally")
+
+SelectMethod = Literal["majority", "best_score"]
+"""How the final answer is chosen.
+
+- ``majority``: the answer most candidates gave (ties: the one given first).
+- ``best_score``: the answer of the highest-scored candidate (ties: the one drawn first);
+  by majority when no candidate was scored.
+"""
+
+_FAILURES = ("ModelError", "ModelTimeout")
+
+
+def tally(candidates: Iterable[Candidate]) -> dict[str, int]:
+    """Count the candidates giving each answer, in order of first appearance."""
+    votes: dict[str, int] = {}
+    for candidate in candidates:
+        if candidate["answer"] is not None:
+            votes[candidate["answer"]] = votes.get(candidate["answer"], 0) + 1
+    return votes
+
+
+def majority(votes: dict[str, int]) -> str | None:
+    """Return the answer with most votes (the first given, on a tie), or ``None``."""
+    return max(votes, key=lambda answer: votes[answer]) if votes else None
+
+
+def best_scored(candidates: Iterable[Candidate]) -> Candidate | None:
+    """Return the highest-scored candidate with an answer (the first drawn, on a tie)."""
+    best: Candidate | None = None
+    for candidate in candidates:
+        score = candidate["score"]
+        if candidate["answer"] is None or score is None:
+            continue
+        if best is None or score > (best["score"] or 0.0):
+            best = candidate
+    return best
+
+
+def select_node(
+    method: SelectMethod,
+    stop_reason: Callable[[RunState, Runtime[RunContext]], StopReason | None],
+) -> Node:
+    """Return the node that ends a strategy: the answer, the votes, the status.
+
+    Args:
+        method: How to choose; see `SelectMethod`.
+        stop_reason: The strategy's stopping rule, to record why sampling ended when no node
+            recorded it already.
+    """
+
+    def select(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        candidates = state.get("candidates", [])
+        votes = tally(candidates)
+        answer = majority(votes)
+        if method == "best_score":
+            best = best_scored(candidates)
+            if best is not None:
+                answer = best["answer"]
+        failed = any(error["kind"] in _FAILURES for error in state.get("errors", []))
+        reason = state.get("stop_reason") or stop_reason(state, runtime) or "exhausted"
+        return {
+            "answer": answer,
+            "votes": votes,
+            "stop_reason": reason,
+            "status": "failed" if failed else "done",
+        }
+
+    return select

@@ -1,0 +1,56 @@
+"""The verify node: judge every candidate that has not been judged yet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from ponder.context import RunContext
+from ponder.errors import ConfigurationError, VerifierError
+from ponder.nodes._types import Node
+from ponder.state import Candidate, RunError, RunState, VerdictLabel
+from ponder.verify.verifier import run_verifier
+
+__all__ = ("verify_node",)
+
+
+def verify_node(*, accept_at: float = 1.0, name: str = "verify") -> Node:
+    """Return a node that scores unjudged candidates with the context's verifier.
+
+    Args:
+        accept_at: A score at or above this marks the candidate ``accepted``.
+        name: The node's name, recorded with errors.
+
+    A candidate with no answer, or whose verifier raises or times out, is marked
+    ``unverified`` with the reason; the run goes on.
+    """
+
+    async def verify(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        context = runtime.context
+        if context.verifier is None:
+            raise ConfigurationError("this strategy needs a verifier: pass verifier=...")
+        judged: list[Candidate] = []
+        errors: list[RunError] = []
+        for candidate in state.get("candidates", []):
+            if candidate["verdict"] is not None:
+                continue
+            if candidate["answer"] is None:
+                judged.append({**candidate, "verdict": "unverified", "reason": "no answer found"})
+                continue
+            try:
+                verdict = await run_verifier(
+                    context.verifier, state["problem"], candidate, timeout=context.verifier_timeout
+                )
+            except VerifierError as exc:
+                errors.append(RunError(node=name, kind="VerifierError", message=str(exc)))
+                judged.append({**candidate, "verdict": "unverified", "reason": str(exc)})
+                continue
+            label: VerdictLabel = "accepted" if verdict.score >= accept_at else "rejected"
+            judged.append(
+                {**candidate, "score": verdict.score, "verdict": label, "reason": verdict.reason}
+            )
+        return {"candidates": judged, "errors": errors}
+
+    verify.__name__ = name
+    return verify

@@ -1,0 +1,78 @@
+"""The result of a run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ponder.budget import Usage
+from ponder.state import Candidate, LedgerEntry, RunError, Status, StopReason
+
+__all__ = ("RunResult",)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunResult:
+    """What a run produced and what it cost; the same type whatever the strategy.
+
+    Example:
+        >>> import ponder
+        >>> from ponder.testing import ScriptedChatModel
+        >>> model = ScriptedChatModel(replies=["2 + 2 = 4. The answer is 4."])
+        >>> result = ponder.solve("What is 2 + 2?", model=model, max_samples=3)
+        >>> result.answer, result.votes, result.usage.calls
+        ('4', {'4': 3}, 3)
+    """
+
+    answer: str | None
+    """The selected answer, or ``None`` when no candidate had one."""
+    strategy: str
+    """The strategy that ran."""
+    status: Status
+    """``done``, or ``failed`` when the model failed (the work before is kept)."""
+    stop_reason: StopReason | None
+    """Why the strategy stopped drawing candidates."""
+    candidates: list[Candidate]
+    """Every candidate, in the order drawn."""
+    votes: dict[str, int]
+    """Answer -> number of candidates that gave it."""
+    usage: Usage
+    """What the run spent."""
+    ledger: list[LedgerEntry]
+    """Every model call and its cost."""
+    errors: list[RunError]
+    """Failures recorded along the way."""
+    wall_seconds: float
+    """Wall-clock seconds the run took."""
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Candidate id -> verifier score, for the candidates that were scored."""
+        return {c["id"]: c["score"] for c in self.candidates if c["score"] is not None}
+
+    @property
+    def error(self) -> str | None:
+        """The first recorded failure, as text, or ``None``."""
+        return f"{self.errors[0]['kind']}: {self.errors[0]['message']}" if self.errors else None
+
+    @property
+    def overhead_seconds(self) -> float:
+        """Wall seconds spent outside model calls: ponder's own cost."""
+        return max(0.0, self.wall_seconds - self.usage.model_seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-ready plain data."""
+        return {
+            "answer": self.answer,
+            "strategy": self.strategy,
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "votes": self.votes,
+            "scores": self.scores,
+            "usage": {**asdict(self.usage), "tokens": self.usage.tokens},
+            "wall_seconds": self.wall_seconds,
+            "overhead_seconds": self.overhead_seconds,
+            "candidates": self.candidates,
+            "ledger": self.ledger,
+            "errors": self.errors,
+        }

@@ -1,0 +1,189 @@
+"""The run state every strategy graph reads and writes.
+
+State is plain data (str, int, float, bool, None, list, dict): it round-trips through
+LangGraph's checkpoint serializer in strict mode with no pickle and no allow-listed classes,
+and a resumed run sees exactly the types a live one does.
+
+Candidates double as the reasoning tree: each has an ``id`` derived from the state (its index)
+and a ``parent_id`` (``"root"`` for the problem itself), so the tree survives checkpointing.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Literal, TypedDict
+
+from ponder.budget import BudgetLimits
+
+__all__ = (
+    "ROOT_ID",
+    "Candidate",
+    "FinishReason",
+    "LedgerEntry",
+    "RunError",
+    "RunInput",
+    "RunOutput",
+    "RunState",
+    "Status",
+    "StopReason",
+    "VerdictLabel",
+    "merge_candidates",
+)
+
+ROOT_ID = "root"
+"""The ``parent_id`` of candidates that answer the problem directly."""
+
+Status = Literal["running", "done", "failed"]
+"""Where a run stands.
+
+- ``running``: steps remain.
+- ``done``: the strategy finished (with or without an answer).
+- ``failed``: the model or a verifier failed; the candidates gathered so far are kept.
+"""
+
+StopReason = Literal["verified", "converged", "decided", "exhausted", "budget", "error"]
+"""Why a strategy stopped drawing candidates.
+
+- ``verified``: a candidate passed the verifier.
+- ``converged``: the vote reached its agreement threshold.
+- ``decided``: the vote leader can no longer be overtaken by the samples left.
+- ``exhausted``: the strategy drew as many candidates as it is allowed.
+- ``budget``: the budget cannot afford another call.
+- ``error``: the model failed.
+"""
+
+FinishReason = Literal["stop", "length", "timeout", "error"]
+"""How a model call ended: naturally, at ``max_tokens``, at its deadline, or with an error."""
+
+VerdictLabel = Literal["accepted", "rejected", "unverified"]
+"""A verifier's judgment of a candidate.
+
+- ``accepted``: the score reached the acceptance threshold.
+- ``rejected``: the verifier judged it and it fell short.
+- ``unverified``: no usable judgment (no answer to check, or the verifier failed; see the
+  candidate's ``reason``).
+"""
+
+
+class Candidate(TypedDict):
+    """One model attempt: a node of the reasoning tree."""
+
+    id: str
+    """Stable id, derived from the state (``"c0"``, ``"c1"``, ...)."""
+    parent_id: str
+    """The node this one continues; `ROOT_ID` for a direct answer to the problem."""
+    node: str
+    """The graph node that made it."""
+    prompt: str
+    """The name of the prompt template that produced it."""
+    text: str
+    """The model's full output."""
+    answer: str | None
+    """The answer extracted from ``text``, or ``None`` when none could be found."""
+    score: float | None
+    """The verifier's score in [0, 1], or ``None`` when not verified."""
+    verdict: VerdictLabel | None
+    """The verifier's judgment, or ``None`` when no verifier ran."""
+    reason: str | None
+    """The verifier's explanation, or why the candidate is unverified."""
+    temperature: float
+    """Sampling temperature of the call."""
+    seed: int | None
+    """Sampling seed of the call."""
+    tokens_in: int
+    """Prompt tokens of the call."""
+    tokens_out: int
+    """Generated tokens of the call."""
+    latency_s: float
+    """Seconds the call took."""
+    finish_reason: FinishReason
+    """How the call ended."""
+
+
+def merge_candidates(left: list[Candidate], right: list[Candidate]) -> list[Candidate]:
+    """Reduce candidate updates: a candidate whose ``id`` exists replaces it, others append.
+
+    Example:
+        >>> old = [{"id": "c0", "score": None}]
+        >>> merge_candidates(old, [{"id": "c0", "score": 1.0}, {"id": "c1", "score": None}])
+        [{'id': 'c0', 'score': 1.0}, {'id': 'c1', 'score': None}]
+    """
+    if not right:
+        return left
+    merged = list(left)
+    position = {candidate["id"]: i for i, candidate in enumerate(merged)}
+    for candidate in right:
+        index = position.get(candidate["id"])
+        if index is None:
+            position[candidate["id"]] = len(merged)
+            merged.append(candidate)
+        else:
+            merged[index] = candidate
+    return merged
+
+
+class LedgerEntry(TypedDict):
+    """What one model call cost. Every call is recorded, failed ones included."""
+
+    node: str
+    """The graph node that made the call."""
+    candidate_id: str | None
+    """The candidate the call produced, if any."""
+    tokens_in: int
+    """Prompt tokens, as the model reported them."""
+    tokens_out: int
+    """Generated tokens, as the model reported them."""
+    cost: float
+    """Money, per the budget's pricing."""
+    latency_s: float
+    """Seconds the call took."""
+    usage_reported: bool
+    """False when the model reported no usage and the counts are ponder's upper bounds."""
+    ok: bool
+    """False when the call failed."""
+
+
+class RunError(TypedDict):
+    """A failure recorded during a run, instead of losing the run to an exception."""
+
+    node: str
+    """Where it happened."""
+    kind: str
+    """The error type's name (``"ModelError"``, ``"ModelTimeout"``, ...)."""
+    message: str
+    """What went wrong."""
+
+
+class RunInput(TypedDict):
+    """The keys a strategy graph needs as input."""
+
+    problem: str
+    """The problem to solve, as given by the user."""
+    budget: BudgetLimits
+    """The run's limits."""
+
+
+class RunOutput(TypedDict):
+    """The keys a strategy graph returns."""
+
+    answer: str | None
+    """The selected answer, or ``None`` when no candidate had one."""
+    candidates: Annotated[list[Candidate], merge_candidates]
+    """Every candidate, in the order drawn (nodes add new ones and update judged ones)."""
+    votes: dict[str, int]
+    """Answer -> number of candidates that gave it."""
+    ledger: Annotated[list[LedgerEntry], operator.add]
+    """Every model call and its cost (nodes append to it)."""
+    status: Status
+    """Where the run stands."""
+    stop_reason: StopReason | None
+    """Why the strategy stopped drawing candidates."""
+    errors: Annotated[list[RunError], operator.add]
+    """Failures recorded along the way (nodes append to them)."""
+
+
+class RunState(RunInput, RunOutput):
+    """The full state of a strategy run: its input, its output and the work in between."""
+
+    seconds_before: float
+    """Wall seconds spent by earlier sessions of this run (for resumed runs)."""

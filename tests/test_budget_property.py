@@ -1,0 +1,75 @@
+"""Property: whatever the budget, strategy and model replies, no limit is ever exceeded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ponder
+from ponder.budget import Pricing
+from ponder.errors import ConfigurationError
+from ponder.testing import ScriptedChatModel
+
+replies = st.lists(
+    st.builds(
+        lambda words, answer: " ".join(["step"] * words) + f" The answer is {answer}.",
+        st.integers(0, 120),
+        st.integers(0, 3),
+    ),
+    min_size=1,
+    max_size=6,
+)
+budgets: st.SearchStrategy[dict[str, Any]] = st.builds(
+    dict,
+    tokens=st.none() | st.integers(1, 2500),
+    calls=st.none() | st.integers(1, 12),
+    cost=st.none() | st.floats(1e-4, 0.05),
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    limits=budgets,
+    script=replies,
+    strategy=st.sampled_from(["self-consistency", "best-of-n"]),
+    max_tokens=st.integers(1, 300),
+    n=st.integers(1, 10),
+)
+def test_spent_never_exceeds_the_limit(
+    limits: dict[str, float | int | None],
+    script: list[str],
+    strategy: str,
+    max_tokens: int,
+    n: int,
+) -> None:
+    pricing = Pricing(input_per_million=2.0, output_per_million=8.0)
+    try:
+        budget = ponder.Budget(
+            tokens=limits["tokens"],  # type: ignore[arg-type]
+            calls=limits["calls"],  # type: ignore[arg-type]
+            cost=limits["cost"],
+            pricing=pricing if limits["cost"] is not None else None,
+        )
+    except ConfigurationError:
+        return  # no limit at all: refused up front, nothing to spend
+    model = ScriptedChatModel(replies=script)
+    options = {"n": n} if strategy == "best-of-n" else {"max_samples": n, "agreement": 1.0}
+    result = ponder.solve(
+        "A farmer has 3 cows and buys 2 more. How many cows?",
+        strategy,
+        budget=budget,
+        model=model,
+        verifier=ponder.ExpectedAnswer("5"),
+        max_tokens=max_tokens,
+        **options,
+    )
+    usage = result.usage
+    if budget.tokens is not None:
+        assert usage.tokens <= budget.tokens
+    if budget.calls is not None:
+        assert usage.calls <= budget.calls
+    if budget.cost is not None:
+        assert usage.cost <= budget.cost + 1e-12
+    assert usage.calls == len(model.calls)
