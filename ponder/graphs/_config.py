@@ -5,8 +5,21 @@ from __future__ import annotations
 import math
 
 from ponder.errors import ConfigurationError
+from ponder.prompts import ATTEMPT_PROMPTS, PromptTemplate
 
-__all__ = ("check_fraction", "check_positive_int", "check_temperature")
+__all__ = ("check_fraction", "check_positive_int", "check_temperature", "resolve_prompt")
+
+
+def resolve_prompt(owner: str, value: object) -> PromptTemplate:
+    """Return the prompt ``value`` names (a `PromptTemplate` or an attempt-prompt name)."""
+    if isinstance(value, PromptTemplate):
+        return value
+    if isinstance(value, str) and value in ATTEMPT_PROMPTS:
+        return ATTEMPT_PROMPTS[value]
+    raise ConfigurationError(
+        f"{owner}.prompt must be a PromptTemplate or one of {', '.join(ATTEMPT_PROMPTS)}; "
+        f"got {value!r}"
+    )
 
 
 def check_positive_int(owner: str, name: str, value: object) -> None:

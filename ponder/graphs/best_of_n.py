@@ -19,10 +19,15 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from ponder.context import RunContext
-from ponder.graphs._config import check_fraction, check_positive_int, check_temperature
+from ponder.graphs._config import (
+    check_fraction,
+    check_positive_int,
+    check_temperature,
+    resolve_prompt,
+)
 from ponder.graphs._routing import refusing_limit
 from ponder.nodes import attempt_node, prepare, select_node, verify_node
-from ponder.prompts import STEP_BY_STEP, PromptTemplate
+from ponder.prompts import FEW_SHOT, PromptTemplate
 from ponder.state import RunInput, RunOutput, RunState, StopReason
 
 __all__ = ("BestOfNConfig", "BestOfNRoute", "build_best_of_n")
@@ -43,8 +48,8 @@ class BestOfNConfig:
     """Output cap per candidate, in tokens."""
     accept_at: float = 1.0
     """A verifier score at or above this accepts a candidate and ends the search."""
-    prompt: PromptTemplate = STEP_BY_STEP
-    """The attempt prompt."""
+    prompt: PromptTemplate = FEW_SHOT
+    """The attempt prompt (a template, or the name of one in `ponder.prompts.ATTEMPT_PROMPTS`)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -52,6 +57,7 @@ class BestOfNConfig:
         check_positive_int(owner, "max_tokens", self.max_tokens)
         check_fraction(owner, "accept_at", self.accept_at)
         check_temperature(owner, self.temperature)
+        object.__setattr__(self, "prompt", resolve_prompt(owner, self.prompt))
 
     @property
     def recursion_limit(self) -> int:

@@ -20,10 +20,15 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from ponder.context import RunContext
-from ponder.graphs._config import check_fraction, check_positive_int, check_temperature
+from ponder.graphs._config import (
+    check_fraction,
+    check_positive_int,
+    check_temperature,
+    resolve_prompt,
+)
 from ponder.graphs._routing import refusing_limit
 from ponder.nodes import attempt_node, prepare, select_node, tally
-from ponder.prompts import STEP_BY_STEP, PromptTemplate
+from ponder.prompts import FEW_SHOT, PromptTemplate
 from ponder.state import RunInput, RunOutput, RunState, StopReason
 
 __all__ = ("SelfConsistencyConfig", "SelfConsistencyRoute", "build_self_consistency")
@@ -46,8 +51,8 @@ class SelfConsistencyConfig:
     """Sampling temperature."""
     max_tokens: int = 256
     """Output cap per sample, in tokens."""
-    prompt: PromptTemplate = STEP_BY_STEP
-    """The attempt prompt."""
+    prompt: PromptTemplate = FEW_SHOT
+    """The attempt prompt (a template, or the name of one in `ponder.prompts.ATTEMPT_PROMPTS`)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -56,6 +61,7 @@ class SelfConsistencyConfig:
         check_positive_int(owner, "max_tokens", self.max_tokens)
         check_fraction(owner, "agreement", self.agreement)
         check_temperature(owner, self.temperature)
+        object.__setattr__(self, "prompt", resolve_prompt(owner, self.prompt))
 
     @property
     def recursion_limit(self) -> int:

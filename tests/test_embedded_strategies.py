@@ -1,0 +1,120 @@
+"""Both strategies end to end on the real embedded model, within their budgets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import ponder
+from ponder.models import EmbeddedChatModel
+
+pytestmark = pytest.mark.embedded
+
+PROBLEMS = [("7 + 5 =", "12"), ("9 * 3 =", "27"), ("20 - 8 =", "12")]
+
+
+@pytest.mark.parametrize(("problem", "expected"), PROBLEMS)
+async def test_self_consistency_on_smollm2(
+    smollm2: EmbeddedChatModel, problem: str, expected: str
+) -> None:
+    budget = ponder.Budget(tokens=1500)
+    result = await ponder.asolve(problem, model=smollm2, budget=budget, max_samples=5)
+    assert result.status == "done"
+    assert 1 <= len(result.candidates) <= 5
+    assert result.usage.tokens <= 1500
+    assert sum(result.votes.values()) == sum(c["answer"] is not None for c in result.candidates)
+    # Every call was charged with the usage the model reported.
+    assert all(entry["usage_reported"] for entry in result.ledger)
+    assert result.usage.tokens == sum(c["tokens_in"] + c["tokens_out"] for c in result.candidates)
+
+
+@pytest.mark.parametrize(("problem", "expected"), PROBLEMS)
+async def test_best_of_n_on_smollm2(
+    smollm2: EmbeddedChatModel, problem: str, expected: str
+) -> None:
+    budget = ponder.Budget(tokens=2500)
+    result = await ponder.asolve(
+        problem,
+        "best-of-n",
+        model=smollm2,
+        budget=budget,
+        verifier=ponder.ExpectedAnswer(expected),
+        n=6,
+    )
+    assert result.usage.tokens <= 2500
+    accepted = [c for c in result.candidates if c["verdict"] == "accepted"]
+    if accepted:
+        assert result.answer == expected
+        assert result.stop_reason == "verified"
+        assert result.candidates[-1]["verdict"] == "accepted"  # it stopped right there
+    else:
+        assert result.stop_reason in ("exhausted", "budget")
+
+
+async def test_a_tight_budget_is_never_exceeded_on_the_real_model(
+    smollm2: EmbeddedChatModel,
+) -> None:
+    for tokens in (90, 200, 333):
+        result = await ponder.asolve(
+            "A shop sells 4 boxes of 6 pens. How many pens?",
+            model=smollm2,
+            budget=ponder.Budget(tokens=tokens),
+            max_samples=8,
+            agreement=1.0,
+        )
+        assert result.usage.tokens <= tokens
+        assert result.stop_reason in ("budget", "decided", "exhausted")
+
+
+def test_cli_solve_json_on_the_embedded_model() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ponder.cli",
+            "solve",
+            "6 + 2 =",
+            "--strategy",
+            "best-of-n",
+            "--expected",
+            "8",
+            "-n",
+            "4",
+            "--max-tokens",
+            "1500",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["usage"]["tokens"] <= 1500
+    assert data["strategy"] == "best-of-n"
+    assert "c0" in out.stderr  # progress went to stderr
+
+
+def test_cli_reports_bad_input_without_a_traceback() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "ponder.cli", "solve", "  ", "--max-tokens", "100"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert "error: the problem is empty" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "ponder.cli", "solve", "q", "--max-tokens", "-3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 2 and "positive whole number" in out.stderr
