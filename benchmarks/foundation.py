@@ -9,6 +9,13 @@ For each dataset (100 problems each by default) and the embedded default model:
   exactly what best-of-N scores, since candidate i is sampled with seed i in both;
 - ponder's overhead: wall time outside model calls, as a share of the total.
 
+Every strategy runs for real (its graph, routing, early stopping and budget checks), but a
+model call is made once: candidate i of every strategy is sampled with seed i at the same
+temperature and prompt, so a later strategy asking for the same call (same messages, seed,
+temperature and cap) gets the recorded reply, with the usage the model reported and the
+latency it took the first time. Seconds per problem are therefore the model time each
+strategy would have spent (recorded latencies) plus ponder's own measured overhead.
+
 Run:  .venv/bin/python benchmarks/foundation.py [--limit 100] [--ns 1,3,5,9]
 Writes benchmarks/results/foundation.json and foundation.md, and prints the table.
 """
@@ -25,6 +32,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.outputs import ChatResult
+from pydantic import Field
 
 import ponder
 from ponder.models import EmbeddedChatModel
@@ -48,6 +60,36 @@ def load(name: str, limit: int) -> list[tuple[str, str]]:
     raise SystemExit(f"unknown dataset {name!r}")
 
 
+class RecordedModel(EmbeddedChatModel):
+    """The embedded model, making each distinct call once and replaying it after."""
+
+    replies: dict[Any, tuple[ChatResult, float]] = Field(default_factory=dict)
+    charged_seconds: float = 0.0
+    """Recorded latency of every call served, replayed or not."""
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        key = (
+            tuple((m.type, m.text) for m in messages),
+            tuple(stop or ()),
+            kwargs.get("max_tokens"),
+            kwargs.get("temperature"),
+            kwargs.get("seed"),
+        )
+        if key not in self.replies:
+            started = time.monotonic()
+            result = super()._generate(messages, stop, run_manager, **kwargs)
+            self.replies[key] = (result, time.monotonic() - started)
+        result, seconds = self.replies[key]
+        self.charged_seconds += seconds
+        return result
+
+
 @dataclass
 class Cell:
     """The runs of one method at one N on one dataset."""
@@ -56,14 +98,15 @@ class Cell:
     tokens: list[int] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)
-    model_seconds: list[float] = field(default_factory=list)
+    overhead: list[float] = field(default_factory=list)
 
-    def add(self, result: ponder.RunResult, expected: str) -> None:
+    def add(self, result: ponder.RunResult, expected: str, model_seconds: float) -> None:
+        overhead = max(0.0, result.wall_seconds - result.usage.model_seconds)
         self.correct.append(answers_match(result.answer, expected))
         self.tokens.append(result.usage.tokens)
         self.calls.append(result.usage.calls)
-        self.wall.append(result.wall_seconds)
-        self.model_seconds.append(result.usage.model_seconds)
+        self.wall.append(model_seconds + overhead)
+        self.overhead.append(overhead)
 
     def summary(self) -> dict[str, float]:
         n = len(self.correct)
@@ -75,12 +118,14 @@ class Cell:
             "calls_per_problem": statistics.mean(self.calls),
             "seconds_per_problem": statistics.mean(self.wall),
             "median_seconds": statistics.median(self.wall),
-            "overhead_share": (wall - sum(self.model_seconds)) / wall if wall else 0.0,
+            "overhead_share": sum(self.overhead) / wall if wall else 0.0,
         }
 
 
 async def run(datasets: list[str], limit: int, ns: list[int], seed: int) -> dict[str, Any]:
-    model = EmbeddedChatModel.from_name("smollm2")
+    base = EmbeddedChatModel.from_name("smollm2")
+    model = RecordedModel(model_name=base.model_name, model_path=base.model_path)
+    model.count_prompt_tokens([HumanMessage("warm up")])  # load the weights before timing
     big = ponder.Budget(tokens=20_000)
     report: dict[str, Any] = {
         "model": "smollm2 (SmolLM2-135M-Instruct Q4_1, llama.cpp, CPU)",
@@ -95,36 +140,36 @@ async def run(datasets: list[str], limit: int, ns: list[int], seed: int) -> dict
         cells: dict[str, Cell] = {}
         started = time.monotonic()
         for index, (question, expected) in enumerate(problems):
-            greedy = await ponder.asolve(
-                question,
-                model=model,
-                budget=big,
-                seed=seed,
-                max_samples=1,
-                min_samples=1,
-                temperature=0.0,
-            )
-            cells.setdefault("greedy", Cell()).add(greedy, expected)
-            for n in ns:
-                sc = await ponder.asolve(
-                    question,
-                    model=model,
-                    budget=big,
-                    seed=seed,
-                    max_samples=n,
-                    min_samples=min(3, n),
+            runs: list[tuple[str, str, dict[str, Any]]] = [
+                (
+                    "greedy",
+                    "self-consistency",
+                    {"max_samples": 1, "min_samples": 1, "temperature": 0.0},
+                ),
+            ]
+            runs += [
+                (
+                    f"self-consistency N={n}",
+                    "self-consistency",
+                    {"max_samples": n, "min_samples": min(3, n)},
                 )
-                cells.setdefault(f"self-consistency N={n}", Cell()).add(sc, expected)
-                bon = await ponder.asolve(
-                    question,
+                for n in ns
+            ]
+            runs += [
+                (
+                    f"best-of-n N={n}",
                     "best-of-n",
-                    model=model,
-                    budget=big,
-                    seed=seed,
-                    verifier=ponder.ExpectedAnswer(expected),
-                    n=n,
+                    {"verifier": ponder.ExpectedAnswer(expected), "n": n},
                 )
-                cells.setdefault(f"best-of-n N={n}", Cell()).add(bon, expected)
+                for n in ns
+            ]
+            for name, strategy, options in runs:
+                before = model.charged_seconds
+                result = await ponder.asolve(
+                    question, strategy, model=model, budget=big, seed=seed, **options
+                )
+                cell = cells.setdefault(name, Cell())
+                cell.add(result, expected, model.charged_seconds - before)
             done = index + 1
             accuracy = sum(cells["greedy"].correct) / done
             print(

@@ -9,7 +9,7 @@ from ponder._sync import run_sync
 from ponder.budget import Budget, Usage
 from ponder.context import RunContext
 from ponder.errors import ConfigurationError
-from ponder.graphs.registry import make_config, strategy_spec
+from ponder.graphs.registry import compiled, make_config, strategy_spec
 from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
 from ponder.result import RunResult
 from ponder.state import Candidate
@@ -86,7 +86,7 @@ async def asolve(
         seed=seed,
         call_timeout=call_timeout,
     )
-    graph = spec.build(config)
+    graph = compiled(spec.name, config)
     final: dict[str, Any] = {}
     stream: Any = graph.astream(
         {"problem": problem, "budget": budget.to_limits()},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
@@ -15,7 +16,15 @@ from ponder.graphs.best_of_n import BestOfNConfig, build_best_of_n
 from ponder.graphs.self_consistency import SelfConsistencyConfig, build_self_consistency
 from ponder.state import RunInput, RunOutput, RunState
 
-__all__ = ("STRATEGIES", "StrategyName", "StrategySpec", "build_strategy", "strategy_spec")
+__all__ = (
+    "STRATEGIES",
+    "StrategyName",
+    "StrategySpec",
+    "build_strategy",
+    "compiled",
+    "make_config",
+    "strategy_spec",
+)
 
 StrategyName = Literal["self-consistency", "best-of-n"]
 """The strategies ponder ships.
@@ -89,6 +98,16 @@ def make_config(spec: StrategySpec, options: Mapping[str, Any]) -> Any:
         return spec.config_type(**options)
     except TypeError as exc:
         raise ConfigurationError(f"bad options for strategy {spec.name!r}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=64)
+def compiled(name: StrategyName, config: Any) -> StrategyGraph:
+    """Return the compiled graph of strategy ``name`` for ``config``, built once per process.
+
+    Compiled graphs hold no run data (that lives in the state and the run context), so one
+    graph serves every run with the same config.
+    """
+    return STRATEGIES[name].build(config)
 
 
 def build_strategy(name: str, **options: Any) -> StrategyGraph:
