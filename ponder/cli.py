@@ -112,7 +112,7 @@ def _report(result: RunResult) -> str:
         f"strategy: {result.strategy}  status: {result.status}  stopped: {result.stop_reason}"
     )
     if result.votes:
-        votes = ", ".join(f"{answer} x{count}" for answer, count in result.votes.items())
+        votes = ", ".join(f"{answer} x{count:g}" for answer, count in result.votes.items())
         lines.append(f"votes: {votes}")
     for candidate in result.candidates:
         verdict = f"  {candidate['verdict']}" if candidate["verdict"] else ""

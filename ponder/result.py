@@ -34,8 +34,8 @@ class RunResult:
     """Why the strategy stopped drawing candidates."""
     candidates: list[Candidate]
     """Every candidate, in the order drawn."""
-    votes: dict[str, int]
-    """Answer -> number of candidates that gave it."""
+    votes: dict[str, float]
+    """Answer -> votes (candidate count, or summed weights for a weighted vote)."""
     usage: Usage
     """What the run spent."""
     ledger: list[LedgerEntry]

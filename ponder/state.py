@@ -10,8 +10,8 @@ and a ``parent_id`` (``"root"`` for the problem itself), so the tree survives ch
 
 from __future__ import annotations
 
-import operator
-from typing import Annotated, Literal, TypedDict
+import uuid
+from typing import Annotated, Literal, TypedDict, TypeVar
 
 from ponder.budget import BudgetLimits
 
@@ -20,6 +20,7 @@ __all__ = (
     "Candidate",
     "FinishReason",
     "LedgerEntry",
+    "NodeKind",
     "RunError",
     "RunInput",
     "RunOutput",
@@ -27,7 +28,8 @@ __all__ = (
     "Status",
     "StopReason",
     "VerdictLabel",
-    "merge_candidates",
+    "merge_by_id",
+    "new_id",
 )
 
 ROOT_ID = "root"
@@ -52,6 +54,16 @@ StopReason = Literal["verified", "converged", "decided", "exhausted", "budget", 
 - ``error``: the model failed.
 """
 
+NodeKind = Literal["attempt", "probe", "program", "refine", "step"]
+"""What made a node of the reasoning tree.
+
+- ``attempt``: a full solution sampled from a prompt.
+- ``probe``: a cheap sample drawn to estimate difficulty (it also votes).
+- ``program``: a program written by the model; its answer is what the program printed.
+- ``refine``: a solution rewritten to address a critique of its parent.
+- ``step``: one reasoning step of a tree search; the path from the root is the solution.
+"""
+
 FinishReason = Literal["stop", "length", "timeout", "error"]
 """How a model call ended: naturally, at ``max_tokens``, at its deadline, or with an error."""
 
@@ -72,6 +84,8 @@ class Candidate(TypedDict):
     """Stable id, derived from the state (``"c0"``, ``"c1"``, ...)."""
     parent_id: str
     """The node this one continues; `ROOT_ID` for a direct answer to the problem."""
+    kind: NodeKind
+    """What made it."""
     node: str
     """The graph node that made it."""
     prompt: str
@@ -100,31 +114,48 @@ class Candidate(TypedDict):
     """How the call ended."""
 
 
-def merge_candidates(left: list[Candidate], right: list[Candidate]) -> list[Candidate]:
-    """Reduce candidate updates: a candidate whose ``id`` exists replaces it, others append.
+class _Identified(TypedDict):
+    id: str
+
+
+_T = TypeVar("_T", bound=_Identified)
+
+
+def merge_by_id(left: list[_T], right: list[_T]) -> list[_T]:
+    """Reduce list updates by ``id``: an item whose id exists replaces it, others append.
+
+    This makes updates idempotent, so a nested strategy (a subgraph) can hand back the whole
+    list it was given plus its own items without duplicating anything in the parent.
 
     Example:
         >>> old = [{"id": "c0", "score": None}]
-        >>> merge_candidates(old, [{"id": "c0", "score": 1.0}, {"id": "c1", "score": None}])
+        >>> merge_by_id(old, [{"id": "c0", "score": 1.0}, {"id": "c1", "score": None}])
         [{'id': 'c0', 'score': 1.0}, {'id': 'c1', 'score': None}]
     """
     if not right:
         return left
     merged = list(left)
-    position = {candidate["id"]: i for i, candidate in enumerate(merged)}
-    for candidate in right:
-        index = position.get(candidate["id"])
+    position = {item["id"]: i for i, item in enumerate(merged)}
+    for item in right:
+        index = position.get(item["id"])
         if index is None:
-            position[candidate["id"]] = len(merged)
-            merged.append(candidate)
-        else:
-            merged[index] = candidate
+            position[item["id"]] = len(merged)
+            merged.append(item)
+        elif merged[index] != item:
+            merged[index] = item
     return merged
+
+
+def new_id() -> str:
+    """Return a fresh id for a ledger entry or an error record."""
+    return uuid.uuid4().hex[:16]
 
 
 class LedgerEntry(TypedDict):
     """What one model call cost. Every call is recorded, failed ones included."""
 
+    id: str
+    """Unique id of the entry."""
     node: str
     """The graph node that made the call."""
     candidate_id: str | None
@@ -146,6 +177,8 @@ class LedgerEntry(TypedDict):
 class RunError(TypedDict):
     """A failure recorded during a run, instead of losing the run to an exception."""
 
+    id: str
+    """Unique id of the record."""
     node: str
     """Where it happened."""
     kind: str
@@ -154,13 +187,32 @@ class RunError(TypedDict):
     """What went wrong."""
 
 
-class RunInput(TypedDict):
-    """The keys a strategy graph needs as input."""
-
+class _RequiredInput(TypedDict):
     problem: str
     """The problem to solve, as given by the user."""
     budget: BudgetLimits
     """The run's limits."""
+
+
+class RunInput(_RequiredInput, total=False):
+    """The keys a strategy graph reads as input: ``problem`` and ``budget`` are required.
+
+    The optional keys let a strategy continue work done before it: nested in another strategy
+    (or placed after one in a user's graph) it sees the candidates already drawn and the
+    ledger already spent, and charges the same budget.
+    """
+
+    candidates: Annotated[list[Candidate], merge_by_id]
+    """Candidates drawn before this strategy started."""
+    ledger: Annotated[list[LedgerEntry], merge_by_id]
+    """Model calls made before this strategy started."""
+    errors: Annotated[list[RunError], merge_by_id]
+    """Failures recorded before this strategy started."""
+    phase_limit: BudgetLimits | None
+    """A tighter limit for the current phase (totals, in the budget's units), set by an
+    enclosing strategy that shares its budget out; ``None`` for none."""
+    seconds_before: float
+    """Wall seconds spent by earlier sessions of this run (for resumed runs)."""
 
 
 class RunOutput(TypedDict):
@@ -168,22 +220,30 @@ class RunOutput(TypedDict):
 
     answer: str | None
     """The selected answer, or ``None`` when no candidate had one."""
-    candidates: Annotated[list[Candidate], merge_candidates]
+    candidates: Annotated[list[Candidate], merge_by_id]
     """Every candidate, in the order drawn (nodes add new ones and update judged ones)."""
-    votes: dict[str, int]
-    """Answer -> number of candidates that gave it."""
-    ledger: Annotated[list[LedgerEntry], operator.add]
-    """Every model call and its cost (nodes append to it)."""
+    votes: dict[str, float]
+    """Answer -> votes (candidate count, or summed weights for a weighted vote)."""
+    ledger: Annotated[list[LedgerEntry], merge_by_id]
+    """Every model call and its cost."""
     status: Status
     """Where the run stands."""
     stop_reason: StopReason | None
     """Why the strategy stopped drawing candidates."""
-    errors: Annotated[list[RunError], operator.add]
-    """Failures recorded along the way (nodes append to them)."""
+    errors: Annotated[list[RunError], merge_by_id]
+    """Failures recorded along the way."""
 
 
-class RunState(RunInput, RunOutput):
+class RunState(RunInput, total=False):
     """The full state of a strategy run: its input, its output and the work in between."""
 
-    seconds_before: float
-    """Wall seconds spent by earlier sessions of this run (for resumed runs)."""
+    answer: str | None
+    """The selected answer, or ``None`` when no candidate had one."""
+    votes: dict[str, float]
+    """Answer -> votes (candidate count, or summed weights for a weighted vote)."""
+    status: Status
+    """Where the run stands."""
+    stop_reason: StopReason | None
+    """Why the strategy stopped drawing candidates."""
+    difficulty: float | None
+    """Estimated difficulty in [0, 1], once a difficulty node has run."""

@@ -13,7 +13,7 @@ from ponder.context import RunContext
 from ponder.errors import CheckpointError
 from ponder.graphs import build_best_of_n
 from ponder.persistence import StrictSerializer
-from ponder.state import RunInput, merge_candidates
+from ponder.state import RunInput, merge_by_id
 from ponder.testing import ScriptedChatModel
 
 
@@ -61,9 +61,9 @@ def test_strict_serializer_refuses_pickle_and_unknown_tags() -> None:
         serde.dumps_typed(object())
 
 
-def test_merge_candidates_replaces_by_id() -> None:
+def test_merge_by_id_replaces_by_id() -> None:
     left = [{"id": "c0", "score": None}, {"id": "c1", "score": None}]
-    merged = merge_candidates(cast(Any, left), cast(Any, [{"id": "c1", "score": 0.5}]))
+    merged = merge_by_id(cast(Any, left), cast(Any, [{"id": "c1", "score": 0.5}]))
     assert merged == [{"id": "c0", "score": None}, {"id": "c1", "score": 0.5}]
 
 

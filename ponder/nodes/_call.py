@@ -26,7 +26,7 @@ from langchain_core.messages import BaseMessage
 from ponder.budget import Budget, Usage, plan_call
 from ponder.context import RunContext
 from ponder.models.embedded import EmbeddedChatModel
-from ponder.state import FinishReason, LedgerEntry, RunError
+from ponder.state import FinishReason, LedgerEntry, RunError, new_id
 
 __all__ = ("CallResult", "call_model", "prompt_token_bound")
 
@@ -166,6 +166,7 @@ async def call_model(
     else:
         tokens_in, tokens_out = prompt_tokens, len(text.encode("utf-8"))
     entry = LedgerEntry(
+        id=new_id(),
         node=node,
         candidate_id=candidate_id,
         tokens_in=tokens_in,
@@ -196,6 +197,7 @@ def _failed(
     # A failed call may still have been billed for its prompt: charge the bound, not zero.
     tokens_in, tokens_out = tokens
     entry = LedgerEntry(
+        id=new_id(),
         node=node,
         candidate_id=candidate_id,
         tokens_in=tokens_in,
@@ -208,7 +210,7 @@ def _failed(
     return CallResult(
         text="",
         entry=entry,
-        error=RunError(node=node, kind=kind, message=message),
+        error=RunError(id=new_id(), node=node, kind=kind, message=message),
         finish_reason="error",
         seed=seed,
     )

@@ -10,7 +10,7 @@ from ponder.context import RunContext, usage_of
 from ponder.nodes._call import call_model
 from ponder.nodes._types import Node
 from ponder.prompts import PromptTemplate
-from ponder.state import ROOT_ID, Candidate, LedgerEntry, RunError, RunState, StopReason
+from ponder.state import ROOT_ID, Candidate, LedgerEntry, RunError, RunState, StopReason, new_id
 
 __all__ = ("attempt_node", "extract_answer")
 
@@ -21,7 +21,7 @@ def extract_answer(context: RunContext, text: str, node: str) -> tuple[str | Non
         return context.extractor(text), None
     except Exception as exc:  # a user's extractor may raise anything
         return None, RunError(
-            node=node, kind="ExtractorError", message=f"{type(exc).__name__}: {exc}"
+            id=new_id(), node=node, kind="ExtractorError", message=f"{type(exc).__name__}: {exc}"
         )
 
 
@@ -87,6 +87,7 @@ def attempt_node(
                 Candidate(
                     id=f"c{index}",
                     parent_id=ROOT_ID,
+                    kind="attempt",
                     node=name,
                     prompt=prompt.name,
                     text=result.text,

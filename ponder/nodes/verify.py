@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from ponder.context import RunContext
 from ponder.errors import ConfigurationError, VerifierError
 from ponder.nodes._types import Node
-from ponder.state import Candidate, RunError, RunState, VerdictLabel
+from ponder.state import Candidate, RunError, RunState, VerdictLabel, new_id
 from ponder.verify.verifier import run_verifier
 
 __all__ = ("verify_node",)
@@ -43,7 +43,9 @@ def verify_node(*, accept_at: float = 1.0, name: str = "verify") -> Node:
                     context.verifier, state["problem"], candidate, timeout=context.verifier_timeout
                 )
             except VerifierError as exc:
-                errors.append(RunError(node=name, kind="VerifierError", message=str(exc)))
+                errors.append(
+                    RunError(id=new_id(), node=name, kind="VerifierError", message=str(exc))
+                )
                 judged.append({**candidate, "verdict": "unverified", "reason": str(exc)})
                 continue
             label: VerdictLabel = "accepted" if verdict.score >= accept_at else "rejected"
