@@ -255,6 +255,56 @@ class Budget:
             cost=None if self.cost is None else self.cost - usage.cost,
         )
 
+    def tighter(self, other: Budget | None) -> Budget:
+        """Return the budget whose every limit is the smaller of this one's and ``other``'s."""
+        if other is None:
+            return self
+
+        def low(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        return Budget(
+            tokens=low(self.tokens, other.tokens),  # type: ignore[arg-type]
+            calls=low(self.calls, other.calls),  # type: ignore[arg-type]
+            seconds=low(self.seconds, other.seconds),
+            cost=low(self.cost, other.cost),
+            pricing=self.pricing or other.pricing,
+        )
+
+    def share(self, usage: Usage, parts: int) -> list[Budget]:
+        """Split what remains into ``parts`` budgets for branches that run in parallel.
+
+        Tokens, calls and cost are what remains, divided (so the branches together can never
+        overspend); a branch measures them from zero. Wall time is not divided, since parallel
+        branches spend it together: each share keeps the whole ``seconds`` limit, measured
+        against the run's total wall time as usual. Returns fewer budgets
+        than ``parts`` when what remains cannot give each branch at least one call, and none
+        when nothing remains.
+        """
+        left = self.remaining(usage)
+        if parts < 1 or left.exhausted is not None:
+            return []
+        if left.calls is not None:
+            parts = min(parts, left.calls)
+        if left.tokens is not None:
+            parts = min(parts, left.tokens)
+
+        def part(value: float | None, whole: bool) -> float | None:
+            if value is None:
+                return None
+            return value // parts if whole else value / parts
+
+        return [
+            Budget(
+                tokens=part(left.tokens, True),  # type: ignore[arg-type]
+                calls=part(left.calls, True),  # type: ignore[arg-type]
+                seconds=self.seconds,
+                cost=part(left.cost, False),
+                pricing=self.pricing,
+            )
+            for _ in range(parts)
+        ]
+
     def call_cost(self, tokens_in: int, tokens_out: int) -> float:
         """Return the money a call with these token counts costs under this budget."""
         return self.pricing.cost(tokens_in, tokens_out) if self.pricing else 0.0

@@ -27,7 +27,14 @@ from ponder.verify.verifier import ExpectedAnswer
 
 __all__ = ("main",)
 
-_CANDIDATE_LIMIT = {"self-consistency": "max_samples", "best-of-n": "n"}
+_CANDIDATE_LIMIT = {
+    "self-consistency": "max_samples",
+    "best-of-n": "n",
+    "refine": "max_rounds",
+    "beam-search": "beam_width",
+    "mcts": "iterations",
+    "adaptive": "probe_samples",
+}
 
 
 def _option(text: str) -> tuple[str, Any]:

@@ -57,8 +57,13 @@ class RunContext:
 
 
 def usage_of(state: RunState, context: RunContext) -> tuple[Budget, Usage]:
-    """Return the run's budget and what it has spent, read from the state."""
+    """Return the run's budget and what it has spent, read from the state.
+
+    Where an enclosing strategy set a phase limit, the budget is the tighter of the two.
+    """
     seconds = state.get("seconds_before", 0.0) + context.elapsed()
-    return Budget.from_limits(state["budget"]), Usage.from_ledger(
-        state.get("ledger", []), seconds=seconds
-    )
+    budget = Budget.from_limits(state["budget"])
+    phase = state.get("phase_limit")
+    if phase is not None:
+        budget = budget.tighter(Budget.from_limits(phase))
+    return budget, Usage.from_ledger(state.get("ledger", []), seconds=seconds)

@@ -21,14 +21,17 @@ __all__ = (
     "FinishReason",
     "LedgerEntry",
     "NodeKind",
+    "Plan",
     "RunError",
     "RunInput",
     "RunOutput",
     "RunState",
+    "SearchStats",
     "Status",
     "StopReason",
     "VerdictLabel",
     "merge_by_id",
+    "merge_stats",
     "new_id",
 )
 
@@ -100,6 +103,8 @@ class Candidate(TypedDict):
     """The verifier's judgment, or ``None`` when no verifier ran."""
     reason: str | None
     """The verifier's explanation, or why the candidate is unverified."""
+    critique: str | None
+    """A critique of this candidate, once one was made (its refinement is a child node)."""
     temperature: float
     """Sampling temperature of the call."""
     seed: int | None
@@ -234,6 +239,33 @@ class RunOutput(TypedDict):
     """Failures recorded along the way."""
 
 
+class SearchStats(TypedDict):
+    """Monte Carlo tree search statistics of one tree node."""
+
+    visits: int
+    """Times a simulation passed through the node."""
+    value: float
+    """Sum of the values backed up through the node."""
+
+
+def merge_stats(
+    left: dict[str, SearchStats], right: dict[str, SearchStats]
+) -> dict[str, SearchStats]:
+    """Reduce search statistics: the update's entries replace the old ones, key by key."""
+    return {**left, **right}
+
+
+class Plan(TypedDict):
+    """How the adaptive strategy decided to spend."""
+
+    difficulty: float
+    """The estimated difficulty, in [0, 1]."""
+    allotment: int
+    """Tokens granted to the problem: min(difficulty x tokens_per_difficulty, what remains)."""
+    phases: list[str]
+    """The phases the allotment affords, in order (``attempts``, ``refine``, ``search``)."""
+
+
 class RunState(RunInput, total=False):
     """The full state of a strategy run: its input, its output and the work in between."""
 
@@ -247,3 +279,9 @@ class RunState(RunInput, total=False):
     """Why the strategy stopped drawing candidates."""
     difficulty: float | None
     """Estimated difficulty in [0, 1], once a difficulty node has run."""
+    plan: Plan | None
+    """The adaptive strategy's spending plan, once made."""
+    frontier: list[str]
+    """Tree search: the ids of the nodes to expand next (``root`` for the problem)."""
+    stats: Annotated[dict[str, SearchStats], merge_stats]
+    """Tree search: visit counts and values, by node id (Monte Carlo tree search)."""

@@ -5,16 +5,19 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from ponder.errors import ConfigurationError
 from ponder.graphs import BestOfNConfig, SelfConsistencyConfig
-from ponder.prompts import ATTEMPT_PROMPTS, FEW_SHOT, PromptTemplate
+from ponder.prompts import ATTEMPT_PROMPTS, FEW_SHOT, PROMPTS, PromptTemplate
 
 
-@pytest.mark.parametrize("template", list(ATTEMPT_PROMPTS.values()), ids=list(ATTEMPT_PROMPTS))
+@pytest.mark.parametrize("template", list(PROMPTS.values()), ids=list(PROMPTS))
 def test_every_template_renders_in_both_styles(template: PromptTemplate) -> None:
     problem = "What is {not a field} 7 + 5?"  # braces in the problem are kept as text
-    chat = template.render("chat", problem=problem)
+    values = {name: f"<{name} text>" for name in template.variables} | {"problem": problem}
+    chat = template.render("chat", **values)
     assert isinstance(chat[-1], HumanMessage) and problem in chat[-1].text
-    base = template.render("base", problem=problem)
+    base = template.render("base", **values)
     assert len(base) == 1 and problem in base[0].text
+    for value in values.values():
+        assert value in chat[-1].text and value in base[0].text
     assert not any(isinstance(m, SystemMessage) for m in base)
     assert template.stop("base") and template.stop("chat") is None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ponder.errors import ConfigurationError
-from ponder.prompts import ATTEMPT_PROMPTS, PromptTemplate
+from ponder.prompts import ATTEMPT_PROMPTS, PROGRAM, PromptTemplate
 
 __all__ = ("check_fraction", "check_positive_int", "check_temperature", "resolve_prompt")
 
@@ -16,8 +16,11 @@ def resolve_prompt(owner: str, value: object) -> PromptTemplate:
         return value
     if isinstance(value, str) and value in ATTEMPT_PROMPTS:
         return ATTEMPT_PROMPTS[value]
+    if value == "program":
+        return PROGRAM
     raise ConfigurationError(
-        f"{owner}.prompt must be a PromptTemplate or one of {', '.join(ATTEMPT_PROMPTS)}; "
+        f"{owner}.prompt must be a PromptTemplate or one of "
+        f"{', '.join([*ATTEMPT_PROMPTS, 'program'])}; "
         f"got {value!r}"
     )
 

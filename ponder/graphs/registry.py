@@ -12,8 +12,11 @@ from langgraph.graph.state import CompiledStateGraph
 
 from ponder.context import RunContext
 from ponder.errors import ConfigurationError
+from ponder.graphs.adaptive import AdaptiveConfig, build_adaptive
 from ponder.graphs.best_of_n import BestOfNConfig, build_best_of_n
+from ponder.graphs.refine import RefineConfig, build_refine
 from ponder.graphs.self_consistency import SelfConsistencyConfig, build_self_consistency
+from ponder.graphs.tree_search import BeamSearchConfig, MctsConfig, build_beam_search, build_mcts
 from ponder.state import RunInput, RunOutput, RunState
 
 __all__ = (
@@ -26,11 +29,15 @@ __all__ = (
     "strategy_spec",
 )
 
-StrategyName = Literal["self-consistency", "best-of-n"]
+StrategyName = Literal["self-consistency", "best-of-n", "refine", "beam-search", "mcts", "adaptive"]
 """The strategies ponder ships.
 
 - ``self-consistency``: sample several solutions, majority vote, stop early when decided.
 - ``best-of-n``: sample and verify, stop at the first candidate the verifier accepts.
+- ``refine``: draft, critique, rewrite, until verified or nothing is left to fix.
+- ``beam-search``: tree search over reasoning steps, keeping the best few per depth.
+- ``mcts``: Monte Carlo tree search over reasoning steps, choosing by UCT.
+- ``adaptive``: estimate difficulty, grant a budget, escalate through the others on doubt.
 """
 
 StrategyGraph = CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]
@@ -67,6 +74,34 @@ STRATEGIES: dict[StrategyName, StrategySpec] = {
         config_type=BestOfNConfig,
         build=build_best_of_n,
         needs_verifier=True,
+    ),
+    "refine": StrategySpec(
+        name="refine",
+        summary="draft, critique and rewrite until verified or the critique finds nothing",
+        config_type=RefineConfig,
+        build=build_refine,
+        needs_verifier=False,
+    ),
+    "beam-search": StrategySpec(
+        name="beam-search",
+        summary="tree search over reasoning steps, keeping the best few at each depth",
+        config_type=BeamSearchConfig,
+        build=build_beam_search,
+        needs_verifier=False,
+    ),
+    "mcts": StrategySpec(
+        name="mcts",
+        summary="Monte Carlo tree search over reasoning steps, choosing by UCT",
+        config_type=MctsConfig,
+        build=build_mcts,
+        needs_verifier=False,
+    ),
+    "adaptive": StrategySpec(
+        name="adaptive",
+        summary="estimate difficulty, grant a budget, escalate through attempts, refine, search",
+        config_type=AdaptiveConfig,
+        build=build_adaptive,
+        needs_verifier=False,
     ),
 }
 """Every strategy, by name."""

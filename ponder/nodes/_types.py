@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from langgraph.runtime import Runtime
 
 from ponder.context import RunContext
 from ponder.state import RunState
 
-__all__ = ("Node",)
+__all__ = ("BranchNode", "Node")
 
 
 class Node(Protocol):
@@ -19,5 +19,16 @@ class Node(Protocol):
     """
 
     def __call__(self, state: RunState, *, runtime: Runtime[RunContext]) -> Any:
+        """Return the state update (or an awaitable of it)."""
+        ...
+
+
+TaskT = TypeVar("TaskT", contravariant=True)
+
+
+class BranchNode(Protocol[TaskT]):
+    """A node that receives a ``Send`` payload (a task) instead of the state."""
+
+    def __call__(self, state: TaskT, *, runtime: Runtime[RunContext]) -> Any:
         """Return the state update (or an awaitable of it)."""
         ...

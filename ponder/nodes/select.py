@@ -11,14 +11,25 @@ from ponder.context import RunContext
 from ponder.nodes._types import Node
 from ponder.state import Candidate, RunState, StopReason
 
-__all__ = ("SelectMethod", "best_scored", "majority", "select_node", "tally")
+__all__ = (
+    "SelectMethod",
+    "best_scored",
+    "majority",
+    "select_node",
+    "tally",
+    "weighted_tally",
+)
 
-SelectMethod = Literal["majority", "best_score"]
+SelectMethod = Literal["majority", "weighted", "best_score", "latest"]
 """How the final answer is chosen.
 
 - ``majority``: the answer most candidates gave (ties: the one given first).
+- ``weighted``: the answer with the largest sum of verifier scores (by majority when no
+  candidate was scored).
 - ``best_score``: the answer of the highest-scored candidate (ties: the one drawn first);
   by majority when no candidate was scored.
+- ``latest``: the best-scored candidate's answer when any was scored, else the newest
+  answer (the most refined solution of a critique-and-refine chain).
 """
 
 _FAILURES = ("ModelError", "ModelTimeout")
@@ -33,7 +44,16 @@ def tally(candidates: Iterable[Candidate]) -> dict[str, int]:
     return votes
 
 
-def majority(votes: dict[str, int]) -> str | None:
+def weighted_tally(candidates: Iterable[Candidate]) -> dict[str, float]:
+    """Sum the verifier scores of the candidates giving each answer."""
+    votes: dict[str, float] = {}
+    for candidate in candidates:
+        if candidate["answer"] is not None and candidate["score"] is not None:
+            votes[candidate["answer"]] = votes.get(candidate["answer"], 0.0) + candidate["score"]
+    return votes
+
+
+def majority(votes: dict[str, int] | dict[str, float]) -> str | None:
     """Return the answer with most votes (the first given, on a tie), or ``None``."""
     return max(votes, key=lambda answer: votes[answer]) if votes else None
 
@@ -64,12 +84,19 @@ def select_node(
 
     def select(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
         candidates = state.get("candidates", [])
-        votes = tally(candidates)
+        votes: dict[str, float] = dict(tally(candidates))
         answer = majority(votes)
-        if method == "best_score":
+        if method == "weighted":
+            weighted = weighted_tally(candidates)
+            if any(weighted.values()):
+                votes, answer = weighted, majority(weighted)
+        elif method in ("best_score", "latest"):
             best = best_scored(candidates)
             if best is not None:
                 answer = best["answer"]
+            elif method == "latest":
+                answered = [c["answer"] for c in candidates if c["answer"] is not None]
+                answer = answered[-1] if answered else None
         failed = any(error["kind"] in _FAILURES for error in state.get("errors", []))
         reason = state.get("stop_reason") or stop_reason(state, runtime) or "exhausted"
         return {

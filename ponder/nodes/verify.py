@@ -15,11 +15,12 @@ from ponder.verify.verifier import run_verifier
 __all__ = ("verify_node",)
 
 
-def verify_node(*, accept_at: float = 1.0, name: str = "verify") -> Node:
+def verify_node(*, accept_at: float = 1.0, optional: bool = False, name: str = "verify") -> Node:
     """Return a node that scores unjudged candidates with the context's verifier.
 
     Args:
         accept_at: A score at or above this marks the candidate ``accepted``.
+        optional: Do nothing when the run has no verifier (instead of raising).
         name: The node's name, recorded with errors.
 
     A candidate with no answer, or whose verifier raises or times out, is marked
@@ -29,14 +30,22 @@ def verify_node(*, accept_at: float = 1.0, name: str = "verify") -> Node:
     async def verify(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
         context = runtime.context
         if context.verifier is None:
+            if optional:
+                return {}
             raise ConfigurationError("this strategy needs a verifier: pass verifier=...")
         judged: list[Candidate] = []
         errors: list[RunError] = []
         for candidate in state.get("candidates", []):
-            if candidate["verdict"] is not None:
+            if candidate["verdict"] is not None or candidate["kind"] == "step":
                 continue
             if candidate["answer"] is None:
-                judged.append({**candidate, "verdict": "unverified", "reason": "no answer found"})
+                judged.append(
+                    {
+                        **candidate,
+                        "verdict": "unverified",
+                        "reason": candidate["reason"] or "no answer found",
+                    }
+                )
                 continue
             try:
                 verdict = await run_verifier(
