@@ -14,6 +14,7 @@ from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
 from ponder.result import RunResult
 from ponder.state import Candidate
 from ponder.verify.extract import Extractor, extract_number
+from ponder.verify.reward import ProcessReward
 from ponder.verify.verifier import Verifier
 
 __all__ = ("DEFAULT_BUDGET", "ProgressCallback", "asolve", "solve")
@@ -33,6 +34,7 @@ async def asolve(
     model: ModelSpec = None,
     verifier: Verifier | None = None,
     extractor: Extractor | None = None,
+    step_scorer: ProcessReward | None = None,
     seed: int = 0,
     call_timeout: float | None = 300.0,
     on_progress: ProgressCallback | None = None,
@@ -48,6 +50,8 @@ async def asolve(
             the embedded SmolLM2 when ``None``.
         verifier: Judges candidates (needed by ``best-of-n``).
         extractor: Turns a candidate's text into an answer; numbers by default.
+        step_scorer: A process reward that scores tree-search steps (instead of the value
+            prompt).
         seed: Base sampling seed; the same seed repeats a run.
         call_timeout: Seconds one model call may take.
         on_progress: Called as candidates are drawn and judged.
@@ -82,6 +86,7 @@ async def asolve(
         model=chat_model,
         verifier=verifier,
         extractor=extractor or extract_number,
+        step_scorer=step_scorer,
         prompt_style=prompt_style_of(chat_model),
         seed=seed,
         call_timeout=call_timeout,
@@ -125,6 +130,7 @@ def solve(
     model: ModelSpec = None,
     verifier: Verifier | None = None,
     extractor: Extractor | None = None,
+    step_scorer: ProcessReward | None = None,
     seed: int = 0,
     call_timeout: float | None = 300.0,
     on_progress: ProgressCallback | None = None,
@@ -147,6 +153,7 @@ def solve(
             model=model,
             verifier=verifier,
             extractor=extractor,
+            step_scorer=step_scorer,
             seed=seed,
             call_timeout=call_timeout,
             on_progress=on_progress,

@@ -16,6 +16,7 @@ from ponder.budget import Budget, Usage
 from ponder.prompts import PromptStyle
 from ponder.state import RunState
 from ponder.verify.extract import Extractor, extract_number
+from ponder.verify.reward import ProcessReward
 from ponder.verify.verifier import Verifier
 
 __all__ = ("RunContext", "usage_of")
@@ -36,6 +37,8 @@ class RunContext:
     """The chat model every node calls."""
     verifier: Verifier | None = None
     """Judges candidates, for the strategies that verify."""
+    step_scorer: ProcessReward | None = None
+    """Scores partial solutions in tree search instead of the value prompt."""
     extractor: Extractor = extract_number
     """Turns a candidate's text into its answer."""
     prompt_style: PromptStyle = "chat"

@@ -7,7 +7,7 @@ parameter, so any of these can be replaced by the user's own.
 
 Example:
     >>> messages = STEP_BY_STEP.render("chat", problem="What is 2 + 3?")
-    >>> messages[-1].content.endswith("What is 2 + 3?")
+    >>> messages[-1].text.startswith("What is 2 + 3?")
     True
 """
 

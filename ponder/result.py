@@ -20,8 +20,8 @@ class RunResult:
         >>> from ponder.testing import ScriptedChatModel
         >>> model = ScriptedChatModel(replies=["2 + 2 = 4. The answer is 4."])
         >>> result = ponder.solve("What is 2 + 2?", model=model, max_samples=3)
-        >>> result.answer, result.votes, result.usage.calls
-        ('4', {'4': 3}, 3)
+        >>> result.answer, result.votes, result.stop_reason
+        ('4', {'4': 2}, 'decided')
     """
 
     answer: str | None

@@ -29,6 +29,7 @@ from ponder.state import (
     VerdictLabel,
     new_id,
 )
+from ponder.verify.reward import score_steps
 from ponder.verify.score import parse_score
 from ponder.verify.verifier import run_verifier
 
@@ -183,6 +184,15 @@ def evaluate_node(
                 scored.append(
                     {**step, "score": verdict.score, "verdict": label, "reason": verdict.reason}
                 )
+                continue
+            if context.step_scorer is not None:
+                steps = path_text(by_id, step["id"]).split("\n")
+                try:
+                    reward = await score_steps(context.step_scorer, state["problem"], steps)
+                except Exception as exc:  # a user's scorer may raise anything
+                    scored.append({**step, "reason": f"step scorer failed: {exc}"})
+                    continue
+                scored.append({**step, "score": reward, "reason": "process reward"})
                 continue
             messages = prompt.render(
                 context.prompt_style, problem=state["problem"],

@@ -1,5 +1,6 @@
 """Answer extraction and verifiers."""
 
+from ponder.verify.code import CodeTests, extract_code
 from ponder.verify.extract import (
     Extractor,
     canonical_number,
@@ -7,6 +8,10 @@ from ponder.verify.extract import (
     extract_short_answer,
     normalize_text,
 )
+from ponder.verify.math import MathAnswer, math_equal
+from ponder.verify.reward import OutcomeReward, ProcessReward, outcome_verifier
+from ponder.verify.sandbox import SandboxLimits, SandboxResult, run_python
+from ponder.verify.score import parse_score
 from ponder.verify.verifier import (
     AnswerKind,
     ExpectedAnswer,
@@ -19,6 +24,17 @@ from ponder.verify.verifier import (
 
 __all__ = (
     "AnswerKind",
+    "CodeTests",
+    "MathAnswer",
+    "OutcomeReward",
+    "ProcessReward",
+    "SandboxLimits",
+    "SandboxResult",
+    "extract_code",
+    "math_equal",
+    "outcome_verifier",
+    "parse_score",
+    "run_python",
     "ExpectedAnswer",
     "Extractor",
     "Verdict",

@@ -71,3 +71,18 @@ def test_mcts_config_validation() -> None:
         MctsConfig(exploration=-1.0)
     with pytest.raises(ConfigurationError):
         MctsConfig(branching=0)
+
+
+async def test_a_process_reward_replaces_the_value_prompt() -> None:
+    seen: list[list[str]] = []
+
+    def reward(problem: str, steps: list[str]) -> float:
+        seen.append(list(steps))
+        return 0.9 if "add" in steps[-1] else 0.4
+
+    model = stepper()
+    result = await ponder.asolve("3 + 4 =", "beam-search", model=model, step_scorer=reward)
+    assert result.answer == "7"
+    assert not any("How likely" in str(call) for call in model.calls)
+    assert ["First add 3 and 4."] in seen
+    assert result.usage.calls == sum(c["kind"] == "step" for c in result.candidates)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from ponder.verify import CodeTests, MathAnswer, extract_code, math_equal, outcome_verifier
+from ponder.verify.sandbox import SandboxLimits
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("```python\ndef f():\n    return 1\n```", "def f():\n    return 1"),
+        ("def f(): return 2", "def f(): return 2"),
+        ("I think the answer is a function.", None),
+        ("", None),
+    ],
+)
+def test_extract_code(text: str, code: str | None) -> None:
+    assert extract_code(text) == code
+
+
+async def test_code_tests_pass_and_fail() -> None:
+    tests = CodeTests("assert add(2, 3) == 5\nassert add(-1, 1) == 0")
+    assert (await tests("", {"answer": "def add(a, b):\n    return a + b"})).score == 1.0
+    wrong = await tests("", {"answer": "def add(a, b):\n    return a - b"})
+    assert wrong.score == 0.0 and "AssertionError" in (wrong.reason or "")
+    assert (await tests("", {"answer": None, "text": "no code"})).reason == "no code to test"
+
+
+async def test_code_that_loops_or_allocates_is_stopped() -> None:
+    tests = CodeTests("f()", limits=SandboxLimits(seconds=0.5, memory_mb=256))
+    looping = await tests("", {"answer": "def f():\n    while True:\n        pass"})
+    assert looping.score == 0.0 and "did not finish" in (looping.reason or "")
+    hungry = await tests("", {"answer": "def f():\n    return bytearray(4 * 1024 ** 3)"})
+    assert hungry.score == 0.0 and "MemoryError" in (hungry.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "equal"),
+    [
+        ("0.5", r"\frac{1}{2}", True),
+        ("(x-1)(x+1)", "x^2 - 1", True),
+        (r"\sqrt{4}", "2", True),
+        ("3", r"\frac{1}{2}", False),
+        ("nonsense words", "2", False),
+    ],
+)
+def test_math_equivalence(answer: str, expected: str, equal: bool) -> None:
+    assert math_equal(answer, expected) is equal
+    assert (MathAnswer(expected)("q", {"answer": answer}).score == 1.0) is equal
+
+
+async def test_outcome_reward_as_verifier() -> None:
+    async def reward(problem: str, solution: str) -> float:
+        return 0.25
+
+    verdict = await outcome_verifier(reward)("q", {"text": "x"})
+    assert verdict.score == 0.25
