@@ -24,6 +24,7 @@ from ponder.errors import ConfigurationError
 __all__ = (
     "ANALOGY",
     "ATTEMPT_PROMPTS",
+    "CODE",
     "CRITIQUE",
     "DIFFICULTY",
     "DIRECT",
@@ -229,6 +230,20 @@ PROGRAM = PromptTemplate(
 """Program-aided reasoning (PAL, program of thought): the model writes code, ponder runs it
 in the sandbox and takes what it prints as the answer."""
 
+CODE = PromptTemplate(
+    name="code",
+    description="Complete a Python function; the reply is the whole function in a code block.",
+    system="You are an expert Python programmer.",
+    user=(
+        "Complete this Python function. Reply with the complete function, including its "
+        "signature, in one ```python code block.\n\n```python\n{problem}\n```"
+    ),
+    base="# A complete, correct implementation.\n{problem}",
+    base_stop=("\ndef ", "\nclass ", "\nif __name__"),
+)
+"""Code writing, for problems whose answer is a function (the answer is the code; verify
+it with `ponder.verify.CodeTests`)."""
+
 CRITIQUE = PromptTemplate(
     name="critique",
     description="Find the errors, unjustified assumptions and possible improvements.",
@@ -355,6 +370,7 @@ ATTEMPT_PROMPTS: dict[AttemptPromptName, PromptTemplate] = {
 PROMPTS: dict[str, PromptTemplate] = {
     **{name: template for name, template in ATTEMPT_PROMPTS.items()},
     "program": PROGRAM,
+    "code": CODE,
     "critique": CRITIQUE,
     "refine": REFINE,
     "difficulty": DIFFICULTY,

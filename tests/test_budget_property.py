@@ -29,11 +29,13 @@ budgets: st.SearchStrategy[dict[str, Any]] = st.builds(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     limits=budgets,
     script=replies,
-    strategy=st.sampled_from(["self-consistency", "best-of-n"]),
+    strategy=st.sampled_from(
+        ["self-consistency", "best-of-n", "refine", "beam-search", "mcts", "adaptive"]
+    ),
     max_tokens=st.integers(1, 300),
     n=st.integers(1, 10),
 )
@@ -55,14 +57,21 @@ def test_spent_never_exceeds_the_limit(
     except ConfigurationError:
         return  # no limit at all: refused up front, nothing to spend
     model = ScriptedChatModel(replies=script)
-    options = {"n": n} if strategy == "best-of-n" else {"max_samples": n, "agreement": 1.0}
+    table: dict[str, dict[str, Any]] = {
+        "self-consistency": {"max_samples": n, "agreement": 1.0, "max_tokens": max_tokens},
+        "best-of-n": {"n": n, "max_tokens": max_tokens},
+        "refine": {"max_rounds": n, "max_tokens": max_tokens},
+        "beam-search": {"beam_width": 1 + n % 3, "step_tokens": max_tokens},
+        "mcts": {"iterations": n, "step_tokens": max_tokens},
+        "adaptive": {"max_tokens": max_tokens},
+    }
+    options = table[strategy]
     result = ponder.solve(
         "A farmer has 3 cows and buys 2 more. How many cows?",
         strategy,
         budget=budget,
         model=model,
         verifier=ponder.ExpectedAnswer("5"),
-        max_tokens=max_tokens,
         **options,
     )
     usage = result.usage

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -118,3 +119,41 @@ def test_cli_reports_bad_input_without_a_traceback() -> None:
         check=False,
     )
     assert out.returncode == 2 and "positive whole number" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("strategy", "options"),
+    [
+        ("refine", {"max_rounds": 1, "max_tokens": 96, "critique_tokens": 64}),
+        ("beam-search", {"beam_width": 1, "branching": 2, "max_depth": 2, "step_tokens": 40}),
+        ("mcts", {"iterations": 2, "branching": 2, "max_depth": 2, "step_tokens": 40}),
+        ("adaptive", {"max_tokens": 96, "tokens_per_difficulty": 2500, "min_allotment": 1200}),
+    ],
+)
+async def test_every_strategy_runs_on_smollm2(
+    smollm2: EmbeddedChatModel, strategy: str, options: dict[str, Any]
+) -> None:
+    budget = ponder.Budget(tokens=3000)
+    result = await ponder.asolve(
+        "Sara had 15 pencils and gave away 6. How many pencils does she have left?",
+        strategy, model=smollm2, budget=budget, verifier=ponder.ExpectedAnswer("9"), **options,
+    )  # fmt: skip
+    assert result.status == "done", result.error
+    assert result.candidates
+    assert result.usage.tokens <= 3000
+    assert all(entry["usage_reported"] for entry in result.ledger)
+    ids = {c["id"] for c in result.candidates}
+    assert all(c["parent_id"] in ids | {"root"} for c in result.candidates)
+    if result.stop_reason == "verified":
+        assert result.answer == "9"
+
+
+async def test_program_aided_attempt_runs_model_code(smollm2: EmbeddedChatModel) -> None:
+    result = await ponder.asolve(
+        "A box holds 7 rows of 8 eggs. How many eggs are in the box?", "self-consistency",
+        model=smollm2, prompt="program", max_samples=3, temperature=0.5,
+    )  # fmt: skip
+    programs = [c for c in result.candidates if c["kind"] == "program"]
+    assert programs
+    # Every program candidate either printed an answer or says why it has none.
+    assert all(c["answer"] is not None or c["reason"] for c in programs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ponder.errors import ConfigurationError
-from ponder.prompts import ATTEMPT_PROMPTS, PROGRAM, PromptTemplate
+from ponder.prompts import ATTEMPT_PROMPTS, CODE, PROGRAM, PromptTemplate
 
 __all__ = ("check_fraction", "check_positive_int", "check_temperature", "resolve_prompt")
 
@@ -18,9 +18,11 @@ def resolve_prompt(owner: str, value: object) -> PromptTemplate:
         return ATTEMPT_PROMPTS[value]
     if value == "program":
         return PROGRAM
+    if value == "code":
+        return CODE
     raise ConfigurationError(
         f"{owner}.prompt must be a PromptTemplate or one of "
-        f"{', '.join([*ATTEMPT_PROMPTS, 'program'])}; "
+        f"{', '.join([*ATTEMPT_PROMPTS, 'program', 'code'])}; "
         f"got {value!r}"
     )
 

@@ -1,5 +1,19 @@
-"""Checkpoint persistence: the strict serializer that every ponder checkpointer uses."""
+"""Checkpoint persistence: the strict serializer and ponder's SQL checkpointer.
 
+Example:
+    >>> from ponder.persistence import SqlCheckpointer
+    >>> saver = SqlCheckpointer.from_url("sqlite+aiosqlite:///run.db")  # opens nothing yet
+    >>> saver.close()
+"""
+
+from ponder.persistence.schema import SCHEMA_VERSION
 from ponder.persistence.serde import ALLOWED_TYPE_TAGS, StrictSerializer
+from ponder.persistence.sqlalchemy import PRUNE_STRATEGIES, SqlCheckpointer
 
-__all__ = ("ALLOWED_TYPE_TAGS", "StrictSerializer")
+__all__ = (
+    "ALLOWED_TYPE_TAGS",
+    "PRUNE_STRATEGIES",
+    "SCHEMA_VERSION",
+    "SqlCheckpointer",
+    "StrictSerializer",
+)

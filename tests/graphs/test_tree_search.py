@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -76,7 +77,7 @@ def test_mcts_config_validation() -> None:
 async def test_a_process_reward_replaces_the_value_prompt() -> None:
     seen: list[list[str]] = []
 
-    def reward(problem: str, steps: list[str]) -> float:
+    def reward(problem: str, steps: Sequence[str], /) -> float:
         seen.append(list(steps))
         return 0.9 if "add" in steps[-1] else 0.4
 

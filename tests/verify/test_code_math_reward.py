@@ -4,6 +4,7 @@ import pytest
 
 from ponder.verify import CodeTests, MathAnswer, extract_code, math_equal, outcome_verifier
 from ponder.verify.sandbox import SandboxLimits
+from ponder.verify.verifier import run_verifier
 
 
 @pytest.mark.parametrize(
@@ -54,5 +55,5 @@ async def test_outcome_reward_as_verifier() -> None:
     async def reward(problem: str, solution: str) -> float:
         return 0.25
 
-    verdict = await outcome_verifier(reward)("q", {"text": "x"})
+    verdict = await run_verifier(outcome_verifier(reward), "q", {"text": "x"}, timeout=5)
     assert verdict.score == 0.25

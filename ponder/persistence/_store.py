@@ -1,0 +1,462 @@
+"""The SQL side of `SqlCheckpointer`: every query, run on the saver's private event loop.
+
+Every statement is SQLAlchemy Core over the tables of `ponder.persistence.schema`, with bound
+parameters; nothing from outside is ever formatted into SQL. Metadata filters are applied in
+Python to the decoded metadata, so any key (quotes, ``$``, dots, brackets, ``--``) is just a
+dictionary key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+    get_serializable_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ponder.errors import CheckpointError, ConfigurationError
+from ponder.persistence._delta import delta_history
+from ponder.persistence._engine import BEGIN_OPTION, create_engine, describe
+from ponder.persistence._hydrate import hydrate, matches, select_checkpoints
+from ponder.persistence._prune import delete_checkpoints, keep_latest
+from ponder.persistence._rows import address, checkpoint_config, chunks, key
+from ponder.persistence.schema import (
+    SCHEMA_VERSION,
+    blobs,
+    checkpoints,
+    migrate,
+    read_schema_version,
+    writes,
+)
+
+__all__ = ("Cursor", "ListQuery", "Store")
+
+Cursor = tuple[str, str, str]
+"""Where a listing stopped: ``(checkpoint_id, thread_id, checkpoint_ns)`` of its last row."""
+
+_SCHEMA_LOCK = 0x706F6E646572  # "ponder": PostgreSQL advisory lock serializing migrations
+# Database failures, and network ones (asyncpg raises OSError when the server is unreachable).
+_STORE_ERRORS = (SQLAlchemyError, OSError)
+_WAL_PATIENCE = 30.0  # seconds to wait for the file when switching it to WAL, as busy_timeout
+_CHECKPOINT_UPDATES = (
+    "parent_checkpoint_id",
+    "run_id",
+    "type",
+    "checkpoint",
+    "metadata_type",
+    "metadata",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListQuery:
+    """What `Store.list_page` lists; ``None`` fields do not filter."""
+
+    thread_id: str | None
+    """Only this thread."""
+    checkpoint_ns: str | None
+    """Only this namespace."""
+    checkpoint_id: str | None
+    """Only this checkpoint."""
+    before: str | None
+    """Only checkpoints whose id sorts before this one."""
+    filter: Mapping[str, Any] | None
+    """Metadata keys and the values they must equal."""
+
+
+class Store:
+    """The checkpoint tables of one database, used from one event loop only."""
+
+    def __init__(
+        self,
+        url: URL,
+        *,
+        schema: str | None,
+        engine_options: Mapping[str, Any] | None,
+        serde: SerializerProtocol,
+    ) -> None:
+        self._where = describe(url, schema)
+        self._schema = schema
+        self._serde = serde
+        self._sqlite = url.get_backend_name() == "sqlite"
+        self._verified = False
+        self._ready = False
+        self._setup_lock = asyncio.Lock()
+        # SQLite has one writer at a time: queue this saver's writers here rather than in
+        # SQLite's busy handler, which polls. Other processes still wait in the busy handler.
+        self._write_lock = asyncio.Lock() if self._sqlite else None
+        self._engine = create_engine(
+            url, schema=schema, options=engine_options, wal_allowed=lambda: self._verified
+        )
+        self._writer = (
+            self._engine.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
+            if self._sqlite
+            else self._engine
+        )
+
+    async def setup(self) -> None:
+        """Check the store, then create or migrate its tables; idempotent, under a lock."""
+        if not self._ready:
+            async with self._setup_lock:
+                await self._prepare()
+
+    async def _prepare(self) -> None:
+        if self._ready:  # another caller prepared the store while this one waited
+            return
+        try:
+            async with self._engine.connect() as conn:
+                version = await conn.run_sync(self._read_version)
+            if version < SCHEMA_VERSION:
+                async with self._writer.begin() as conn:
+                    if not self._sqlite:
+                        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+                    version = await conn.run_sync(self._read_version)
+                    if version < SCHEMA_VERSION:
+                        await conn.run_sync(self._migrate, version)
+            self._verified = True
+            if self._sqlite:
+                await self._enable_wal()
+        except _STORE_ERRORS as exc:
+            raise self._error("be opened", exc) from exc
+        self._ready = True
+
+    async def _enable_wal(self) -> None:
+        """Switch the SQLite file to WAL (persistent), retrying while other writers are busy.
+
+        Changing the journal mode needs the file to itself, and SQLite reports "database is
+        locked" at once rather than waiting in the busy handler; so wait here instead.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _WAL_PATIENCE
+        delay = 0.005
+        outside_transactions = self._engine.execution_options(**{BEGIN_OPTION: None})
+        while True:
+            try:
+                async with outside_transactions.connect() as conn:
+                    await conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or loop.time() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+
+    async def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Return the addressed checkpoint (the latest when no id is given), or ``None``."""
+        thread_id, checkpoint_ns, checkpoint_id = address(config)
+        c = checkpoints
+        query = select_checkpoints().where(
+            c.c.thread_id == thread_id, c.c.checkpoint_ns == checkpoint_ns
+        )
+        if checkpoint_id is not None:
+            query = query.where(c.c.checkpoint_id == checkpoint_id)
+        query = query.order_by(c.c.checkpoint_id.desc()).limit(1)
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+            found = await hydrate(conn, self._serde, rows)
+        return found[0] if found else None
+
+    async def list_page(
+        self, query: ListQuery, after: Cursor | None, size: int
+    ) -> tuple[list[CheckpointTuple], Cursor | None]:
+        """Scan up to ``size`` checkpoints after ``after``, newest first; keep the matches.
+
+        Returns:
+            The matching checkpoints, and the cursor to continue from (``None`` at the end).
+        """
+        c = checkpoints
+        select = select_checkpoints()
+        if query.thread_id is not None:
+            select = select.where(c.c.thread_id == query.thread_id)
+        if query.checkpoint_ns is not None:
+            select = select.where(c.c.checkpoint_ns == query.checkpoint_ns)
+        if query.checkpoint_id is not None:
+            select = select.where(c.c.checkpoint_id == query.checkpoint_id)
+        if query.before is not None:
+            select = select.where(c.c.checkpoint_id < query.before)
+        if after is not None:
+            last_id, last_thread, last_ns = after
+            select = select.where(
+                sa.or_(
+                    c.c.checkpoint_id < last_id,
+                    sa.and_(
+                        c.c.checkpoint_id == last_id,
+                        sa.or_(
+                            c.c.thread_id < last_thread,
+                            sa.and_(c.c.thread_id == last_thread, c.c.checkpoint_ns < last_ns),
+                        ),
+                    ),
+                )
+            )
+        select = select.order_by(
+            c.c.checkpoint_id.desc(), c.c.thread_id.desc(), c.c.checkpoint_ns.desc()
+        ).limit(size)
+        wanted = self._normalize_filter(query.filter)
+        async with self._read() as conn:
+            rows = (await conn.execute(select)).all()
+            kept: list[Any] = []
+            metadata: list[CheckpointMetadata] = []
+            for row in rows:
+                decoded = self._serde.loads_typed((row.metadata_type, row.metadata))
+                if matches(decoded, wanted):
+                    kept.append(row)
+                    metadata.append(decoded)
+            found = await hydrate(conn, self._serde, kept, metadata)
+        cursor = None
+        if len(rows) == size:
+            last = rows[-1]
+            cursor = (last.checkpoint_id, last.thread_id, last.checkpoint_ns)
+        return found, cursor
+
+    async def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint, and the values of the channels whose version is new."""
+        thread_id, checkpoint_ns, parent_id = address(config)
+        checkpoint_id = key(checkpoint["id"], "checkpoint id")
+        values = checkpoint["channel_values"]
+        body = {name: value for name, value in checkpoint.items() if name != "channel_values"}
+        body_type, body_bytes = self._serde.dumps_typed(body)
+        stored_metadata = get_serializable_checkpoint_metadata(config, metadata)
+        metadata_type, metadata_bytes = self._serde.dumps_typed(stored_metadata)
+        run_id = stored_metadata.get("run_id")
+        blob_rows = []
+        for channel, version in new_versions.items():
+            if channel in values:
+                type_, blob = self._serde.dumps_typed(values[channel])
+                blob_rows.append(
+                    {
+                        "thread_id": thread_id,
+                        "checkpoint_ns": checkpoint_ns,
+                        "channel": key(channel, "channel"),
+                        "version": key(version, "channel version"),
+                        "type": type_,
+                        "blob": blob,
+                    }
+                )
+        row = {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+            "parent_checkpoint_id": parent_id,
+            "run_id": None if run_id is None else key(run_id, "run_id"),
+            "type": body_type,
+            "checkpoint": body_bytes,
+            "metadata_type": metadata_type,
+            "metadata": metadata_bytes,
+        }
+        async with self._write() as conn:
+            if blob_rows:
+                await conn.execute(self._insert(blobs, update=()), blob_rows)
+            await conn.execute(self._insert(checkpoints, update=_CHECKPOINT_UPDATES), [row])
+        return checkpoint_config(thread_id, checkpoint_ns, checkpoint_id)
+
+    async def put_writes(
+        self,
+        config: RunnableConfig,
+        pending: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> None:
+        """Store writes; a repeated (task, index) keeps the first, special ones the last."""
+        thread_id, checkpoint_ns, checkpoint_id = address(config)
+        if checkpoint_id is None:
+            raise ConfigurationError("put_writes needs the config of a stored checkpoint")
+        if not pending:
+            return
+        rows = []
+        for index, (channel, value) in enumerate(pending):
+            type_, blob = self._serde.dumps_typed(value)
+            rows.append(
+                {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": checkpoint_ns,
+                    "checkpoint_id": checkpoint_id,
+                    "task_id": key(task_id, "task_id"),
+                    "idx": WRITES_IDX_MAP.get(channel, index),
+                    "task_path": key(task_path, "task_path"),
+                    "channel": key(channel, "channel"),
+                    "type": type_,
+                    "blob": blob,
+                }
+            )
+        replace = all(channel in WRITES_IDX_MAP for channel, _ in pending)
+        update = ("task_path", "channel", "type", "blob") if replace else ()
+        async with self._write() as conn:
+            await conn.execute(self._insert(writes, update=update), rows)
+
+    async def delete_threads(self, thread_ids: Sequence[str]) -> None:
+        """Delete every checkpoint, value and write of these threads."""
+        ids = [key(thread_id, "thread_id") for thread_id in thread_ids]
+        async with self._write() as conn:
+            for batch in chunks(ids):
+                for table in (writes, blobs, checkpoints):
+                    await conn.execute(sa.delete(table).where(table.c.thread_id.in_(batch)))
+
+    async def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints these runs made, their writes, and values left unused."""
+        ids = [key(run_id, "run_id") for run_id in run_ids]
+        c = checkpoints
+        async with self._write() as conn:
+            doomed: dict[tuple[str, str], list[str]] = {}
+            for batch in chunks(ids):
+                result = await conn.execute(
+                    sa.select(c.c.thread_id, c.c.checkpoint_ns, c.c.checkpoint_id).where(
+                        c.c.run_id.in_(batch)
+                    )
+                )
+                for row in result:
+                    doomed.setdefault((row.thread_id, row.checkpoint_ns), []).append(
+                        row.checkpoint_id
+                    )
+            for (thread_id, checkpoint_ns), checkpoint_ids in doomed.items():
+                await delete_checkpoints(
+                    conn, self._serde, thread_id, checkpoint_ns, checkpoint_ids
+                )
+
+    async def copy_thread(self, source: str, target: str) -> None:
+        """Copy every checkpoint, value and write of ``source`` to the empty thread ``target``."""
+        source, target = key(source, "thread_id"), key(target, "thread_id")
+        if source == target:
+            raise ConfigurationError(f"cannot copy thread {source!r} onto itself")
+        c = checkpoints
+        async with self._write() as conn:
+            taken = await conn.scalar(
+                sa.select(c.c.checkpoint_id).where(c.c.thread_id == target).limit(1)
+            )
+            if taken is not None:
+                raise ConfigurationError(
+                    f"cannot copy into thread {target!r}: it already has checkpoints; "
+                    "delete it first (adelete_thread) or pick another thread id"
+                )
+            for table in (checkpoints, blobs, writes):
+                columns = [column.name for column in table.columns if column.name != "thread_id"]
+                rows = sa.select(
+                    sa.literal(target, sa.Text()).label("thread_id"),
+                    *(table.c[name] for name in columns),
+                ).where(table.c.thread_id == source)
+                await conn.execute(sa.insert(table).from_select(["thread_id", *columns], rows))
+
+    async def keep_latest(self, thread_ids: Sequence[str]) -> None:
+        """Keep the latest checkpoint of each namespace of these threads, and what it needs.
+
+        A checkpoint whose metadata names ``DeltaChannel`` channels also keeps its ancestors
+        up to the nearest stored value of each, with their writes: without them, the channels
+        would be rebuilt empty.
+        """
+        ids = [key(thread_id, "thread_id") for thread_id in thread_ids]
+        c = checkpoints
+        async with self._write() as conn:
+            for thread_id in ids:
+                namespaces = (
+                    await conn.scalars(
+                        sa.select(c.c.checkpoint_ns).where(c.c.thread_id == thread_id).distinct()
+                    )
+                ).all()
+                for checkpoint_ns in namespaces:
+                    await keep_latest(conn, self._serde, thread_id, checkpoint_ns)
+
+    async def delta_history(
+        self, config: RunnableConfig, channels: Sequence[str]
+    ) -> dict[str, DeltaChannelHistory]:
+        """Return the stored value and later writes of each channel; see `_delta`."""
+        thread_id, checkpoint_ns, checkpoint_id = address(config)
+        names = [key(channel, "channel") for channel in channels]
+        c = checkpoints
+        query = sa.select(c.c.parent_checkpoint_id).where(
+            c.c.thread_id == thread_id, c.c.checkpoint_ns == checkpoint_ns
+        )
+        if checkpoint_id is not None:
+            query = query.where(c.c.checkpoint_id == checkpoint_id)
+        query = query.order_by(c.c.checkpoint_id.desc()).limit(1)
+        async with self._read() as conn:
+            target = (await conn.execute(query)).first()
+            if target is None:
+                return {name: {"writes": []} for name in names}
+            return await delta_history(
+                conn, self._serde, thread_id, checkpoint_ns, target.parent_checkpoint_id, names
+            )
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _read_version(self, connection: sa.Connection) -> int:
+        return read_schema_version(connection, schema=self._schema, where=self._where)
+
+    def _migrate(self, connection: sa.Connection, current: int) -> None:
+        migrate(connection, schema=self._schema, current=current)
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        await self.setup()
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except _STORE_ERRORS as exc:
+            raise self._error("be read", exc) from exc
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        await self.setup()
+        try:
+            if self._write_lock is None:
+                async with self._writer.begin() as conn:
+                    yield conn
+            else:
+                async with self._write_lock, self._writer.begin() as conn:
+                    yield conn
+        except _STORE_ERRORS as exc:
+            raise self._error("be written", exc) from exc
+
+    def _error(self, action: str, exc: Exception) -> CheckpointError:
+        detail = getattr(exc, "orig", None) or exc
+        return CheckpointError(f"{self._where} could not {action}: {detail}")
+
+    def _insert(self, table: sa.Table, *, update: Sequence[str]) -> sa.Executable:
+        """An INSERT that ignores a duplicate key, or updates ``update`` columns on one."""
+        keys = [column.name for column in table.primary_key.columns]
+        if self._sqlite:
+            lite = sqlite.insert(table)
+            if update:
+                return lite.on_conflict_do_update(
+                    index_elements=keys, set_={name: lite.excluded[name] for name in update}
+                )
+            return lite.on_conflict_do_nothing(index_elements=keys)
+        pg = postgresql.insert(table)
+        if update:
+            return pg.on_conflict_do_update(
+                index_elements=keys, set_={name: pg.excluded[name] for name in update}
+            )
+        return pg.on_conflict_do_nothing(index_elements=keys)
+
+    def _normalize_filter(self, wanted: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        # Compare like with like: a round trip turns tuples into lists, as stored values are.
+        if not wanted:
+            return {}
+        return {
+            name: self._serde.loads_typed(self._serde.dumps_typed(v)) for name, v in wanted.items()
+        }

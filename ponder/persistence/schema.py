@@ -1,0 +1,208 @@
+"""The SQL schema of `SqlCheckpointer`: its tables, its version, and its migrations.
+
+Four tables, all prefixed ``ponder_``:
+
+- ``ponder_schema_version``: one row per applied migration; the highest is the schema
+  version of the store.
+- ``ponder_checkpoints``: one row per checkpoint, keyed by ``(thread_id, checkpoint_ns,
+  checkpoint_id)``; the serialized checkpoint *without* its channel values, the serialized
+  metadata, the parent checkpoint id and the run id (copied out of the metadata so that
+  `SqlCheckpointer.adelete_for_runs` can use an index).
+- ``ponder_checkpoint_blobs``: channel values, stored once per ``(thread_id, checkpoint_ns,
+  channel, version)``. A checkpoint names the version of each of its channels, so a long run
+  writes a channel again only when its version changes.
+- ``ponder_checkpoint_writes``: the pending writes of each checkpoint, keyed by task and index.
+
+Before it creates or migrates anything, `read_schema_version` looks at what is there and
+refuses, with `CheckpointError`, a store that is not ponder's (tables but no
+``ponder_schema_version``), one written by a newer ponder, or one that is damaged. Such a store
+is never written to.
+
+Example:
+    >>> SCHEMA_VERSION
+    1
+    >>> for name in sorted(TABLE_NAMES):
+    ...     print(name)
+    ponder_checkpoint_blobs
+    ponder_checkpoint_writes
+    ponder_checkpoints
+    ponder_schema_version
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from ponder.errors import CheckpointError
+
+__all__ = (
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "TABLE_NAMES",
+    "blobs",
+    "checkpoints",
+    "metadata",
+    "migrate",
+    "read_schema_version",
+    "schema_version",
+    "writes",
+)
+
+# Keys compare byte by byte on every backend: ``ORDER BY checkpoint_id`` and ``before=``
+# must agree with Python's string order whatever the PostgreSQL database's collation is.
+_KEY = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+
+metadata = sa.MetaData()
+"""The `MetaData` holding ponder's tables (schema-less: a PostgreSQL schema is applied with
+``schema_translate_map``)."""
+
+schema_version = sa.Table(
+    "ponder_schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+)
+"""One row per applied migration; the store's schema version is the highest."""
+
+checkpoints = sa.Table(
+    "ponder_checkpoints",
+    metadata,
+    sa.Column("thread_id", _KEY, primary_key=True),
+    sa.Column("checkpoint_ns", _KEY, primary_key=True),
+    sa.Column("checkpoint_id", _KEY, primary_key=True),
+    sa.Column("parent_checkpoint_id", _KEY, nullable=True),
+    sa.Column("run_id", _KEY, nullable=True),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("checkpoint", sa.LargeBinary, nullable=False),
+    sa.Column("metadata_type", sa.Text, nullable=False),
+    sa.Column("metadata", sa.LargeBinary, nullable=False),
+    # Listing a thread across namespaces, listing everything, deleting runs.
+    sa.Index("ponder_checkpoints_thread_id_checkpoint_id", "thread_id", "checkpoint_id"),
+    sa.Index("ponder_checkpoints_checkpoint_id", "checkpoint_id"),
+    sa.Index("ponder_checkpoints_run_id", "run_id"),
+)
+"""Checkpoints without their channel values, with their metadata and parent."""
+
+blobs = sa.Table(
+    "ponder_checkpoint_blobs",
+    metadata,
+    sa.Column("thread_id", _KEY, primary_key=True),
+    sa.Column("checkpoint_ns", _KEY, primary_key=True),
+    sa.Column("channel", _KEY, primary_key=True),
+    sa.Column("version", _KEY, primary_key=True),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+)
+"""Channel values, once per (thread, namespace, channel, version)."""
+
+writes = sa.Table(
+    "ponder_checkpoint_writes",
+    metadata,
+    sa.Column("thread_id", _KEY, primary_key=True),
+    sa.Column("checkpoint_ns", _KEY, primary_key=True),
+    sa.Column("checkpoint_id", _KEY, primary_key=True),
+    sa.Column("task_id", _KEY, primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("task_path", _KEY, nullable=False, server_default=""),
+    sa.Column("channel", _KEY, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+)
+"""Pending writes, per checkpoint, task and index."""
+
+TABLE_NAMES = frozenset(table.name for table in metadata.sorted_tables)
+"""The names of every table ponder creates."""
+
+Migration = Callable[[sa.Connection], None]
+"""A schema migration: DDL run inside the migrating transaction."""
+
+
+def _create_tables(connection: sa.Connection) -> None:
+    metadata.create_all(connection, tables=[checkpoints, blobs, writes], checkfirst=False)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_tables,)
+"""Migration ``n`` (1-based) brings a store from version ``n - 1`` to ``n``. Append only: a
+released migration is never edited, a change of schema is a new migration (``ALTER TABLE``)."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this ponder writes, and the newest it reads."""
+
+
+def read_schema_version(connection: sa.Connection, *, schema: str | None, where: str) -> int:
+    """Return the schema version of the store, ``0`` when it is empty; read only.
+
+    Args:
+        connection: A connection to the store.
+        schema: The PostgreSQL schema holding the tables, or ``None`` for the default.
+        where: How to name the store in error messages.
+
+    Raises:
+        CheckpointError: The store is not ponder's, is from a newer ponder, or is damaged.
+    """
+    inspector = sa.inspect(connection)
+    names = set(inspector.get_table_names(schema=schema))
+    names |= set(inspector.get_view_names(schema=schema))
+    if not names:
+        return 0
+    if schema_version.name not in names:
+        shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+        raise CheckpointError(
+            f"{where} is not a ponder checkpoint store: it holds other tables ({shown}) and "
+            f"no {schema_version.name} table. ponder left it untouched; point the "
+            "checkpointer at a new SQLite file, or at an empty PostgreSQL schema (schema=...)"
+        )
+    if connection.dialect.name == "sqlite":
+        _quick_check(connection, where=where)
+    versions = connection.execute(sa.select(schema_version.c.version)).scalars().all()
+    if not versions or not all(isinstance(v, int) and v > 0 for v in versions):
+        raise _damaged(where, f"{schema_version.name} holds {versions!r}")
+    version = int(max(versions))
+    if version > SCHEMA_VERSION:
+        raise CheckpointError(
+            f"{where} was written by a newer ponder (schema version {version}; this ponder "
+            f"reads up to {SCHEMA_VERSION}). ponder left it untouched; upgrade ponder to use it"
+        )
+    if version == SCHEMA_VERSION:
+        for table in (checkpoints, blobs, writes):
+            if table.name not in names:
+                raise _damaged(where, f"table {table.name} is missing")
+            columns = {column["name"] for column in inspector.get_columns(table.name, schema)}
+            if missing := {column.name for column in table.columns} - columns:
+                raise _damaged(where, f"{table.name} lacks columns {sorted(missing)}")
+    return version
+
+
+def migrate(connection: sa.Connection, *, schema: str | None, current: int) -> None:
+    """Bring the store from schema version ``current`` to `SCHEMA_VERSION`.
+
+    Runs inside the caller's transaction, so a failed migration leaves nothing behind.
+
+    Args:
+        connection: A connection in a write transaction.
+        schema: The PostgreSQL schema to create the tables in, or ``None`` for the default.
+        current: The version `read_schema_version` returned inside the same transaction.
+    """
+    if current == 0:
+        if schema is not None:
+            connection.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+        metadata.create_all(connection, tables=[schema_version], checkfirst=False)
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[version - 1](connection)
+        connection.execute(sa.insert(schema_version).values(version=version))
+
+
+def _quick_check(connection: sa.Connection, *, where: str) -> None:
+    # A constant statement with no values; reads every page once, writes nothing.
+    problems = connection.exec_driver_sql("PRAGMA quick_check").scalars().all()
+    if problems != ["ok"]:
+        raise _damaged(where, "; ".join(str(problem) for problem in problems[:3]))
+
+
+def _damaged(where: str, detail: str) -> CheckpointError:
+    return CheckpointError(
+        f"{where} is damaged ({detail}). ponder left it untouched; restore it from a backup "
+        "or point the checkpointer at a new store"
+    )

@@ -1,0 +1,464 @@
+"""`SqlCheckpointer`: ponder's LangGraph checkpointer on SQLAlchemy 2 async.
+
+One code path serves SQLite (through aiosqlite) and PostgreSQL (through asyncpg). Values are
+always serialized with `StrictSerializer`: no pickle, whatever the caller or the environment
+asks. The store is checked before anything is written to it; a foreign, damaged or newer store
+raises `CheckpointError` and is left as it was. See `ponder.persistence.schema` for the tables.
+
+Every database call runs on a private event loop in a daemon thread (see
+`ponder.persistence._loop` for why), so one saver serves async code on any loop, sync code,
+and both at once. The sync methods (``get_tuple``, ``list``, ``put``, ...) refuse to run where
+an event loop is running: there, await their ``a``-prefixed twins.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+    get_checkpoint_id,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy.engine import URL
+
+from ponder.errors import ConfigurationError
+from ponder.persistence._engine import async_url
+from ponder.persistence._loop import LoopThread, refuse_in_running_loop
+from ponder.persistence._rows import key
+from ponder.persistence._store import Cursor, ListQuery, Store
+from ponder.persistence.serde import StrictSerializer
+
+__all__ = ("PRUNE_STRATEGIES", "SqlCheckpointer")
+
+PRUNE_STRATEGIES = ("keep_latest", "delete")
+"""The strategies `SqlCheckpointer.aprune` accepts.
+
+- ``keep_latest``: keep the newest checkpoint of each namespace (and, for ``DeltaChannel``
+  channels, the ancestors and writes needed to rebuild them); delete the rest.
+- ``delete``: delete the threads entirely.
+"""
+
+_PAGE = 100  # checkpoints read per query while listing
+
+
+class SqlCheckpointer(BaseCheckpointSaver[str]):
+    """A LangGraph checkpointer storing threads in SQLite or PostgreSQL.
+
+    Open it with `from_url` in an ``async with`` (or ``with``) block, which closes it; tables
+    are checked and created on first use (or by `setup`). Thread ids and checkpoint
+    namespaces are stored as text; channel values once per channel version.
+
+    Example:
+        >>> import asyncio, operator, tempfile
+        >>> from typing import Annotated, TypedDict
+        >>> from langgraph.graph import START, StateGraph
+        >>> State = TypedDict("State", {"steps": Annotated[list[str], operator.add]})
+        >>> builder = StateGraph(State)
+        >>> _ = builder.add_node("think", lambda state: {"steps": ["thought"]})
+        >>> _ = builder.add_edge(START, "think")
+        >>> async def main(url: str) -> list[str]:
+        ...     async with SqlCheckpointer.from_url(url) as saver:
+        ...         graph = builder.compile(checkpointer=saver)
+        ...         config = {"configurable": {"thread_id": "run-1"}}
+        ...         await graph.ainvoke({"steps": ["start"]}, config)
+        ...         return (await graph.aget_state(config)).values["steps"]
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     asyncio.run(main(f"sqlite+aiosqlite:///{folder}/run.db"))
+        ['start', 'thought']
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        schema: str | None = None,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Prepare a checkpointer for ``url``; nothing is opened until first use.
+
+        Prefer `from_url`, which reads the same and is the documented spelling.
+        """
+        super().__init__(serde=StrictSerializer())
+        self._url = async_url(url)
+        self._schema = schema
+        self._closed = False
+        self._runner = LoopThread(f"ponder-checkpointer-{id(self):x}")
+        self._store = Store(
+            self._url, schema=schema, engine_options=engine_options, serde=self.serde
+        )
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | URL,
+        *,
+        schema: str | None = None,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> SqlCheckpointer:
+        """Create a checkpointer for a database URL.
+
+        Args:
+            url: ``sqlite+aiosqlite:///path/run.db`` or
+                ``postgresql+asyncpg://user@host:5432/db`` (``sqlite:///`` and
+                ``postgresql://`` get the async driver).
+            schema: PostgreSQL only: the schema holding ponder's tables (created if missing).
+                A schema that holds other tables is refused, so give ponder its own when the
+                database is shared.
+            engine_options: Extra keyword arguments for SQLAlchemy's `create_async_engine`
+                (``pool_size``, ``echo``, ...).
+
+        Raises:
+            ConfigurationError: The URL, backend, driver, schema or options are not usable.
+        """
+        return cls(url, schema=schema, engine_options=engine_options)
+
+    @property
+    def serde(self) -> SerializerProtocol:
+        """The serializer: always a `StrictSerializer` (no pickle)."""
+        return self._serde
+
+    @serde.setter
+    def serde(self, value: SerializerProtocol) -> None:
+        if not isinstance(value, StrictSerializer):
+            raise ConfigurationError(
+                "SqlCheckpointer always serializes with ponder's StrictSerializer (no pickle); "
+                f"it cannot use {type(value).__name__}"
+            )
+        self._serde = value
+
+    def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> SqlCheckpointer:
+        """Return this saver: `StrictSerializer` already revives only LangGraph's safe types."""
+        return self
+
+    def __repr__(self) -> str:
+        url = self._url.render_as_string(hide_password=True)
+        return f"SqlCheckpointer({url!r}, schema={self._schema!r})"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Check the store and create or migrate its tables; idempotent, done on first use.
+
+        Raises:
+            CheckpointError: The store is not ponder's, is damaged, is from a newer ponder,
+                or cannot be reached. It is left untouched.
+        """
+        await self._runner.run(self._store.setup())
+
+    async def aclose(self) -> None:
+        """Close every connection and stop the saver's thread; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._runner.started:
+                await self._runner.run(self._store.dispose())
+        finally:
+            self._runner.stop()  # also when never started: a closed saver stays closed
+
+    def close(self) -> None:
+        """Close every connection and stop the saver's thread; idempotent."""
+        refuse_in_running_loop("close")
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._runner.started:
+                self._runner.call(self._store.dispose())
+        finally:
+            self._runner.stop()
+
+    async def __aenter__(self) -> SqlCheckpointer:
+        return self
+
+    async def __aexit__(self, *_exc_info: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> SqlCheckpointer:
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_closed", True) or not self._runner.started:
+            return
+        self._closed = True
+        warnings.warn(
+            f"unclosed {self!r}: open it with `async with SqlCheckpointer.from_url(...)` or "
+            "call `await saver.aclose()`",
+            ResourceWarning,
+            stacklevel=2,
+        )
+        done = self._runner.submit(self._store.dispose())
+        done.add_done_callback(lambda _: self._runner.stop())
+
+    # -- the async API -------------------------------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Fetch a checkpoint with its values and pending writes.
+
+        Args:
+            config: ``configurable.thread_id``, optionally ``checkpoint_ns`` (default ``""``)
+                and ``checkpoint_id`` (default: the latest of the namespace).
+
+        Returns:
+            The checkpoint tuple, with pending writes in `writes_sort_key` order, or ``None``.
+        """
+        return await self._runner.run(self._store.get_tuple(config))
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """List checkpoints, newest first (by checkpoint id).
+
+        Args:
+            config: ``None`` for every thread; else ``configurable.thread_id`` (optional),
+                ``checkpoint_ns`` (when present, only that namespace) and ``checkpoint_id``.
+            filter: Metadata keys and the values they must equal (compared in Python, so any
+                key is safe).
+            before: Only checkpoints whose id sorts before this config's ``checkpoint_id``.
+            limit: At most this many.
+
+        Yields:
+            Matching checkpoint tuples.
+        """
+        pager = _Pager(_list_query(config, filter, before), limit)
+        while (request := pager.request()) is not None:
+            for item in pager.take(await self._runner.run(self._store.list_page(*request))):
+                yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint; only channels listed in ``new_versions`` get their value written.
+
+        Args:
+            config: The parent's config (``checkpoint_id`` is the parent, if any).
+            checkpoint: The checkpoint to store.
+            metadata: Its metadata.
+            new_versions: The channels whose version changed since the parent.
+
+        Returns:
+            The config addressing the stored checkpoint.
+        """
+        return await self._runner.run(self._store.put(config, checkpoint, metadata, new_versions))
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's pending writes against the checkpoint ``config`` addresses.
+
+        Args:
+            config: The config of a stored checkpoint.
+            writes: ``(channel, value)`` pairs.
+            task_id: The task that made them.
+            task_path: The task's path, which orders writes of one step.
+        """
+        await self._runner.run(self._store.put_writes(config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint, value and write of a thread (all namespaces)."""
+        await self._runner.run(self._store.delete_threads([thread_id]))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints whose metadata ``run_id`` is listed, with their writes.
+
+        Values no remaining checkpoint uses are deleted too. Deleting a run whose writes a
+        later ``DeltaChannel`` checkpoint replays breaks that channel (see LangGraph's note).
+        """
+        await self._runner.run(self._store.delete_for_runs(list(run_ids)))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy a whole thread (every namespace, checkpoint, value and write) to a new id.
+
+        Raises:
+            ConfigurationError: The target thread already has checkpoints, or is the source.
+        """
+        await self._runner.run(self._store.copy_thread(source_thread_id, target_thread_id))
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Prune threads; ``strategy`` is one of `PRUNE_STRATEGIES`.
+
+        ``keep_latest`` keeps the newest checkpoint of each namespace with its writes, plus,
+        when its metadata names ``DeltaChannel`` channels, the ancestors (and their writes)
+        back to the nearest stored value of each, so those channels still rebuild.
+
+        Raises:
+            ConfigurationError: Unknown strategy.
+        """
+        if strategy == "delete":
+            await self._runner.run(self._store.delete_threads(list(thread_ids)))
+        elif strategy == "keep_latest":
+            await self._runner.run(self._store.keep_latest(list(thread_ids)))
+        else:
+            raise ConfigurationError(
+                f"unknown prune strategy {strategy!r}; use one of {', '.join(PRUNE_STRATEGIES)}"
+            )
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """Return, per channel, its nearest stored value up the parent chain and later writes.
+
+        The storage side of LangGraph's ``DeltaChannel`` (beta); same contract as
+        `BaseCheckpointSaver.aget_delta_channel_history`, in a few queries instead of one
+        `aget_tuple` per ancestor.
+        """
+        if not channels:
+            return {}
+        return await self._runner.run(self._store.delta_history(config, list(channels)))
+
+    def get_next_version(self, current: str | int | None, channel: None) -> str:
+        """Return the version after ``current``: zero-padded counter, random suffix."""
+        if current is None:
+            number = 0
+        elif isinstance(current, int):
+            number = current
+        else:
+            number = int(current.split(".")[0])
+        return f"{number + 1:032}.{random.random():016}"
+
+    # -- the sync API: refuse inside a running loop, else run the async method -----------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Blocking twin of `aget_tuple`."""
+        refuse_in_running_loop("get_tuple")
+        return self._runner.call(self._store.get_tuple(config))
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Blocking twin of `aput`."""
+        refuse_in_running_loop("put")
+        return self._runner.call(self._store.put(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Blocking twin of `aput_writes`."""
+        refuse_in_running_loop("put_writes")
+        self._runner.call(self._store.put_writes(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Blocking twin of `adelete_thread`."""
+        refuse_in_running_loop("delete_thread")
+        self._runner.call(self._store.delete_threads([thread_id]))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Blocking twin of `adelete_for_runs`."""
+        refuse_in_running_loop("delete_for_runs")
+        self._runner.call(self._store.delete_for_runs(list(run_ids)))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Blocking twin of `acopy_thread`."""
+        refuse_in_running_loop("copy_thread")
+        self._runner.call(self._store.copy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Blocking twin of `aprune`."""
+        refuse_in_running_loop("prune")
+        self._runner.call(self.aprune(thread_ids, strategy=strategy))
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """Blocking twin of `aget_delta_channel_history`."""
+        refuse_in_running_loop("get_delta_channel_history")
+        if not channels:
+            return {}
+        return self._runner.call(self._store.delta_history(config, list(channels)))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Blocking twin of `alist` (the refusal happens at the call, not at iteration)."""
+        refuse_in_running_loop("list")
+        return self._iterate(_Pager(_list_query(config, filter, before), limit))
+
+    def _iterate(self, pager: _Pager) -> Iterator[CheckpointTuple]:
+        while (request := pager.request()) is not None:
+            yield from pager.take(self._runner.call(self._store.list_page(*request)))
+
+
+class _Pager:
+    """Pages of a listing: what to ask for next, and how much of each answer to keep."""
+
+    def __init__(self, query: ListQuery, limit: int | None) -> None:
+        self._query = query
+        self._remaining = limit
+        self._after: Cursor | None = None
+        self._done = False
+
+    def request(self) -> tuple[ListQuery, Cursor | None, int] | None:
+        """The next `Store.list_page` arguments, or ``None`` when the listing is complete."""
+        if self._done or (self._remaining is not None and self._remaining <= 0):
+            return None
+        size = _PAGE
+        if self._remaining is not None and not self._query.filter:
+            size = min(_PAGE, self._remaining)  # no filter: the database applies the limit
+        return self._query, self._after, size
+
+    def take(self, page: tuple[list[CheckpointTuple], Cursor | None]) -> list[CheckpointTuple]:
+        """Record a page's cursor; return its checkpoints, cut to the limit."""
+        found, self._after = page
+        self._done = self._after is None
+        if self._remaining is not None:
+            found = found[: self._remaining]
+            self._remaining -= len(found)
+        return found
+
+
+def _list_query(
+    config: RunnableConfig | None,
+    filter: Mapping[str, Any] | None,
+    before: RunnableConfig | None,
+) -> ListQuery:
+    configurable = (config or {}).get("configurable") or {}
+    thread_id = configurable.get("thread_id")
+    checkpoint_ns = configurable.get("checkpoint_ns")
+    checkpoint_id = configurable.get("checkpoint_id")
+    before_id = get_checkpoint_id(before) if before else None
+    return ListQuery(
+        thread_id=None if thread_id is None else key(thread_id, "thread_id"),
+        checkpoint_ns=None if checkpoint_ns is None else key(checkpoint_ns, "checkpoint_ns"),
+        checkpoint_id=key(checkpoint_id, "checkpoint_id") if checkpoint_id else None,
+        before=key(before_id, "checkpoint_id") if before_id else None,
+        filter=dict(filter) if filter else None,
+    )

@@ -1,0 +1,279 @@
+"""The store's schema: creation, versioning, and refusing stores that are not ponder's.
+
+A refused store must be left exactly as it was: its bytes (SQLite) or its tables and rows
+(PostgreSQL) are compared before and after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.conformance.test_utils import (
+    generate_checkpoint,
+    generate_config,
+    generate_metadata,
+)
+
+from ponder.errors import CheckpointError
+from ponder.persistence import SCHEMA_VERSION, SqlCheckpointer
+from ponder.persistence.schema import TABLE_NAMES
+from tests.persistence.conftest import PG_URL, StoreFactory, StoreSpec, pg_fetch, run_in_thread
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def try_everything(saver: SqlCheckpointer, message: str) -> None:
+    """Every entry point refuses the store, with ``message``."""
+    config = generate_config("t")
+    attempts: list[Callable[[], Awaitable[object]]] = [
+        saver.setup,
+        lambda: saver.aget_tuple(config),
+        lambda: saver.aput(config, generate_checkpoint(), generate_metadata(), {}),
+        lambda: saver.adelete_thread("t"),
+        lambda: saver.aprune(["t"]),
+    ]
+    for attempt in attempts:
+        with pytest.raises(CheckpointError, match=message):
+            await attempt()
+    with pytest.raises(CheckpointError, match=message):
+        _ = [item async for item in saver.alist(None)]
+
+
+async def test_setup_is_idempotent_and_concurrent(store: StoreSpec) -> None:
+    async with store.open() as saver:
+        await asyncio.gather(*(saver.setup() for _ in range(8)))
+        await saver.setup()
+    async with store.open() as again:
+        await again.setup()
+    assert store.query("SELECT version FROM ponder_schema_version") == [(SCHEMA_VERSION,)]
+    if store.path is not None:
+        names = {
+            name for (name,) in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    else:
+        names = {
+            name
+            for (name,) in store.query(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+                store.schema,
+            )
+        }
+    assert names == TABLE_NAMES
+
+
+async def test_sqlite_settings(tmp_path: Path) -> None:
+    store = StoreSpec(
+        "sqlite", f"sqlite+aiosqlite:///{tmp_path}/settings.db", path=tmp_path / "settings.db"
+    )
+    async with store.open() as saver:
+        await saver.setup()
+
+        async def pragmas() -> tuple[object, object]:
+            async with saver._store._engine.connect() as conn:  # noqa: SLF001 - test peek
+                timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+                mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+                return timeout, mode
+
+        assert await saver._runner.run(pragmas()) == (30000, "wal")  # noqa: SLF001
+    assert store.query("PRAGMA journal_mode") == [("wal",)]
+
+
+# -- SQLite files that are not ponder's ----------------------------------------------------------
+
+
+def make_foreign(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users (name) VALUES ('ada')")
+    conn.close()
+
+
+def make_newer(path: Path) -> None:
+    make_ponder(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO ponder_schema_version (version) VALUES (99)")
+    conn.close()
+
+
+def make_ponder(path: Path) -> None:
+    async def fill() -> None:
+        async with SqlCheckpointer.from_url(f"sqlite+aiosqlite:///{path}") as saver:
+            parent = None
+            for step in range(40):
+                config = generate_config("t")
+                if parent is not None:
+                    config["configurable"]["checkpoint_id"] = parent["configurable"][
+                        "checkpoint_id"
+                    ]
+                checkpoint = generate_checkpoint(
+                    channel_values={"text": "z" * 3000, "step": step},
+                    channel_versions={"text": step + 1, "step": step + 1},
+                )
+                parent = await saver.aput(
+                    config,
+                    checkpoint,
+                    generate_metadata(step=step),
+                    {"text": step + 1, "step": step + 1},
+                )
+
+    run_in_thread(fill())
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
+
+
+def make_text_file(path: Path) -> None:
+    path.write_text("these are not the tables you are looking for\n" * 100)
+
+
+def make_garbled(path: Path) -> None:
+    make_ponder(path)
+    data = bytearray(path.read_bytes())
+    page = 4096
+    noise = hashlib.sha512(b"noise").digest() * (page // 64)
+    for offset in range(page, len(data), 3 * page):  # every third page after the header's
+        data[offset : offset + page] = noise
+    path.write_bytes(bytes(data))
+
+
+def make_truncated(path: Path) -> None:
+    make_ponder(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def make_headless(path: Path) -> None:
+    make_ponder(path)
+    data = bytearray(path.read_bytes())
+    data[:100] = b"\x00" * 100
+    path.write_bytes(bytes(data))
+
+
+def make_empty_version_table(path: Path) -> None:
+    make_ponder(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM ponder_schema_version")
+    conn.close()
+
+
+def make_missing_table(path: Path) -> None:
+    make_ponder(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE ponder_checkpoint_writes")
+    conn.close()
+
+
+REFUSED_SQLITE_STORES = [
+    (make_foreign, "not a ponder checkpoint store.*users"),
+    (make_newer, "newer ponder.*schema version 99"),
+    (make_text_file, "damaged|not a database"),
+    (make_garbled, "damaged|malformed|not a database"),
+    (make_truncated, "damaged|malformed|not a database"),
+    (make_headless, "damaged|malformed|not a database"),
+    (make_empty_version_table, r"damaged \(ponder_schema_version holds \[\]\)"),
+    (make_missing_table, "damaged.*ponder_checkpoint_writes is missing"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    REFUSED_SQLITE_STORES,
+    ids=[make.__name__.removeprefix("make_") for make, _ in REFUSED_SQLITE_STORES],
+)
+async def test_sqlite_stores_that_are_not_ponders_are_refused_untouched(
+    tmp_path: Path, make: Callable[[Path], None], message: str
+) -> None:
+    path = tmp_path / "store.db"
+    make(path)
+    before = digest(path)
+    async with SqlCheckpointer.from_url(f"sqlite+aiosqlite:///{path}") as saver:
+        await try_everything(saver, message)
+    assert digest(path) == before
+    for suffix in ("-wal", "-journal"):
+        side = Path(f"{path}{suffix}")
+        assert not side.exists() or side.stat().st_size == 0
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ponder_checkpoint_blobs SET blob = $1",
+        "UPDATE ponder_checkpoint_writes SET blob = $1",
+        "UPDATE ponder_checkpoints SET checkpoint = $1",
+        "UPDATE ponder_checkpoints SET metadata = $1",
+    ],
+)
+async def test_garbled_rows_raise_checkpoint_error(store: StoreSpec, statement: str) -> None:
+    async with store.open() as saver:
+        config = generate_config("t")
+        checkpoint = generate_checkpoint(channel_values={"a": [1]}, channel_versions={"a": 1})
+        stored = await saver.aput(config, checkpoint, generate_metadata(), {"a": 1})
+        await saver.aput_writes(stored, [("a", 2)], "task")
+        store.query(statement, b"\xc1\xc1 not msgpack")
+        with pytest.raises(CheckpointError, match="could not be decoded"):
+            await saver.aget_tuple(stored)
+        with pytest.raises(CheckpointError, match="could not be decoded"):
+            _ = [item async for item in saver.alist(None)]
+
+
+async def test_unreachable_stores_raise_checkpoint_error(tmp_path: Path) -> None:
+    async with SqlCheckpointer.from_url(f"sqlite+aiosqlite:///{tmp_path}/no/such/dir.db") as saver:
+        with pytest.raises(CheckpointError, match="could not be opened"):
+            await saver.setup()
+    async with SqlCheckpointer.from_url("postgresql+asyncpg://postgres@127.0.0.1:1/test") as saver:
+        with pytest.raises(CheckpointError, match="could not be opened"):
+            await saver.aget_tuple(generate_config("t"))
+
+
+# -- PostgreSQL schemas that are not ponder's ----------------------------------------------------
+
+
+def pg_snapshot(schema: str) -> list[tuple[object, ...]]:
+    """The schema's tables, and the versions in ponder's version table if there is one."""
+    tables = [
+        row[0]
+        for row in pg_fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+            schema,
+        )
+    ]
+    snapshot: list[tuple[object, ...]] = [("table", name) for name in tables]
+    if "ponder_schema_version" in tables:
+        versions = pg_fetch("SELECT version FROM ponder_schema_version ORDER BY 1", schema=schema)
+        snapshot += [("version", row[0]) for row in versions]
+    return snapshot
+
+
+@pytest.mark.parametrize("kind", ["foreign", "newer"])
+async def test_postgres_schemas_that_are_not_ponders_are_refused_untouched(
+    kind: str, pg_store: StoreSpec
+) -> None:
+    schema = pg_store.schema
+    assert schema is not None
+    if kind == "foreign":
+        pg_fetch(f'CREATE SCHEMA "{schema}"')  # a name the fixture generated
+        pg_fetch("CREATE TABLE users (id integer PRIMARY KEY)", schema=schema)
+        message = "not a ponder checkpoint store.*users"
+    else:
+        async with pg_store.open() as saver:
+            await saver.setup()
+        pg_fetch("INSERT INTO ponder_schema_version (version) VALUES (99)", schema=schema)
+        message = "newer ponder"
+    before = pg_snapshot(schema)
+    async with SqlCheckpointer.from_url(PG_URL, schema=schema) as saver:
+        await try_everything(saver, message)
+    assert pg_snapshot(schema) == before
+
+
+async def test_postgres_schemas_are_created_and_isolated(stores: StoreFactory) -> None:
+    first, second = stores.make("postgres"), stores.make("postgres")
+    async with first.open() as one, second.open() as two:
+        config = generate_config("same-thread")
+        await one.aput(config, generate_checkpoint(), generate_metadata(), {})
+        assert await two.aget_tuple(config) is None
+        assert await one.aget_tuple(config) is not None
