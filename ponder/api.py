@@ -2,28 +2,88 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import time
+import uuid
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+
 from ponder._sync import run_sync
-from ponder.budget import Budget, Usage
+from ponder.budget import Budget
 from ponder.context import RunContext
 from ponder.errors import ConfigurationError
-from ponder.graphs.registry import compiled, make_config, strategy_spec
+from ponder.graphs.registry import StrategySpec, compiled, make_config, strategy_spec
 from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
 from ponder.result import RunResult
-from ponder.state import Candidate
+from ponder.runner import ProgressCallback, drive, result_from
 from ponder.verify.extract import Extractor, extract_number
+from ponder.verify.math import MathAnswer
 from ponder.verify.reward import ProcessReward
-from ponder.verify.verifier import Verifier
+from ponder.verify.verifier import ExpectedAnswer, Verifier
 
-__all__ = ("DEFAULT_BUDGET", "ProgressCallback", "asolve", "solve")
+__all__ = (
+    "DEFAULT_BUDGET",
+    "DEFAULT_DB",
+    "ProgressCallback",
+    "asolve",
+    "make_context",
+    "solve",
+    "verifier_record",
+)
 
 DEFAULT_BUDGET = Budget(tokens=4000)
 """The budget of a run that names none: 4,000 tokens."""
 
-ProgressCallback = Callable[[str, Candidate], None]
-"""Called with (node name, candidate) whenever a node adds or judges a candidate."""
+DEFAULT_DB = "sqlite+aiosqlite:///ponder.db"
+"""Where `ponder solve` keeps runs: ``ponder.db`` in the working directory."""
+
+
+def verifier_record(verifier: Verifier | None) -> dict[str, Any] | None:
+    """Describe a verifier as plain data when it can be rebuilt from that, for the registry."""
+    if verifier is None:
+        return None
+    if isinstance(verifier, ExpectedAnswer):
+        return {"expected": verifier.expected, "kind": verifier.kind}
+    if isinstance(verifier, MathAnswer):
+        return {"math": verifier.expected}
+    return {"custom": type(verifier).__name__}
+
+
+def check_verifier(spec: StrategySpec, verifier: Verifier | None) -> None:
+    """Refuse a verifier that is not callable, or a missing one the strategy needs."""
+    if verifier is not None and not callable(verifier):
+        raise ConfigurationError("verifier must be callable: (problem, candidate) -> score")
+    if spec.needs_verifier and verifier is None:
+        raise ConfigurationError(
+            f"strategy {spec.name!r} needs a verifier, for example "
+            "verifier=ponder.ExpectedAnswer('42') or any (problem, candidate) -> score"
+        )
+
+
+def make_context(
+    model: BaseChatModel,
+    *,
+    verifier: Verifier | None,
+    extractor: Extractor | None,
+    step_scorer: ProcessReward | None,
+    seed: int,
+    call_timeout: float | None,
+    persisted: bool,
+) -> RunContext:
+    """Build the run context (persisted runs pause, instead of ending, when out of budget)."""
+    if extractor is not None and not callable(extractor):
+        raise ConfigurationError("extractor must be callable: (text) -> answer or None")
+    return RunContext(
+        model=model,
+        verifier=verifier,
+        extractor=extractor or extract_number,
+        step_scorer=step_scorer,
+        prompt_style=prompt_style_of(model),
+        seed=seed,
+        call_timeout=call_timeout,
+        pause_on_budget=persisted,
+    )
 
 
 async def asolve(
@@ -38,6 +98,8 @@ async def asolve(
     seed: int = 0,
     call_timeout: float | None = 300.0,
     on_progress: ProgressCallback | None = None,
+    db: str | None = None,
+    run_id: str | None = None,
     **options: Any,
 ) -> RunResult:
     """Solve ``problem`` with ``strategy``, spending at most ``budget``.
@@ -55,6 +117,11 @@ async def asolve(
         seed: Base sampling seed; the same seed repeats a run.
         call_timeout: Seconds one model call may take.
         on_progress: Called as candidates are drawn and judged.
+        db: A database URL (``sqlite+aiosqlite:///ponder.db``, ``postgresql+asyncpg://...``)
+            to persist the run in: it is checkpointed after every step, listed by
+            `ponder.runs.alist_runs`, and pauses (``status == "paused"``) instead of ending
+            when the budget runs out, to be resumed with `ponder.runs.aresume`.
+        run_id: The persisted run's id (a fresh one when ``None``).
         **options: The strategy's options (for example ``max_samples=5``, ``n=8``).
 
     Returns:
@@ -72,54 +139,35 @@ async def asolve(
         budget = DEFAULT_BUDGET
     if not isinstance(budget, Budget):
         raise ConfigurationError(f"budget must be a ponder.Budget, got {type(budget).__name__}")
-    if verifier is not None and not callable(verifier):
-        raise ConfigurationError("verifier must be callable: (problem, candidate) -> score")
-    if spec.needs_verifier and verifier is None:
-        raise ConfigurationError(
-            f"strategy {spec.name!r} needs a verifier, for example "
-            "verifier=ponder.ExpectedAnswer('42') or any (problem, candidate) -> score"
-        )
-    if extractor is not None and not callable(extractor):
-        raise ConfigurationError("extractor must be callable: (text) -> answer or None")
+    check_verifier(spec, verifier)
     chat_model = resolve_model(model)
-    context = RunContext(
-        model=chat_model,
-        verifier=verifier,
-        extractor=extractor or extract_number,
-        step_scorer=step_scorer,
-        prompt_style=prompt_style_of(chat_model),
-        seed=seed,
-        call_timeout=call_timeout,
-    )
-    graph = compiled(spec.name, config)
-    final: dict[str, Any] = {}
-    stream: Any = graph.astream(
-        {"problem": problem, "budget": budget.to_limits()},
-        context=context,
-        config={"recursion_limit": config.recursion_limit},
-        stream_mode=["updates", "values"],
-    )
-    async for mode, data in stream:
-        if mode == "values":
-            final = dict(data)
-        elif on_progress is not None:
-            for node, update in data.items():
-                for candidate in (update or {}).get("candidates", []):
-                    on_progress(node, candidate)
-    wall = context.elapsed()
-    ledger = final.get("ledger", [])
-    return RunResult(
-        answer=final.get("answer"),
-        strategy=spec.name,
-        status=final.get("status", "failed"),
-        stop_reason=final.get("stop_reason"),
-        candidates=final.get("candidates", []),
-        votes=final.get("votes", {}),
-        usage=Usage.from_ledger(ledger, seconds=wall),
-        ledger=ledger,
-        errors=final.get("errors", []),
-        wall_seconds=wall,
-    )
+    context = make_context(
+        chat_model, verifier=verifier, extractor=extractor, step_scorer=step_scorer,
+        seed=seed, call_timeout=call_timeout, persisted=db is not None,
+    )  # fmt: skip
+    inputs = {"problem": problem, "budget": budget.to_limits()}
+    if db is None:
+        values = await drive(
+            compiled(spec.name, config), inputs, context=context, on_progress=on_progress,
+            config={"recursion_limit": config.recursion_limit},
+        )  # fmt: skip
+        return result_from(values, strategy=spec.name, wall_seconds=context.elapsed())
+    try:
+        stored_options = json.loads(json.dumps(options))
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            "a persisted run keeps its options as plain data: pass prompts by name "
+            f"(prompt='few_shot') and numbers or strings only ({exc})"
+        ) from exc
+    from ponder.runs import start_run
+
+    return await start_run(
+        db, run_id or uuid.uuid4().hex[:12], spec=spec, config=config, inputs=inputs,
+        options=stored_options, context=context,
+        model_spec=model if isinstance(model, str) or model is None else None,
+        verifier=verifier_record(verifier), on_progress=on_progress,
+        created_at=time.time(), parent_run_id=None,
+    )  # fmt: skip
 
 
 def solve(
@@ -134,6 +182,8 @@ def solve(
     seed: int = 0,
     call_timeout: float | None = 300.0,
     on_progress: ProgressCallback | None = None,
+    db: str | None = None,
+    run_id: str | None = None,
     **options: Any,
 ) -> RunResult:
     """Solve ``problem``: the sync twin of `asolve`, with the same arguments.
@@ -157,6 +207,8 @@ def solve(
             seed=seed,
             call_timeout=call_timeout,
             on_progress=on_progress,
+            db=db,
+            run_id=run_id,
             **options,
         ),
         name="solve",

@@ -2,7 +2,14 @@
 
 Commands:
 
-- ``ponder solve "PROBLEM" [--strategy S] [--max-tokens N] [--model M] [--json]``
+- ``ponder solve "PROBLEM" [--strategy S] [--max-tokens N] [--model M] [--json]``: solve
+  one problem; the run is kept in ``ponder.db`` (``--db URL`` for another store,
+  ``--no-save`` for none).
+- ``ponder runs [RUN]``: the runs (id, strategy, status, spent, answer, started), or one
+  run's checkpoints.
+- ``ponder resume RUN [--add-tokens N]``: resume a paused or killed run.
+- ``ponder fork RUN --at CHECKPOINT [--strategy S]``: a new run from a checkpoint.
+- ``ponder rm RUN``: delete a run.
 - ``ponder strategies``: the strategies, one line each.
 - ``ponder models``: the embedded models.
 """
@@ -12,10 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, get_args
 
-from ponder.api import solve
+from ponder import runs
+from ponder.api import DEFAULT_DB, solve
 from ponder.budget import Budget
 from ponder.errors import PonderError
 from ponder.graphs.registry import STRATEGIES, StrategyName
@@ -94,9 +103,44 @@ def _parser() -> argparse.ArgumentParser:
     )
     solve_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
     solve_cmd.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    solve_cmd.add_argument("--run-id", default=None, help="the run's id (default: a new one)")
+    _db_option(solve_cmd)
+    solve_cmd.add_argument(
+        "--no-save", action="store_true", help="do not keep the run (no resume, no listing)"
+    )
+    runs_cmd = commands.add_parser("runs", help="list the runs, or one run's checkpoints")
+    runs_cmd.add_argument("run", nargs="?", help="a run id: list its checkpoints")
+    runs_cmd.add_argument("--limit", type=int, default=50)
+    _db_option(runs_cmd)
+    resume_cmd = commands.add_parser("resume", help="resume a paused or killed run")
+    resume_cmd.add_argument("run")
+    resume_cmd.add_argument("--add-tokens", type=int, default=None)
+    resume_cmd.add_argument("--add-calls", type=int, default=None)
+    resume_cmd.add_argument("--add-seconds", type=float, default=None)
+    resume_cmd.add_argument("--model", "-m", default=None, help="the model, if not the stored one")
+    resume_cmd.add_argument("--json", action="store_true")
+    resume_cmd.add_argument("--quiet", "-q", action="store_true")
+    _db_option(resume_cmd)
+    fork_cmd = commands.add_parser("fork", help="start a new run from a run's checkpoint")
+    fork_cmd.add_argument("run")
+    fork_cmd.add_argument("--at", default=None, help="checkpoint id (`ponder runs RUN`)")
+    fork_cmd.add_argument("--strategy", "-s", default=None, choices=get_args(StrategyName))
+    fork_cmd.add_argument("--add-tokens", type=int, default=None)
+    fork_cmd.add_argument("--json", action="store_true")
+    fork_cmd.add_argument("--quiet", "-q", action="store_true")
+    _db_option(fork_cmd)
+    rm_cmd = commands.add_parser("rm", help="delete a run and its checkpoints")
+    rm_cmd.add_argument("run")
+    _db_option(rm_cmd)
     commands.add_parser("strategies", help="list the strategies")
     commands.add_parser("models", help="list the embedded models")
     return parser
+
+
+def _db_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--db", default=DEFAULT_DB, help=f"where runs are kept (default {DEFAULT_DB})"
+    )
 
 
 def _progress(node: str, candidate: Candidate) -> None:
@@ -115,8 +159,9 @@ def _progress(node: str, candidate: Candidate) -> None:
 
 def _report(result: RunResult) -> str:
     lines = [f"answer: {result.answer if result.answer is not None else '(none found)'}"]
+    run = f"  run: {result.run_id}" if result.run_id else ""
     lines.append(
-        f"strategy: {result.strategy}  status: {result.status}  stopped: {result.stop_reason}"
+        f"strategy: {result.strategy}  status: {result.status}  stopped: {result.stop_reason}{run}"
     )
     if result.votes:
         votes = ", ".join(f"{answer} x{count:g}" for answer, count in result.votes.items())
@@ -150,18 +195,43 @@ def _solve(args: argparse.Namespace) -> int:
             flush=True,
         )
     result = solve(
-        args.problem,
-        args.strategy,
-        budget=budget,
-        model=args.model,
-        verifier=verifier,
-        extractor=extractor,
-        seed=args.seed,
+        args.problem, args.strategy, budget=budget, model=args.model, verifier=verifier,
+        extractor=extractor, seed=args.seed,
         on_progress=None if args.quiet else _progress,
-        **options,
-    )
+        db=None if args.no_save else args.db, run_id=args.run_id, **options,
+    )  # fmt: skip
+    return _show(result, args)
+
+
+def _show(result: RunResult, args: argparse.Namespace) -> int:
     print(json.dumps(result.to_dict(), indent=2) if args.json else _report(result))
-    return 0 if result.status == "done" else 1
+    if result.status == "paused" and not args.json:
+        print(
+            f"paused: the budget ran out. Go on with: ponder resume {result.run_id} "
+            "--add-tokens 2000",
+            file=sys.stderr,
+        )
+    return 0 if result.status in ("done", "paused") else 1
+
+
+def _runs(args: argparse.Namespace) -> int:
+    if args.run:
+        print(f"{'checkpoint':<38} {'step':>4} {'candidates':>10} {'tokens':>7}")
+        for point in runs.list_checkpoints(args.run, db=args.db):
+            print(
+                f"{point['checkpoint_id']:<38} {point['step']:>4} {point['candidates']:>10} "
+                f"{point['tokens']:>7}"
+            )
+        return 0
+    print(f"{'run':<14} {'strategy':<17} {'status':<8} {'tokens':>7} {'answer':<12} started")
+    for record in runs.list_runs(db=args.db, limit=args.limit):
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["created_at"]))
+        answer = "-" if record["answer"] is None else record["answer"][:12]
+        print(
+            f"{record['run_id']:<14} {record['strategy']:<17} {record['status']:<8} "
+            f"{record['tokens']:>7} {answer:<12} {started}"
+        )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,6 +240,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "solve":
             return _solve(args)
+        if args.command == "runs":
+            return _runs(args)
+        if args.command == "resume":
+            result = runs.resume(
+                args.run,
+                db=args.db,
+                add_tokens=args.add_tokens,
+                add_calls=args.add_calls,
+                add_seconds=args.add_seconds,
+                model=args.model,
+                on_progress=None if args.quiet else _progress,
+            )
+            return _show(result, args)
+        if args.command == "fork":
+            result = runs.fork(
+                args.run,
+                at=args.at,
+                strategy=args.strategy,
+                db=args.db,
+                add_tokens=args.add_tokens,
+                on_progress=None if args.quiet else _progress,
+            )
+            return _show(result, args)
+        if args.command == "rm":
+            runs.remove_run(args.run, db=args.db)
+            print(f"removed run {args.run}")
+            return 0
         if args.command == "strategies":
             for name, spec in STRATEGIES.items():
                 print(f"{name:<18} {spec.summary}")

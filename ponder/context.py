@@ -51,6 +51,8 @@ class RunContext:
     """Seconds one verification may take before the candidate is marked unverified."""
     min_tokens: int = 32
     """The smallest output cap worth a call when the budget would lower it."""
+    pause_on_budget: bool = False
+    """Pause (interrupt) instead of ending when the budget runs out; needs a checkpointer."""
     started: float = field(default_factory=time.monotonic)
     """`time.monotonic` when this session of the run started."""
 

@@ -43,7 +43,9 @@ class RunResult:
     errors: list[RunError]
     """Failures recorded along the way."""
     wall_seconds: float
-    """Wall-clock seconds the run took."""
+    """Wall-clock seconds the run took (all its sessions, for a resumed run)."""
+    run_id: str | None = None
+    """The persisted run's id (``None`` for a run that was not persisted)."""
 
     @property
     def scores(self) -> dict[str, float]:
@@ -64,6 +66,7 @@ class RunResult:
         """Return the result as JSON-ready plain data."""
         return {
             "answer": self.answer,
+            "run_id": self.run_id,
             "strategy": self.strategy,
             "status": self.status,
             "stop_reason": self.stop_reason,

@@ -38,10 +38,11 @@ __all__ = (
 ROOT_ID = "root"
 """The ``parent_id`` of candidates that answer the problem directly."""
 
-Status = Literal["running", "done", "failed"]
+Status = Literal["running", "paused", "done", "failed"]
 """Where a run stands.
 
 - ``running``: steps remain.
+- ``paused``: a persisted run ran out of budget; resume it with a top-up.
 - ``done``: the strategy finished (with or without an answer).
 - ``failed``: the model or a verifier failed; the candidates gathered so far are kept.
 """

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ponder.budget import plan_call
 from ponder.context import RunContext, usage_of
-from ponder.state import RunState
+from ponder.state import RunState, StopReason
 
-__all__ = ("refusing_limit",)
+__all__ = ("EndRoute", "end_route", "refusing_limit")
+
+EndRoute = Literal["pause", "select"]
+"""How a strategy ends: ``select`` its answer, or ``pause`` a persisted run out of budget."""
+
+
+def end_route(reason: StopReason, context: RunContext) -> EndRoute:
+    """Return ``pause`` when the budget stopped a run that can be resumed, else ``select``."""
+    return "pause" if reason == "budget" and context.pause_on_budget else "select"
 
 
 def refusing_limit(state: RunState, context: RunContext, *, max_tokens: int) -> str | None:

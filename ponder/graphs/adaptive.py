@@ -34,18 +34,19 @@ from ponder.budget import Budget
 from ponder.context import RunContext, usage_of
 from ponder.errors import ConfigurationError
 from ponder.graphs._config import check_positive_int, resolve_prompt
-from ponder.graphs._routing import refusing_limit
+from ponder.graphs._routing import end_route, refusing_limit
 from ponder.graphs.refine import RefineConfig, build_refine
 from ponder.graphs.tree_search import BeamSearchConfig, build_beam_search
 from ponder.nodes import prepare, select_node, tally, verify_node
 from ponder.nodes.attempt import AttemptTask, attempt_branch_node, fan_out_attempts
 from ponder.nodes.difficulty import difficulty_node
+from ponder.nodes.pause import pause
 from ponder.prompts import PromptTemplate
 from ponder.state import Plan, RunInput, RunOutput, RunState, StopReason
 
 __all__ = ("AdaptiveConfig", "AdaptiveRoute", "build_adaptive", "make_plan")
 
-AdaptiveRoute = Literal["attempts", "refine", "search", "select"]
+AdaptiveRoute = Literal["attempts", "refine", "search", "select", "pause"]
 """The phase the adaptive strategy enters next."""
 
 
@@ -133,7 +134,10 @@ def route_after(
     """Return the next planned phase after ``phase``, or ``select`` when it should stop."""
     planned = (state.get("plan") or {"phases": []})["phases"]
     later = [p for p in _PHASES[_PHASES.index(phase) + 1 :] if p in planned]
-    if not later or stop_reason(config, state, context) is not None:
+    stop = stop_reason(config, state, context)
+    if stop is not None:
+        return end_route(stop, context)
+    if not later:
         return "select"
     return later[0]  # type: ignore[return-value]
 
@@ -169,8 +173,9 @@ def build_adaptive(
         return route
 
     def after_plan(state: RunState, runtime: Runtime[RunContext]) -> Any:
-        if stop_reason(config, state, runtime.context) is not None:
-            return "select"  # a probe verified, or the probes all agree: nothing more to buy
+        stop = stop_reason(config, state, runtime.context)
+        if stop is not None:  # a probe verified, the probes all agree, or no budget left
+            return end_route(stop, runtime.context)
         return fan_out_attempts(config.prompts, branch="attempts")(state, runtime)
 
     def select_reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
@@ -203,7 +208,9 @@ def build_adaptive(
     graph.add_edge("prepare", "estimate_difficulty")
     graph.add_edge("estimate_difficulty", "check_probes")
     graph.add_edge("check_probes", "plan")
-    graph.add_conditional_edges("plan", after_plan, ["attempts", "select"])
+    graph.add_conditional_edges("plan", after_plan, ["attempts", "select", "pause"])
+    graph.add_node("pause", pause)
+    graph.add_edge("pause", "plan")
     graph.add_edge("attempts", "check")
     graph.add_conditional_edges("check", next_phase("attempts"))
     graph.add_conditional_edges("refine", next_phase("refine"))

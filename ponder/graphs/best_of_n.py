@@ -25,15 +25,17 @@ from ponder.graphs._config import (
     check_temperature,
     resolve_prompt,
 )
-from ponder.graphs._routing import refusing_limit
+from ponder.graphs._routing import end_route, refusing_limit
 from ponder.nodes import attempt_node, prepare, select_node, verify_node
+from ponder.nodes.pause import pause
 from ponder.prompts import FEW_SHOT, PromptTemplate
 from ponder.state import RunInput, RunOutput, RunState, StopReason
 
 __all__ = ("BestOfNConfig", "BestOfNRoute", "build_best_of_n")
 
-BestOfNRoute = Literal["attempt", "select"]
-"""Where the routing edge goes: ``attempt`` draws another candidate, ``select`` ends."""
+BestOfNRoute = Literal["attempt", "select", "pause"]
+"""Where the routing edge goes: ``attempt`` draws another candidate, ``select`` ends,
+``pause`` waits for a budget top-up."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -87,7 +89,7 @@ def build_best_of_n(
     Example:
         >>> graph = build_best_of_n(BestOfNConfig(n=4))
         >>> sorted(graph.get_graph().nodes)
-        ['__end__', '__start__', 'attempt', 'prepare', 'select', 'verify']
+        ['__end__', '__start__', 'attempt', 'pause', 'prepare', 'select', 'verify']
     """
     config = config or BestOfNConfig()
 
@@ -95,7 +97,8 @@ def build_best_of_n(
         return stop_reason(config, state, runtime.context)
 
     def route(state: RunState, runtime: Runtime[RunContext]) -> BestOfNRoute:
-        return "attempt" if reason(state, runtime) is None else "select"
+        stop = reason(state, runtime)
+        return "attempt" if stop is None else end_route(stop, runtime.context)
 
     graph = StateGraph(
         RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
@@ -116,5 +119,7 @@ def build_best_of_n(
     graph.add_edge("prepare", "attempt")
     graph.add_edge("attempt", "verify")
     graph.add_conditional_edges("verify", route)
+    graph.add_node("pause", pause)
+    graph.add_edge("pause", "attempt")
     graph.add_edge("select", END)
     return graph.compile(name="best-of-n")

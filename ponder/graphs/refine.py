@@ -24,17 +24,18 @@ from langgraph.runtime import Runtime
 
 from ponder.context import RunContext
 from ponder.graphs._config import check_positive_int, check_temperature, resolve_prompt
-from ponder.graphs._routing import refusing_limit
+from ponder.graphs._routing import end_route, refusing_limit
 from ponder.nodes import attempt_node, prepare, select_node, verify_node
 from ponder.nodes._target import latest_leaf
 from ponder.nodes.critique import critique_node, finds_nothing
+from ponder.nodes.pause import pause
 from ponder.nodes.refine import refine_node
 from ponder.prompts import FEW_SHOT, PromptTemplate
 from ponder.state import RunInput, RunOutput, RunState, StopReason
 
 __all__ = ("RefineConfig", "RefineRoute", "build_refine")
 
-RefineRoute = Literal["critique", "refine", "select"]
+RefineRoute = Literal["critique", "refine", "select", "pause"]
 """Where the refine loop goes next."""
 
 
@@ -104,10 +105,12 @@ def build_refine(
         return stop_reason(config, state, runtime.context)
 
     def after_check(state: RunState, runtime: Runtime[RunContext]) -> RefineRoute:
-        return "critique" if reason(state, runtime) is None else "select"
+        stop = reason(state, runtime)
+        return "critique" if stop is None else end_route(stop, runtime.context)
 
     def after_critique(state: RunState, runtime: Runtime[RunContext]) -> RefineRoute:
-        return "refine" if reason(state, runtime) is None else "select"
+        stop = reason(state, runtime)
+        return "refine" if stop is None else end_route(stop, runtime.context)
 
     graph = StateGraph(
         RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
@@ -134,5 +137,7 @@ def build_refine(
     graph.add_conditional_edges("check", after_check)
     graph.add_conditional_edges("critique", after_critique)
     graph.add_edge("refine", "check")
+    graph.add_node("pause", pause)
+    graph.add_edge("pause", "critique")
     graph.add_edge("select", END)
     return graph.compile(name="refine")

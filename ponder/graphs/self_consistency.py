@@ -26,15 +26,17 @@ from ponder.graphs._config import (
     check_temperature,
     resolve_prompt,
 )
-from ponder.graphs._routing import refusing_limit
+from ponder.graphs._routing import end_route, refusing_limit
 from ponder.nodes import attempt_node, prepare, select_node, tally
+from ponder.nodes.pause import pause
 from ponder.prompts import FEW_SHOT, PromptTemplate
 from ponder.state import RunInput, RunOutput, RunState, StopReason
 
 __all__ = ("SelfConsistencyConfig", "SelfConsistencyRoute", "build_self_consistency")
 
-SelfConsistencyRoute = Literal["attempt", "select"]
-"""Where the routing edge goes: ``attempt`` draws another sample, ``select`` ends the vote."""
+SelfConsistencyRoute = Literal["attempt", "select", "pause"]
+"""Where the routing edge goes: ``attempt`` draws another sample, ``select`` ends the vote,
+``pause`` waits for a budget top-up."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -100,7 +102,7 @@ def build_self_consistency(
     Example:
         >>> graph = build_self_consistency(SelfConsistencyConfig(max_samples=5))
         >>> sorted(graph.get_graph().nodes)
-        ['__end__', '__start__', 'attempt', 'prepare', 'select']
+        ['__end__', '__start__', 'attempt', 'pause', 'prepare', 'select']
     """
     config = config or SelfConsistencyConfig()
 
@@ -108,7 +110,8 @@ def build_self_consistency(
         return stop_reason(config, state, runtime.context)
 
     def route(state: RunState, runtime: Runtime[RunContext]) -> SelfConsistencyRoute:
-        return "attempt" if reason(state, runtime) is None else "select"
+        stop = reason(state, runtime)
+        return "attempt" if stop is None else end_route(stop, runtime.context)
 
     graph = StateGraph(
         RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
@@ -127,5 +130,7 @@ def build_self_consistency(
     graph.add_edge(START, "prepare")
     graph.add_edge("prepare", "attempt")
     graph.add_conditional_edges("attempt", route)
+    graph.add_node("pause", pause)
+    graph.add_edge("pause", "attempt")
     graph.add_edge("select", END)
     return graph.compile(name="self-consistency")

@@ -38,9 +38,10 @@ from langgraph.runtime import Runtime
 from ponder.context import RunContext
 from ponder.errors import ConfigurationError
 from ponder.graphs._config import check_positive_int, check_temperature
-from ponder.graphs._routing import refusing_limit
+from ponder.graphs._routing import end_route, refusing_limit
 from ponder.nodes import prepare, select_node
 from ponder.nodes.expand import evaluate_node, expand_node, is_terminal
+from ponder.nodes.pause import pause
 from ponder.state import ROOT_ID, Candidate, RunInput, RunOutput, RunState, SearchStats, StopReason
 
 __all__ = (
@@ -53,10 +54,10 @@ __all__ = (
     "uct",
 )
 
-BeamRoute = Literal["prune", "select"]
+BeamRoute = Literal["prune", "select", "pause"]
 """Where beam search goes after scoring: another round (``prune``) or ``select``."""
 
-MctsRoute = Literal["choose", "select"]
+MctsRoute = Literal["choose", "select", "pause"]
 """Where Monte Carlo tree search goes after a backup: another round (``choose``) or
 ``select``."""
 
@@ -156,7 +157,7 @@ def build_beam_search(
 
     Example:
         >>> sorted(build_beam_search().get_graph().nodes)[2:]
-        ['evaluate', 'expand', 'prepare', 'prune', 'select']
+        ['evaluate', 'expand', 'pause', 'prepare', 'prune', 'select']
     """
     config = config or BeamSearchConfig()
 
@@ -177,7 +178,8 @@ def build_beam_search(
         )  # fmt: skip
 
     def route(state: RunState, runtime: Runtime[RunContext]) -> BeamRoute:
-        return "prune" if reason(state, runtime) is None else "select"
+        stop = reason(state, runtime)
+        return "prune" if stop is None else end_route(stop, runtime.context)
 
     def prune(state: RunState) -> dict[str, Any]:
         return {"frontier": next_frontier(state)}
@@ -205,6 +207,8 @@ def build_beam_search(
     graph.add_edge("expand", "evaluate")
     graph.add_conditional_edges("evaluate", route)
     graph.add_edge("prune", "expand")
+    graph.add_node("pause", pause)
+    graph.add_edge("pause", "prune")
     graph.add_edge("select", END)
     return graph.compile(name="beam-search")
 
@@ -261,7 +265,7 @@ def build_mcts(
 
     Example:
         >>> sorted(build_mcts().get_graph().nodes)[2:]
-        ['backup', 'choose', 'evaluate', 'expand', 'prepare', 'select']
+        ['backup', 'choose', 'evaluate', 'expand', 'pause', 'prepare', 'select']
     """
     config = config or MctsConfig()
     empty: SearchStats = {"visits": 0, "value": 0.0}
@@ -299,7 +303,8 @@ def build_mcts(
         return _search_stop(state, runtime.context, needed=config.step_tokens, more=more)
 
     def route(state: RunState, runtime: Runtime[RunContext]) -> MctsRoute:
-        return "choose" if reason(state, runtime) is None else "select"
+        stop = reason(state, runtime)
+        return "choose" if stop is None else end_route(stop, runtime.context)
 
     graph = StateGraph(
         RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
@@ -323,5 +328,7 @@ def build_mcts(
     graph.add_edge("expand", "evaluate")
     graph.add_edge("evaluate", "backup")
     graph.add_conditional_edges("backup", route)
+    graph.add_node("pause", pause)
+    graph.add_edge("pause", "choose")
     graph.add_edge("select", END)
     return graph.compile(name="mcts")

@@ -81,7 +81,7 @@ def _generation_kwargs(
     if isinstance(model, EmbeddedChatModel):
         kwargs["seed"] = seed
         kwargs["timeout"] = timeout
-    elif type(model).__module__.startswith(("langchain_openai", "ponder.models")):
+    elif type(model).__module__.startswith(("langchain_openai", "ponder.models", "ponder.testing")):
         kwargs["seed"] = seed
     return kwargs
 

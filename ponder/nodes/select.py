@@ -15,6 +15,7 @@ __all__ = (
     "SelectMethod",
     "best_scored",
     "majority",
+    "provisional_answer",
     "select_node",
     "tally",
     "weighted_tally",
@@ -68,6 +69,13 @@ def best_scored(candidates: Iterable[Candidate]) -> Candidate | None:
         if best is None or score > (best["score"] or 0.0):
             best = candidate
     return best
+
+
+def provisional_answer(candidates: Iterable[Candidate]) -> str | None:
+    """The answer a run would give now: the best-scored candidate's, else the majority's."""
+    candidates = list(candidates)
+    best = best_scored(candidates)
+    return best["answer"] if best is not None else majority(tally(candidates))
 
 
 def select_node(

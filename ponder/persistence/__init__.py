@@ -6,6 +6,7 @@ Example:
     >>> saver.close()
 """
 
+from ponder.persistence.runs import RunRecord
 from ponder.persistence.schema import SCHEMA_VERSION
 from ponder.persistence.serde import ALLOWED_TYPE_TAGS, StrictSerializer
 from ponder.persistence.sqlalchemy import PRUNE_STRATEGIES, SqlCheckpointer
@@ -13,6 +14,7 @@ from ponder.persistence.sqlalchemy import PRUNE_STRATEGIES, SqlCheckpointer
 __all__ = (
     "ALLOWED_TYPE_TAGS",
     "PRUNE_STRATEGIES",
+    "RunRecord",
     "SCHEMA_VERSION",
     "SqlCheckpointer",
     "StrictSerializer",

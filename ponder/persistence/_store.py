@@ -9,10 +9,11 @@ dictionary key.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from langchain_core.runnables import RunnableConfig
@@ -37,12 +38,14 @@ from ponder.persistence._engine import BEGIN_OPTION, create_engine, describe
 from ponder.persistence._hydrate import hydrate, matches, select_checkpoints
 from ponder.persistence._prune import delete_checkpoints, keep_latest
 from ponder.persistence._rows import address, checkpoint_config, chunks, key
+from ponder.persistence.runs import RunRecord
 from ponder.persistence.schema import (
     SCHEMA_VERSION,
     blobs,
     checkpoints,
     migrate,
     read_schema_version,
+    runs,
     writes,
 )
 
@@ -79,6 +82,13 @@ class ListQuery:
     """Only checkpoints whose id sorts before this one."""
     filter: Mapping[str, Any] | None
     """Metadata keys and the values they must equal."""
+
+
+def _run_record(row: sa.RowMapping) -> RunRecord:
+    record = dict(row)
+    for name in ("options", "verifier", "budget"):
+        record[name] = None if record[name] is None else json.loads(record[name])
+    return cast(RunRecord, record)
 
 
 class Store:
@@ -401,6 +411,44 @@ class Store:
             return await delta_history(
                 conn, self._serde, thread_id, checkpoint_ns, target.parent_checkpoint_id, names
             )
+
+    # -- the run registry --------------------------------------------------------------------
+
+    async def put_run(self, record: RunRecord) -> None:
+        """Insert or replace a run's record."""
+        row = {**record, "run_id": key(record["run_id"], "run_id")}
+        for name in ("options", "verifier", "budget"):
+            row[name] = None if row[name] is None else json.dumps(row[name])
+        columns = [name for name in row if name != "run_id"]
+        async with self._write() as conn:
+            await conn.execute(self._insert(runs, update=columns), [row])
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """Return a run's record, or ``None``."""
+        async with self._read() as conn:
+            result = await conn.execute(
+                sa.select(runs).where(runs.c.run_id == key(run_id, "run_id"))
+            )
+            row = result.mappings().first()
+        return None if row is None else _run_record(row)
+
+    async def list_runs(self, limit: int | None) -> list[RunRecord]:
+        """Return run records, newest first."""
+        query = sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.run_id)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self._read() as conn:
+            result = await conn.execute(query)
+            return [_run_record(row) for row in result.mappings()]
+
+    async def delete_run(self, run_id: str) -> bool:
+        """Delete a run's record and its thread; return whether the record existed."""
+        run_id = key(run_id, "run_id")
+        async with self._write() as conn:
+            result = await conn.execute(sa.delete(runs).where(runs.c.run_id == run_id))
+            for table in (writes, blobs, checkpoints):
+                await conn.execute(sa.delete(table).where(table.c.thread_id == run_id))
+        return bool(result.rowcount)
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The SQL schema of `SqlCheckpointer`: its tables, its version, and its migrations.
 
-Four tables, all prefixed ``ponder_``:
+Five tables, all prefixed ``ponder_``:
 
 - ``ponder_schema_version``: one row per applied migration; the highest is the schema
   version of the store.
@@ -12,6 +12,8 @@ Four tables, all prefixed ``ponder_``:
   channel, version)``. A checkpoint names the version of each of its channels, so a long run
   writes a channel again only when its version changes.
 - ``ponder_checkpoint_writes``: the pending writes of each checkpoint, keyed by task and index.
+- ``ponder_runs``: the run registry: one row per ponder run (its thread), with the strategy,
+  its options, the problem, the status and what it spent (schema version 2).
 
 Before it creates or migrates anything, `read_schema_version` looks at what is there and
 refuses, with `CheckpointError`, a store that is not ponder's (tables but no
@@ -20,12 +22,13 @@ is never written to.
 
 Example:
     >>> SCHEMA_VERSION
-    1
+    2
     >>> for name in sorted(TABLE_NAMES):
     ...     print(name)
     ponder_checkpoint_blobs
     ponder_checkpoint_writes
     ponder_checkpoints
+    ponder_runs
     ponder_schema_version
 """
 
@@ -47,6 +50,7 @@ __all__ = (
     "metadata",
     "migrate",
     "read_schema_version",
+    "runs",
     "schema_version",
     "writes",
 )
@@ -112,6 +116,30 @@ writes = sa.Table(
 )
 """Pending writes, per checkpoint, task and index."""
 
+runs = sa.Table(
+    "ponder_runs",
+    metadata,
+    sa.Column("run_id", _KEY, primary_key=True),
+    sa.Column("strategy", sa.Text, nullable=False),
+    sa.Column("problem", sa.Text, nullable=False),
+    sa.Column("options", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=True),
+    sa.Column("verifier", sa.Text, nullable=True),
+    sa.Column("budget", sa.Text, nullable=False),
+    sa.Column("seed", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("stop_reason", sa.Text, nullable=True),
+    sa.Column("answer", sa.Text, nullable=True),
+    sa.Column("tokens", sa.Integer, nullable=False),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("parent_run_id", _KEY, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ponder_runs_created_at", "created_at"),
+)
+"""The run registry: one row per run; options, budget and verifier are JSON text."""
+
 TABLE_NAMES = frozenset(table.name for table in metadata.sorted_tables)
 """The names of every table ponder creates."""
 
@@ -123,7 +151,11 @@ def _create_tables(connection: sa.Connection) -> None:
     metadata.create_all(connection, tables=[checkpoints, blobs, writes], checkfirst=False)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_tables,)
+def _create_runs(connection: sa.Connection) -> None:
+    metadata.create_all(connection, tables=[runs], checkfirst=False)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_tables, _create_runs)
 """Migration ``n`` (1-based) brings a store from version ``n - 1`` to ``n``. Append only: a
 released migration is never edited, a change of schema is a new migration (``ALTER TABLE``)."""
 
@@ -166,7 +198,7 @@ def read_schema_version(connection: sa.Connection, *, schema: str | None, where:
             f"reads up to {SCHEMA_VERSION}). ponder left it untouched; upgrade ponder to use it"
         )
     if version == SCHEMA_VERSION:
-        for table in (checkpoints, blobs, writes):
+        for table in (checkpoints, blobs, writes, runs):
             if table.name not in names:
                 raise _damaged(where, f"table {table.name} is missing")
             columns = {column["name"] for column in inspector.get_columns(table.name, schema)}

@@ -36,6 +36,7 @@ from ponder.persistence._engine import async_url
 from ponder.persistence._loop import LoopThread, refuse_in_running_loop
 from ponder.persistence._rows import key
 from ponder.persistence._store import Cursor, ListQuery, Store
+from ponder.persistence.runs import RunRecord
 from ponder.persistence.serde import StrictSerializer
 
 __all__ = ("PRUNE_STRATEGIES", "SqlCheckpointer")
@@ -331,6 +332,24 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         if not channels:
             return {}
         return await self._runner.run(self._store.delta_history(config, list(channels)))
+
+    # -- the run registry --------------------------------------------------------------------
+
+    async def aput_run(self, record: RunRecord) -> None:
+        """Insert or replace a run's record in the registry."""
+        await self._runner.run(self._store.put_run(record))
+
+    async def aget_run(self, run_id: str) -> RunRecord | None:
+        """Return a run's record, or ``None`` when there is no such run."""
+        return await self._runner.run(self._store.get_run(run_id))
+
+    async def alist_runs(self, *, limit: int | None = None) -> list[RunRecord]:
+        """Return the registry's runs, newest first."""
+        return await self._runner.run(self._store.list_runs(limit))
+
+    async def adelete_run(self, run_id: str) -> bool:
+        """Delete a run: its record and its whole thread. Returns whether it existed."""
+        return await self._runner.run(self._store.delete_run(run_id))
 
     def get_next_version(self, current: str | int | None, channel: None) -> str:
         """Return the version after ``current``: zero-padded counter, random suffix."""

@@ -46,13 +46,32 @@ async def try_everything(saver: SqlCheckpointer, message: str) -> None:
         _ = [item async for item in saver.alist(None)]
 
 
+async def test_a_version_1_store_is_migrated_in_place(store: StoreSpec) -> None:
+    if store.path is None:
+        pytest.skip("the SQLite file shows the migration; PostgreSQL runs the same DDL")
+    import sqlite3
+
+    from ponder.persistence.schema import runs
+
+    async with store.open() as saver:
+        await saver.setup()
+    with sqlite3.connect(store.path) as conn:  # roll the file back to schema version 1
+        conn.execute(f"DROP TABLE {runs.name}")
+        conn.execute("DELETE FROM ponder_schema_version WHERE version > 1")
+    async with store.open() as saver:
+        assert await saver.alist_runs() == []
+    versions = store.query("SELECT version FROM ponder_schema_version ORDER BY version")
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+
+
 async def test_setup_is_idempotent_and_concurrent(store: StoreSpec) -> None:
     async with store.open() as saver:
         await asyncio.gather(*(saver.setup() for _ in range(8)))
         await saver.setup()
     async with store.open() as again:
         await again.setup()
-    assert store.query("SELECT version FROM ponder_schema_version") == [(SCHEMA_VERSION,)]
+    versions = store.query("SELECT version FROM ponder_schema_version ORDER BY version")
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
     if store.path is not None:
         names = {
             name for (name,) in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")

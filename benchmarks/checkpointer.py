@@ -1,0 +1,796 @@
+"""Checkpointer benchmark: ponder's SqlCheckpointer against LangGraph's AsyncSqliteSaver.
+
+Both savers run in the same process, on the same machine, on SQLite files in one temporary
+directory, with each library's defaults (WAL journal, SQLite's default ``synchronous``, so
+every commit is fsynced). Measured for each:
+
+1. ``aput`` throughput: sequential puts in one thread, each a new checkpoint carrying about
+   2 KB of channel values in 4 channels, every channel getting a new version and a new value
+   (so both savers really write all of it); also CPU time per put (all threads);
+2. ``aget_tuple`` latency (median, p95) of the latest checkpoint of that thread;
+3. ``alist`` of the whole thread;
+4. 8 concurrent writers: 8 asyncio tasks, each its own thread id, on one saver;
+5. storage: bytes on disk per checkpoint after 10,000 checkpoints, measured after the saver is
+   closed (database file, plus ``-wal`` / ``-shm`` if any are left), with all 4 channels
+   changing per checkpoint and with only 1 of 4 changing (the common case in a graph);
+6. per-step overhead of a real strategy graph: ponder's self-consistency graph with a scripted
+   model, compiled with each saver and with none, in LangGraph's ``async`` (default) and
+   ``sync`` durability modes; the added milliseconds per checkpoint written (one per
+   super-step, plus the input checkpoint).
+
+Then the same for SqlCheckpointer on PostgreSQL (a fresh schema per measurement, all dropped
+at the end; storage there is ``pg_total_relation_size`` of ponder's tables: heap, indexes and
+TOAST). The official saver has no PostgreSQL here, so PostgreSQL is reported alone.
+
+Throughput items are repeated (median, range shown) with the savers' order rotated each
+repeat; graph runs are interleaved across savers. Other load on the machine shows up in the
+wall-clock figures: the load average at start and end is recorded.
+
+Run:  .venv/bin/python benchmarks/checkpointer.py [--quick] [--no-postgres] [--dir DIR]
+Writes benchmarks/results/checkpointer.json and checkpointer.md, and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import sqlite3
+import statistics
+import string
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, create_checkpoint, empty_checkpoint
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from sqlalchemy.engine import make_url
+
+import ponder
+from ponder.context import RunContext
+from ponder.persistence import SqlCheckpointer
+from ponder.testing import ScriptedChatModel
+
+RESULTS = Path(__file__).parent / "results"
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+CHANNELS = ("question", "samples", "votes", "ledger")
+POOL = 64  # distinct values per channel, cycled so consecutive checkpoints differ
+_SCHEMA = re.compile(r"^ponder_bench_[0-9a-f]{12}_[a-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How much of each measurement to do."""
+
+    puts: int = 1000
+    repeats: int = 3
+    lookups: int = 200
+    listings: int = 3
+    writers: int = 8
+    writer_puts: int = 200
+    size_puts: int = 10_000
+    size_lookups: int = 20
+    graph_runs: int = 30
+    graph_warmup: int = 3
+
+
+QUICK = Counts(
+    puts=200,
+    repeats=2,
+    lookups=30,
+    listings=2,
+    writers=8,
+    writer_puts=25,
+    size_puts=500,
+    size_lookups=5,
+    graph_runs=5,
+    graph_warmup=1,
+)
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+
+
+def value_pool(seed: int = 0) -> dict[str, list[Any]]:
+    """Plain-data channel values, about 2 KB per checkpoint in all, POOL of each channel."""
+    rng = random.Random(seed)
+    vocabulary = [
+        "".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(500)
+    ]
+
+    def text(chars: int) -> str:
+        words: list[str] = []
+        while sum(len(w) + 1 for w in words) < chars:
+            words.append(rng.choice(vocabulary))
+        return " ".join(words)
+
+    return {
+        "question": [text(800) for _ in range(POOL)],
+        "samples": [[text(250) for _ in range(3)] for _ in range(POOL)],
+        "votes": [
+            {str(rng.randint(0, 9999)): rng.randint(1, 9) for _ in range(30)} for _ in range(POOL)
+        ],
+        "ledger": [
+            [
+                {
+                    "id": uuid.UUID(int=rng.getrandbits(128)).hex,
+                    "tokens": rng.randint(10, 900),
+                    "seconds": round(rng.random(), 6),
+                    "kind": "sample",
+                }
+                for _ in range(4)
+            ]
+            for _ in range(POOL)
+        ],
+    }
+
+
+def payload_bytes(pool: dict[str, list[Any]]) -> dict[str, float]:
+    """Mean msgpack size of each channel's values (what either saver serializes)."""
+    serde = JsonPlusSerializer()
+    return {
+        channel: statistics.mean(len(serde.dumps_typed(value)[1]) for value in values)
+        for channel, values in pool.items()
+    }
+
+
+class Writer:
+    """Puts successive checkpoints in one thread, as a graph loop would."""
+
+    def __init__(
+        self,
+        saver: BaseCheckpointSaver[Any],
+        thread_id: str,
+        pool: dict[str, list[Any]],
+        changing: Sequence[str] = CHANNELS,
+        offset: int = 0,
+    ) -> None:
+        self.saver = saver
+        self.thread_id = thread_id
+        self.pool = pool
+        self.changing = tuple(changing)
+        self.offset = offset
+        self.config: RunnableConfig = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": ""}
+        }
+        self.values: dict[str, Any] = {}
+        self.versions: dict[str, Any] = {}
+        self.step = 0
+
+    async def put(self) -> None:
+        changed = CHANNELS if self.step == 0 else self.changing
+        new_versions = {}
+        for index, channel in enumerate(changed):
+            version = self.saver.get_next_version(self.versions.get(channel), None)
+            self.versions[channel] = new_versions[channel] = version
+            self.values[channel] = self.pool[channel][(self.step + self.offset + index) % POOL]
+        base = empty_checkpoint()
+        base["channel_values"] = dict(self.values)
+        base["channel_versions"] = dict(self.versions)
+        base["versions_seen"] = {"node": dict(self.versions)}
+        checkpoint = create_checkpoint(base, None, self.step)
+        metadata: Any = {"source": "loop", "step": self.step, "parents": {}}
+        self.config = await self.saver.aput(self.config, checkpoint, metadata, new_versions)
+        self.step += 1
+
+    async def run(self, count: int) -> None:
+        for _ in range(count):
+            await self.put()
+
+    def latest(self) -> RunnableConfig:
+        return {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": ""}}
+
+    async def check(self) -> None:
+        """Fail unless the latest stored checkpoint reads back as the last one put."""
+        found = await self.saver.aget_tuple(self.latest())
+        if found is None or found.metadata.get("step") != self.step - 1:
+            raise SystemExit(f"{self.thread_id}: the latest checkpoint is not the last put")
+        if found.checkpoint["channel_values"] != self.values:
+            raise SystemExit(f"{self.thread_id}: channel values did not round-trip")
+
+
+# -- where the savers store ---------------------------------------------------------------------
+
+
+class PgAdmin:
+    """Fresh schemas for ponder on PostgreSQL, their sizes, and dropping them all."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+        self.prefix = f"ponder_bench_{uuid.uuid4().hex[:12]}"
+        self.schemas: list[str] = []
+
+    def schema(self, tag: str) -> str:
+        name = f"{self.prefix}_{tag}"
+        if not _SCHEMA.match(name):
+            raise SystemExit(f"bad schema name {name!r}")
+        self.schemas.append(name)
+        return name
+
+    async def server_version(self) -> str:
+        conn = await asyncpg.connect(self.dsn, timeout=5)
+        try:
+            return str(await conn.fetchval("SHOW server_version"))
+        finally:
+            await conn.close()
+
+    async def size(self, schema: str) -> dict[str, int]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = $1 AND c.relkind = 'r'",
+                schema,
+            )
+        finally:
+            await conn.close()
+        return {str(name): int(size) for name, size in rows}
+
+    async def drop_all(self) -> None:
+        if not self.schemas:
+            return
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            for schema in self.schemas:
+                if _SCHEMA.match(schema):  # only names made here, safe to quote
+                    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+@dataclass
+class Target:
+    """One saver on one backend."""
+
+    key: str
+    label: str
+    folder: Path
+    pg: PgAdmin | None = None
+    schemas: dict[str, str] = field(default_factory=dict)
+
+    def path(self, tag: str) -> Path:
+        return self.folder / f"{self.key}-{tag}.db"
+
+    @asynccontextmanager
+    async def open(self, tag: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+        """A fresh, set-up store for ``tag``; closed on exit."""
+        if self.key == "official_sqlite":
+            async with AsyncSqliteSaver.from_conn_string(str(self.path(tag))) as official:
+                await official.setup()
+                yield official
+            return
+        if self.pg is not None:
+            self.schemas[tag] = self.pg.schema(tag)
+            saver = SqlCheckpointer.from_url(self.pg.url, schema=self.schemas[tag])
+        else:
+            saver = SqlCheckpointer.from_url(f"sqlite+aiosqlite:///{self.path(tag)}")
+        async with saver:
+            await saver.setup()
+            yield saver
+
+    async def size(self, tag: str) -> dict[str, Any]:
+        """What the store of ``tag`` takes, once its saver is closed."""
+        if self.pg is not None:
+            tables = await self.pg.size(self.schemas[tag])
+            return {"total": sum(tables.values()), "tables": tables}
+        files = {
+            suffix or "db": path.stat().st_size
+            for suffix in ("", "-wal", "-shm")
+            if (path := Path(f"{self.path(tag)}{suffix}")).exists()
+        }
+        with sqlite3.connect(self.path(tag)) as conn:
+            try:
+                rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+            except sqlite3.OperationalError:  # SQLite built without dbstat
+                rows = []
+        conn.close()
+        total = files.get("db", 0) + files.get("-wal", 0)
+        return {"total": total, "files": files, "tables": dict(rows)}
+
+
+# -- the measurements ---------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def single_thread(target: Target, tag: str, counts: Counts, pool: Any) -> dict[str, Any]:
+    """Items 1-3: puts in one thread, then lookups of the latest, then full listings."""
+    async with target.open(tag) as saver:
+        writer = Writer(saver, "bench", pool)
+        wall, cpu = time.perf_counter(), time.process_time()
+        await writer.run(counts.puts)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        await writer.check()
+        lookups = []
+        for _ in range(counts.lookups):
+            started = time.perf_counter()
+            await saver.aget_tuple(writer.latest())
+            lookups.append(ms(time.perf_counter() - started))
+        listings = []
+        for _ in range(counts.listings):
+            started = time.perf_counter()
+            found = [item async for item in saver.alist({"configurable": {"thread_id": "bench"}})]
+            listings.append(ms(time.perf_counter() - started))
+            if len(found) != counts.puts:
+                raise SystemExit(f"{target.key}: listed {len(found)} of {counts.puts}")
+    return {
+        "puts_per_s": counts.puts / wall,
+        "cpu_us_per_put": cpu / counts.puts * 1e6,
+        "get_ms": lookups,
+        "list_ms": listings,
+    }
+
+
+async def concurrent(target: Target, tag: str, counts: Counts, pool: Any) -> dict[str, Any]:
+    """Item 4: several asyncio tasks putting into their own threads on one saver."""
+    async with target.open(tag) as saver:
+        writers = [Writer(saver, f"w{i}", pool, offset=i) for i in range(counts.writers)]
+        started = time.perf_counter()
+        await asyncio.gather(*(writer.run(counts.writer_puts) for writer in writers))
+        wall = time.perf_counter() - started
+        for writer in writers:
+            await writer.check()
+    return {"puts_per_s": counts.writers * counts.writer_puts / wall}
+
+
+async def storage(
+    target: Target, tag: str, counts: Counts, pool: Any, changing: Sequence[str]
+) -> dict[str, Any]:
+    """Item 5: bytes per checkpoint after ``size_puts`` checkpoints, saver closed."""
+    async with target.open(tag) as saver:
+        writer = Writer(saver, "size", pool, changing=changing)
+        started = time.perf_counter()
+        await writer.run(counts.size_puts)
+        wall = time.perf_counter() - started
+        await writer.check()
+        lookups = []
+        for _ in range(counts.size_lookups):
+            started = time.perf_counter()
+            await saver.aget_tuple(writer.latest())
+            lookups.append(ms(time.perf_counter() - started))
+    size = await target.size(tag)
+    return {
+        **size,
+        "bytes_per_checkpoint": size["total"] / counts.size_puts,
+        "fill_puts_per_s": counts.size_puts / wall,
+        "get_ms_median": statistics.median(lookups),
+    }
+
+
+def rotated(items: Sequence[Any], by: int) -> list[Any]:
+    by %= len(items)
+    return [*items[by:], *items[:by]]
+
+
+async def throughput(targets: Sequence[Target], counts: Counts, pool: Any) -> dict[str, Any]:
+    """Items 1-4, repeated, in a rotating order of savers."""
+    raw: dict[str, dict[str, list[Any]]] = {
+        t.key: {"single": [], "concurrent": []} for t in targets
+    }
+    for repeat in range(counts.repeats):
+        for target in rotated(targets, repeat):
+            progress(f"repeat {repeat + 1}/{counts.repeats}: {target.label}")
+            single = await single_thread(target, f"single_r{repeat}", counts, pool)
+            raw[target.key]["single"].append(single)
+            many = await concurrent(target, f"concurrent_r{repeat}", counts, pool)
+            raw[target.key]["concurrent"].append(many)
+    return {key: summarize_throughput(runs) for key, runs in raw.items()}
+
+
+def summarize_throughput(runs: dict[str, list[Any]]) -> dict[str, Any]:
+    single, many = runs["single"], runs["concurrent"]
+    lookups = [value for run in single for value in run["get_ms"]]
+    listings = [value for run in single for value in run["list_ms"]]
+    return {
+        "puts_per_s": spread([run["puts_per_s"] for run in single]),
+        "cpu_us_per_put": spread([run["cpu_us_per_put"] for run in single]),
+        "get_ms_median": statistics.median(lookups),
+        "get_ms_p95": percentile(lookups, 0.95),
+        "list_ms": spread(listings),
+        "concurrent_puts_per_s": spread([run["puts_per_s"] for run in many]),
+    }
+
+
+def spread(values: Sequence[float]) -> dict[str, Any]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "all": list(values),
+    }
+
+
+async def sizes(targets: Sequence[Target], counts: Counts, pool: Any) -> dict[str, Any]:
+    """Item 5, with every channel changing, and with only one of four changing."""
+    found: dict[str, Any] = {t.key: {} for t in targets}
+    for case, changing in (("all_channels", CHANNELS), ("one_channel", CHANNELS[:1])):
+        for target in targets:
+            progress(f"storage ({case}): {target.label}, {counts.size_puts} checkpoints")
+            found[target.key][case] = await storage(target, f"size_{case}", counts, pool, changing)
+    return found
+
+
+# -- item 6: a real strategy graph ------------------------------------------------------------
+
+
+GRAPH_INPUT = {"problem": "2+2?"}
+
+
+async def graph_overhead(targets: Sequence[Target], counts: Counts) -> dict[str, Any]:
+    """Self-consistency runs with each saver and with none, interleaved."""
+    builder = ponder.build_strategy("self-consistency", max_samples=8, agreement=1.0).builder
+    names = ["none", *(t.key for t in targets)]
+    result: dict[str, Any] = {}
+    async with _open_all(targets, "graph") as opened:
+        savers = {"none": None, **opened}
+        graphs = {name: builder.compile(checkpointer=savers[name]) for name in names}
+        for durability in ("async", "sync"):
+            times: dict[str, list[float]] = {name: [] for name in names}
+            for index in range(counts.graph_warmup + counts.graph_runs):
+                for name in rotated(names, index):
+                    # No durability without a saver: LangGraph warns, and "sync" fails there.
+                    mode = None if name == "none" else durability
+                    seconds = await one_run(graphs[name], f"{durability}-{name}-{index}", mode)
+                    if index >= counts.graph_warmup:
+                        times[name].append(ms(seconds))
+            progress(f"graph runs ({durability} durability) done")
+            steps = {
+                name: await checkpoints_of(savers[name], f"{durability}-{name}-0")
+                for name in names[1:]
+            }
+            result[durability] = summarize_graph(times, steps)
+    return result
+
+
+@asynccontextmanager
+async def _open_all(targets: Sequence[Target], tag: str) -> AsyncIterator[dict[str, Any]]:
+    if not targets:
+        yield {}
+        return
+    first, rest = targets[0], targets[1:]
+    async with first.open(tag) as saver, _open_all(rest, tag) as others:
+        yield {first.key: saver, **others}
+
+
+async def one_run(graph: Any, thread_id: str, durability: str | None) -> float:
+    model = ScriptedChatModel(replies=["The answer is 4."])
+    payload = {**GRAPH_INPUT, "budget": ponder.Budget(tokens=100_000).to_limits()}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "recursion_limit": 16}
+    started = time.perf_counter()
+    output = await graph.ainvoke(
+        payload, config, context=RunContext(model=model), durability=durability
+    )
+    seconds = time.perf_counter() - started
+    if output.get("answer") != "4":
+        raise SystemExit(f"graph run {thread_id} answered {output.get('answer')!r}")
+    return seconds
+
+
+async def checkpoints_of(saver: BaseCheckpointSaver[Any], thread_id: str) -> int:
+    return len([item async for item in saver.alist({"configurable": {"thread_id": thread_id}})])
+
+
+def summarize_graph(times: dict[str, list[float]], steps: dict[str, int]) -> dict[str, Any]:
+    baseline = statistics.median(times["none"])
+    summary: dict[str, Any] = {"none": {"run_ms": spread(times["none"])}}
+    for name, count in steps.items():
+        median = statistics.median(times[name])
+        summary[name] = {
+            "run_ms": spread(times[name]),
+            "checkpoints_per_run": count,
+            "added_ms_per_run": median - baseline,
+            "added_ms_per_step": (median - baseline) / count,
+        }
+    return summary
+
+
+# -- machine, report ---------------------------------------------------------------------------
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in (
+        "langgraph",
+        "langgraph-checkpoint",
+        "langgraph-checkpoint-sqlite",
+        "aiosqlite",
+        "sqlalchemy",
+        "asyncpg",
+    ):
+        try:
+            found[name] = package_metadata.version(name)
+        except package_metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def filesystem(folder: Path) -> str:
+    """The filesystem type of the mount holding ``folder`` (fsync cost depends on it)."""
+    best, kind = "", "unknown"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    for line in mounts:
+        parts = line.split()
+        if (
+            len(parts) > 2
+            and str(folder.resolve()).startswith(parts[1])
+            and len(parts[1]) > len(best)
+        ):
+            best, kind = parts[1], parts[2]
+    return kind
+
+
+def machine(folder: Path) -> dict[str, Any]:
+    with sqlite3.connect(":memory:") as conn:
+        synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
+    return {
+        "cores": len(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "sqlite_default_synchronous": synchronous,
+        "temp_filesystem": filesystem(folder),
+        "load_average_start": os.getloadavg(),
+        "versions": versions(),
+    }
+
+
+async def run(counts: Counts, quick: bool, folder: Path, pg_url: str | None) -> dict[str, Any]:
+    pool = value_pool()
+    payload = payload_bytes(pool)
+    report: dict[str, Any] = {
+        "quick": quick,
+        "counts": counts.__dict__,
+        "machine": machine(folder),
+        "payload_bytes": {
+            "per_channel": payload,
+            "all_channels": sum(payload.values()),
+            "one_channel": payload[CHANNELS[0]],
+        },
+    }
+    sqlite_targets = [
+        Target("ponder_sqlite", "ponder SqlCheckpointer (SQLite)", folder),
+        Target("official_sqlite", "LangGraph AsyncSqliteSaver", folder),
+    ]
+    pg_targets: list[Target] = []
+    admin = PgAdmin(pg_url) if pg_url else None
+    if admin is not None:
+        try:
+            report["machine"]["postgresql"] = await admin.server_version()
+            pg_targets = [
+                Target("ponder_postgres", "ponder SqlCheckpointer (PostgreSQL)", folder, admin)
+            ]
+        except (OSError, asyncpg.PostgresError) as exc:
+            report["postgres_skipped"] = f"{type(exc).__name__}: {exc}"
+            progress(f"PostgreSQL skipped: {report['postgres_skipped']}")
+    targets = sqlite_targets + pg_targets
+    try:
+        report["throughput"] = await throughput(sqlite_targets, counts, pool)
+        if pg_targets:
+            report["throughput"].update(await throughput(pg_targets, counts, pool))
+        report["storage"] = await sizes(targets, counts, pool)
+        report["graph"] = await graph_overhead(targets, counts)
+    finally:
+        if admin is not None:
+            await admin.drop_all()
+    report["machine"]["load_average_end"] = os.getloadavg()
+    return report
+
+
+# -- markdown ----------------------------------------------------------------------------------
+
+
+def number(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def ranged(cell: dict[str, Any], digits: int = 0) -> str:
+    if cell["min"] == cell["max"]:
+        return number(cell["median"], digits)
+    return (
+        f"{number(cell['median'], digits)} ({number(cell['min'], digits)}–"
+        f"{number(cell['max'], digits)})"
+    )
+
+
+def ratio(ponder_value: float | None, official_value: float | None) -> str:
+    if ponder_value is None or not official_value:
+        return "n/a"
+    return f"{ponder_value / official_value:.2f}×"
+
+
+def cell(source: dict[str, Any], path: Sequence[str], digits: int) -> tuple[str, float | None]:
+    """A value's text (median with its range, for repeats) and its median."""
+    value: Any = source
+    for name in path:
+        if not isinstance(value, dict) or name not in value:
+            return "n/a", None
+        value = value[name]
+    if isinstance(value, dict):
+        return ranged(value, digits), value["median"]
+    return number(value, digits), value
+
+
+KEYS = ("ponder_sqlite", "official_sqlite", "ponder_postgres")
+
+
+def rows(report: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], tuple[str, ...], int]]:
+    """(measure, which is better, section, path to the value in a target's entry, digits)."""
+    c = report["counts"]
+    puts, n = f"{c['puts']:,}", f"{c['size_puts']:,}"
+    speed, store = report["throughput"], report["storage"]
+    found = [
+        (f"aput, 1 thread, {puts} puts (puts/s)", "higher", speed, ("puts_per_s",), 0),
+        ("CPU per put, all threads (µs)", "lower", speed, ("cpu_us_per_put",), 0),
+        (f"aget_tuple, latest of {puts}, median (ms)", "lower", speed, ("get_ms_median",), 2),
+        (f"aget_tuple, latest of {puts}, p95 (ms)", "lower", speed, ("get_ms_p95",), 2),
+        (f"alist, all {puts} (ms)", "lower", speed, ("list_ms",), 1),
+        (
+            f"{c['writers']} concurrent writers × {c['writer_puts']} puts (puts/s)",
+            "higher",
+            speed,
+            ("concurrent_puts_per_s",),
+            0,
+        ),
+        (
+            f"storage after {n} checkpoints, 4 of 4 channels new (bytes/checkpoint)",
+            "lower",
+            store,
+            ("all_channels", "bytes_per_checkpoint"),
+            0,
+        ),
+        (
+            f"storage after {n} checkpoints, 1 of 4 channels new (bytes/checkpoint)",
+            "lower",
+            store,
+            ("one_channel", "bytes_per_checkpoint"),
+            0,
+        ),
+        (
+            f"puts/s while writing those {n} (4 of 4 new)",
+            "higher",
+            store,
+            ("all_channels", "fill_puts_per_s"),
+            0,
+        ),
+        (
+            f"aget_tuple, latest of {n}, median (ms)",
+            "lower",
+            store,
+            ("all_channels", "get_ms_median"),
+            2,
+        ),
+    ]
+    for durability, graph in report["graph"].items():
+        steps = graph["ponder_sqlite"]["checkpoints_per_run"]
+        baseline = graph["none"]["run_ms"]["median"]
+        found += [
+            (
+                f"graph run, {durability} durability (ms/run; no saver: {baseline:.1f})",
+                "lower",
+                graph,
+                ("run_ms",),
+                1,
+            ),
+            (
+                f"graph, {durability} durability: added ms per step ({steps} steps/run)",
+                "lower",
+                graph,
+                ("added_ms_per_step",),
+                2,
+            ),
+        ]
+    return found
+
+
+def table(report: dict[str, Any]) -> list[str]:
+    has_pg = "ponder_postgres" in report["throughput"]
+    lines = [
+        "| measure | ponder SQLite | official SQLite | ponder / official | better |"
+        + (" ponder PostgreSQL |" if has_pg else ""),
+        "|---|---|---|---|---|" + ("---|" if has_pg else ""),
+    ]
+    for title, better, section, path, digits in rows(report):
+        cells = {key: cell(section.get(key, {}), path, digits) for key in KEYS}
+        ours, theirs = cells["ponder_sqlite"], cells["official_sqlite"]
+        line = f"| {title} | {ours[0]} | {theirs[0]} | {ratio(ours[1], theirs[1])} | {better} |"
+        lines.append(line + (f" {cells['ponder_postgres'][0]} |" if has_pg else ""))
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    c = report["counts"]
+    payload = report["payload_bytes"]
+    head = []
+    if report["quick"]:
+        head += ["**Quick smoke run (`--quick`, small counts): not the benchmark's figures.**", ""]
+    head += [
+        f"Machine: {m['machine']}, {m['cores']} cores; Python {m['python']}; SQLite {m['sqlite']} "
+        f"(default synchronous={m['sqlite_default_synchronous']}); temp files on "
+        f"{m['temp_filesystem']}; PostgreSQL {m.get('postgresql', 'not run')}; load average "
+        f"{m['load_average_start'][0]:.2f} at start, {m['load_average_end'][0]:.2f} at end.",
+        f"Versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items())}.",
+        "",
+        f"Each checkpoint carries {payload['all_channels']:,.0f} bytes of channel values "
+        f"(msgpack) in {len(CHANNELS)} channels; throughput items are medians of "
+        f"{c['repeats']} repeats (range in brackets); graph items are medians of "
+        f"{c['graph_runs']} runs of self-consistency (max_samples=8, agreement=1.0, scripted "
+        "model), a step being one checkpoint written.",
+        "",
+    ]
+    notes = [
+        "",
+        "Storage is measured after each saver is closed (closing the last connection "
+        "checkpoints SQLite's WAL into the database file and removes it); it counts the database "
+        "file plus any -wal file left. PostgreSQL storage is pg_total_relation_size (heap, "
+        "indexes, TOAST) of ponder's tables.",
+        "",
+        "Per put, ponder opens a write transaction (BEGIN IMMEDIATE on SQLite), inserts one row "
+        "per channel with a new version into ponder_checkpoint_blobs and the checkpoint without "
+        "its values into ponder_checkpoints (primary key and 3 indexes), and commits, on its own "
+        "event-loop thread through SQLAlchemy async and a pooled aiosqlite connection; SQLite "
+        "writers queue on an asyncio lock, PostgreSQL writers use the pool in parallel. The "
+        "official saver writes the whole checkpoint, values included, as one INSERT OR REPLACE "
+        "row and commits, every call sharing one aiosqlite connection behind one asyncio lock. "
+        "Both commit (and fsync) once per put.",
+    ]
+    if "postgres_skipped" in report:
+        notes.append(f"PostgreSQL skipped: {report['postgres_skipped']}.")
+    return "\n".join(head + table(report) + notes) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--pg-url", default=PG_URL)
+    parser.add_argument("--dir", default=None, help="where the temporary databases go")
+    parser.add_argument("--out", default=str(RESULTS / "checkpointer"))
+    args = parser.parse_args()
+    counts = QUICK if args.quick else Counts()
+    with tempfile.TemporaryDirectory(prefix="ponder-bench-", dir=args.dir) as folder:
+        report = asyncio.run(
+            run(counts, args.quick, Path(folder), None if args.no_postgres else args.pg_url)
+        )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    text = markdown(report)
+    out.with_suffix(".md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

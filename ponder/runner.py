@@ -1,0 +1,90 @@
+"""Running a compiled strategy graph and turning its final state into a `RunResult`.
+
+Shared by `ponder.solve` (new runs) and `ponder.runs` (resumed and forked runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from ponder.budget import Usage
+from ponder.context import RunContext
+from ponder.nodes.select import provisional_answer, tally
+from ponder.result import RunResult
+from ponder.state import Candidate, Status
+
+__all__ = ("ProgressCallback", "drive", "result_from")
+
+ProgressCallback = Callable[[str, Candidate], None]
+"""Called with (node name, candidate) whenever a node adds or judges a candidate."""
+
+StepCallback = Callable[[Mapping[str, Any]], Awaitable[None]]
+"""Called with the state after every step (used to keep the run registry current)."""
+
+
+async def drive(
+    graph: Any,
+    inputs: Any,
+    *,
+    config: RunnableConfig,
+    context: RunContext,
+    on_progress: ProgressCallback | None = None,
+    on_step: StepCallback | None = None,
+) -> dict[str, Any]:
+    """Run ``graph`` from ``inputs`` (or a resume ``Command``, or ``None``); return its state.
+
+    The state returned is the last one streamed: the final state of a finished run, or the
+    state at the interrupt of a paused one.
+    """
+    final: dict[str, Any] = {}
+    stream: Any = graph.astream(inputs, config, context=context, stream_mode=["updates", "values"])
+    async for mode, data in stream:
+        if mode == "values":
+            final = dict(data)
+            if on_step is not None:
+                await on_step(final)
+            continue
+        if on_progress is None:
+            continue
+        for node, update in data.items():
+            if not isinstance(update, dict):
+                continue  # an interrupt, not a state update
+            for candidate in update.get("candidates", []):
+                on_progress(node, candidate)
+    return final
+
+
+def result_from(
+    values: Mapping[str, Any],
+    *,
+    strategy: str,
+    wall_seconds: float,
+    paused: bool = False,
+    seconds_before: float = 0.0,
+    run_id: str | None = None,
+) -> RunResult:
+    """Build the `RunResult` of a run from its state."""
+    ledger = list(values.get("ledger", []))
+    candidates = list(values.get("candidates", []))
+    status: Status
+    if paused:
+        answer, status = provisional_answer(candidates), "paused"
+    else:
+        answer, status = values.get("answer"), values.get("status", "failed")
+    total = seconds_before + wall_seconds
+    return RunResult(
+        answer=answer,
+        strategy=strategy,
+        status=status,
+        stop_reason="budget" if paused else values.get("stop_reason"),
+        candidates=candidates,
+        votes=dict(tally(candidates)) if paused else values.get("votes", {}),
+        usage=Usage.from_ledger(ledger, seconds=total),
+        ledger=ledger,
+        errors=list(values.get("errors", [])),
+        wall_seconds=total,
+        run_id=run_id,
+    )
