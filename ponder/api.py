@@ -70,10 +70,19 @@ def make_context(
     seed: int,
     call_timeout: float | None,
     persisted: bool,
+    verifier_timeout: float = 30.0,
 ) -> RunContext:
     """Build the run context (persisted runs pause, instead of ending, when out of budget)."""
     if extractor is not None and not callable(extractor):
         raise ConfigurationError("extractor must be callable: (text) -> answer or None")
+    if call_timeout is not None and (
+        isinstance(call_timeout, bool)
+        or not isinstance(call_timeout, (int, float))
+        or not call_timeout > 0
+    ):
+        raise ConfigurationError(
+            f"call_timeout must be positive seconds or None, got {call_timeout!r}"
+        )
     return RunContext(
         model=model,
         verifier=verifier,
@@ -82,6 +91,7 @@ def make_context(
         prompt_style=prompt_style_of(model),
         seed=seed,
         call_timeout=call_timeout,
+        verifier_timeout=verifier_timeout,
         pause_on_budget=persisted,
     )
 
@@ -97,6 +107,7 @@ async def asolve(
     step_scorer: ProcessReward | None = None,
     seed: int = 0,
     call_timeout: float | None = 300.0,
+    verifier_timeout: float = 30.0,
     on_progress: ProgressCallback | None = None,
     db: str | None = None,
     run_id: str | None = None,
@@ -116,6 +127,8 @@ async def asolve(
             prompt).
         seed: Base sampling seed; the same seed repeats a run.
         call_timeout: Seconds one model call may take.
+        verifier_timeout: Seconds one verification may take (the candidate is then
+            unverified; a verifier that never returns is abandoned, not waited for).
         on_progress: Called as candidates are drawn and judged.
         db: A database URL (``sqlite+aiosqlite:///ponder.db``, ``postgresql+asyncpg://...``)
             to persist the run in: it is checkpointed after every step, listed by
@@ -144,6 +157,7 @@ async def asolve(
     context = make_context(
         chat_model, verifier=verifier, extractor=extractor, step_scorer=step_scorer,
         seed=seed, call_timeout=call_timeout, persisted=db is not None,
+        verifier_timeout=verifier_timeout,
     )  # fmt: skip
     inputs = {"problem": problem, "budget": budget.to_limits()}
     if db is None:
@@ -181,6 +195,7 @@ def solve(
     step_scorer: ProcessReward | None = None,
     seed: int = 0,
     call_timeout: float | None = 300.0,
+    verifier_timeout: float = 30.0,
     on_progress: ProgressCallback | None = None,
     db: str | None = None,
     run_id: str | None = None,
@@ -206,6 +221,7 @@ def solve(
             step_scorer=step_scorer,
             seed=seed,
             call_timeout=call_timeout,
+            verifier_timeout=verifier_timeout,
             on_progress=on_progress,
             db=db,
             run_id=run_id,

@@ -318,6 +318,7 @@ def plan_call(
     max_tokens: int,
     min_tokens: int,
     call_timeout: float | None,
+    min_seconds: float = 0.0,
 ) -> CallPlan:
     """Decide whether a call fits the budget, lowering its output cap if needed.
 
@@ -328,6 +329,7 @@ def plan_call(
         max_tokens: The output cap the caller wants.
         min_tokens: The smallest output cap worth a call; below it the call is refused.
         call_timeout: The caller's own time limit for one call, if any.
+        min_seconds: The least wall time worth starting a call with.
 
     Returns:
         The plan: the (possibly lowered) ``max_tokens`` and the time limit, or the limit that
@@ -357,7 +359,7 @@ def plan_call(
         return refuse(limit)
     timeout = call_timeout
     if left.seconds is not None:
-        if left.seconds <= 0:
+        if left.seconds <= min_seconds:
             return refuse("seconds")
         timeout = left.seconds if timeout is None else min(timeout, left.seconds)
     return CallPlan(max_tokens=cap, timeout=timeout, refused_by=None)

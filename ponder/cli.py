@@ -26,7 +26,7 @@ from typing import Any, get_args
 from ponder import runs
 from ponder.api import DEFAULT_DB, solve
 from ponder.budget import Budget
-from ponder.errors import PonderError
+from ponder.errors import ConfigurationError, PonderError
 from ponder.graphs.registry import STRATEGIES, StrategyName
 from ponder.models.embedded import EMBEDDED_MODELS
 from ponder.result import RunResult
@@ -79,7 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="embedded model name (smollm2, gemma3), http://host:port/v1, or provider:model",
     )
-    solve_cmd.add_argument("-n", type=int, default=None, help="most candidates to draw")
+    solve_cmd.add_argument(
+        "-n",
+        type=int,
+        default=None,
+        help="how much to try: samples (self-consistency, best-of-n), rounds (refine), "
+        "beam width (beam-search), iterations (mcts), probes (adaptive)",
+    )
     solve_cmd.add_argument(
         "--expected",
         default=None,
@@ -181,6 +187,10 @@ def _report(result: RunResult) -> str:
 
 
 def _solve(args: argparse.Namespace) -> int:
+    if STRATEGIES[args.strategy].needs_verifier and not args.expected:
+        raise ConfigurationError(
+            f"{args.strategy} needs a verifier: pass --expected ANSWER (the known answer)"
+        )
     options = dict(args.option)
     if args.n is not None:
         options[_CANDIDATE_LIMIT[args.strategy]] = args.n

@@ -19,7 +19,7 @@ from ponder.verify.extract import Extractor, extract_number
 from ponder.verify.reward import ProcessReward
 from ponder.verify.verifier import Verifier
 
-__all__ = ("RunContext", "usage_of")
+__all__ = ("RunContext", "seconds_left", "usage_of")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,6 +51,8 @@ class RunContext:
     """Seconds one verification may take before the candidate is marked unverified."""
     min_tokens: int = 32
     """The smallest output cap worth a call when the budget would lower it."""
+    min_seconds: float = 0.5
+    """The least wall time worth starting a call with; below it the budget refuses."""
     pause_on_budget: bool = False
     """Pause (interrupt) instead of ending when the budget runs out; needs a checkpointer."""
     started: float = field(default_factory=time.monotonic)
@@ -59,6 +61,12 @@ class RunContext:
     def elapsed(self) -> float:
         """Seconds since this session of the run started."""
         return time.monotonic() - self.started
+
+
+def seconds_left(state: RunState, context: RunContext) -> float | None:
+    """Wall seconds the budget has left, or ``None`` when it sets no time limit."""
+    budget, usage = usage_of(state, context)
+    return budget.remaining(usage).seconds
 
 
 def usage_of(state: RunState, context: RunContext) -> tuple[Budget, Usage]:

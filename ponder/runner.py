@@ -12,9 +12,10 @@ from langchain_core.runnables import RunnableConfig
 
 from ponder.budget import Usage
 from ponder.context import RunContext
+from ponder.errors import PonderError
 from ponder.nodes.select import provisional_answer, tally
 from ponder.result import RunResult
-from ponder.state import Candidate, Status
+from ponder.state import Candidate, RunError, Status, new_id
 
 __all__ = ("ProgressCallback", "drive", "result_from")
 
@@ -40,20 +41,30 @@ async def drive(
     state at the interrupt of a paused one.
     """
     final: dict[str, Any] = {}
+    seen: dict[str, Candidate] = {}
     stream: Any = graph.astream(inputs, config, context=context, stream_mode=["updates", "values"])
-    async for mode, data in stream:
-        if mode == "values":
-            final = dict(data)
-            if on_step is not None:
-                await on_step(final)
-            continue
-        if on_progress is None:
-            continue
-        for node, update in data.items():
-            if not isinstance(update, dict):
-                continue  # an interrupt, not a state update
-            for candidate in update.get("candidates", []):
-                on_progress(node, candidate)
+    try:
+        async for mode, data in stream:
+            if mode == "values":
+                final = dict(data)
+                if on_step is not None:
+                    await on_step(final)
+                continue
+            if on_progress is None:
+                continue
+            for node, update in data.items():
+                if not isinstance(update, dict):
+                    continue  # an interrupt, not a state update
+                for candidate in update.get("candidates", []):
+                    if seen.get(candidate["id"]) != candidate:  # nested graphs resend all
+                        seen[candidate["id"]] = candidate
+                        on_progress(node, candidate)
+    except PonderError:
+        raise  # a user mistake (bad problem, bad options): say so, do not record it
+    except Exception as exc:  # a failure inside a node: keep what was gathered
+        error = RunError(id=new_id(), node="graph", kind=type(exc).__name__, message=str(exc)[:500])
+        final = {**final, "errors": [*final.get("errors", []), error], "status": "failed"}
+        final.setdefault("stop_reason", "error")
     return final
 
 

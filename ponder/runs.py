@@ -143,13 +143,18 @@ async def _run(
             record["updated_at"] = time.time()
             await saver.aput_run(record)
 
-    await drive(
+    streamed = await drive(
         graph, inputs, config=thread, context=context, on_progress=on_progress, on_step=on_step
     )
     snapshot = await graph.aget_state(thread)
     paused = any(task.interrupts for task in snapshot.tasks)
+    values = dict(snapshot.values)
+    if streamed.get("status") == "failed" and len(streamed.get("errors", [])) > len(
+        values.get("errors", [])
+    ):  # a node raised: the failure is in what drive() kept, not in the checkpoint
+        values.update(status="failed", errors=streamed["errors"], stop_reason="error")
     result = result_from(
-        snapshot.values, strategy=record["strategy"], wall_seconds=context.elapsed(),
+        values, strategy=record["strategy"], wall_seconds=context.elapsed(),
         paused=paused, seconds_before=before, run_id=record["run_id"],
     )  # fmt: skip
     record["status"] = result.status

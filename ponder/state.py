@@ -11,6 +11,7 @@ and a ``parent_id`` (``"root"`` for the problem itself), so the tree survives ch
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Literal, TypedDict, TypeVar
 
 from ponder.budget import BudgetLimits
@@ -33,6 +34,7 @@ __all__ = (
     "merge_by_id",
     "merge_stats",
     "new_id",
+    "next_index",
 )
 
 ROOT_ID = "root"
@@ -150,6 +152,16 @@ def merge_by_id(left: list[_T], right: list[_T]) -> list[_T]:
         elif merged[index] != item:
             merged[index] = item
     return merged
+
+
+def next_index(candidates: Sequence[Candidate]) -> int:
+    """Return the index of the next candidate: one past the largest ``c<n>`` id in use.
+
+    Not ``len(candidates)``: a parallel branch that drew nothing leaves a gap, and reusing an
+    index would replace a candidate instead of adding one.
+    """
+    used = [int(c["id"][1:]) for c in candidates if c["id"][:1] == "c" and c["id"][1:].isdigit()]
+    return max(used, default=-1) + 1
 
 
 def new_id() -> str:

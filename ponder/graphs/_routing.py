@@ -36,5 +36,6 @@ def refusing_limit(state: RunState, context: RunContext, *, max_tokens: int) -> 
         max_tokens=max_tokens,
         min_tokens=context.min_tokens,
         call_timeout=context.call_timeout,
+        min_seconds=context.min_seconds,
     )
     return plan.refused_by

@@ -60,7 +60,7 @@ class AdaptiveConfig:
     """Tokens granted however easy the problem looks."""
     refine_from: int = 2000
     """Allotment from which critique-and-refine is in the plan."""
-    search_from: int = 4000
+    search_from: int = 3000
     """Allotment from which tree search is in the plan."""
     probe_samples: int = 3
     """Probe samples drawn to estimate difficulty."""
@@ -79,7 +79,9 @@ class AdaptiveConfig:
             "probe_samples", "max_tokens",
         ):  # fmt: skip
             check_positive_int(owner, name, getattr(self, name))
-        prompts = self.prompts or ("few_shot", "step_by_step", "program")
+        prompts: Any = self.prompts or ("few_shot", "step_by_step", "program")
+        if isinstance(prompts, (str, PromptTemplate)):
+            prompts = (prompts,)  # one prompt given on its own
         object.__setattr__(self, "prompts", tuple(resolve_prompt(owner, p) for p in prompts))
         names = [p.name for p in self.prompts]
         if len(set(names)) != len(names):
@@ -116,6 +118,9 @@ def stop_reason(config: AdaptiveConfig, state: RunState, context: RunContext) ->
     """Return why the adaptive strategy should stop escalating, or ``None`` to go on."""
     if state.get("stop_reason") == "error":
         return "error"
+    recent = state.get("ledger", [])[-3:]
+    if recent and not any(entry["ok"] for entry in recent):
+        return "error"  # the model keeps failing: stop paying for calls that fail
     if any(c["verdict"] == "accepted" for c in state.get("candidates", [])):
         return "verified"
     if not _doubtful(state):
@@ -176,7 +181,8 @@ def build_adaptive(
         stop = stop_reason(config, state, runtime.context)
         if stop is not None:  # a probe verified, the probes all agree, or no budget left
             return end_route(stop, runtime.context)
-        return fan_out_attempts(config.prompts, branch="attempts")(state, runtime)
+        sends = fan_out_attempts(config.prompts, branch="attempts")(state, runtime)
+        return sends or "select"  # nothing affordable to send: choose from the probes
 
     def select_reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
         return reason(state, runtime) or "exhausted"

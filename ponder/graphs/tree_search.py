@@ -126,7 +126,9 @@ class MctsConfig:
 
 def _depth(by_id: dict[str, Candidate], node_id: str) -> int:
     depth = 0
-    while node_id != ROOT_ID and node_id in by_id:
+    seen: set[str] = set()
+    while node_id != ROOT_ID and node_id in by_id and node_id not in seen:
+        seen.add(node_id)
         depth += 1
         node_id = by_id[node_id]["parent_id"]
     return depth

@@ -51,5 +51,5 @@ def from_base_url(url: str, *, model_name: str = "local", api_key: str | None = 
         base_url=url,
         model=model_name,
         api_key=api_key or "not-needed",  # type: ignore[arg-type]
-        max_retries=1,
+        max_retries=0,  # a retry would be a second, uncounted request: ponder's ledger sees all
     )

@@ -26,7 +26,7 @@ from langchain_core.messages import BaseMessage
 from ponder.budget import Budget, Usage, plan_call
 from ponder.context import RunContext
 from ponder.models.embedded import EmbeddedChatModel
-from ponder.state import FinishReason, LedgerEntry, RunError, new_id
+from ponder.state import FinishReason, LedgerEntry, RunError, StopReason, new_id
 
 __all__ = ("CallResult", "call_model", "prompt_token_bound")
 
@@ -34,7 +34,7 @@ _MESSAGE_OVERHEAD = 8
 """Upper bound on the template tokens a chat format adds per message."""
 _PROMPT_OVERHEAD = 16
 """Upper bound on the template tokens a chat format adds per prompt."""
-_TIMEOUT_GRACE = 5.0
+_TIMEOUT_GRACE = 1.0
 """Seconds allowed past an in-process model's own deadline before giving up on it."""
 
 
@@ -54,11 +54,29 @@ class CallResult:
     """How the call ended."""
     seed: int | None = None
     """The seed sent with the call."""
+    overrun: RunError | None = None
+    """Set when the model spent more than the call was planned for (the run must stop)."""
+    prompt_tokens: int = 0
+    """The prompt's token count (or bound) the call was planned with."""
 
     @property
     def ok(self) -> bool:
         """Whether the call ran and returned text."""
         return self.entry is not None and self.error is None
+
+    @property
+    def problems(self) -> list[RunError]:
+        """The failures to record: the call's error and its overrun, if any."""
+        return [p for p in (self.error, self.overrun) if p is not None]
+
+    @property
+    def stop_reason(self) -> StopReason | None:
+        """Why the node must stop after this call: the budget, an error, or ``None``."""
+        if self.entry is None or self.overrun is not None:
+            return "budget"
+        if self.error is not None:
+            return "budget" if self.error["kind"] == "BudgetExceeded" else "error"
+        return None
 
 
 def prompt_token_bound(model: BaseChatModel, messages: Sequence[BaseMessage]) -> int:
@@ -118,9 +136,12 @@ async def call_model(
         max_tokens=max_tokens,
         min_tokens=context.min_tokens,
         call_timeout=context.call_timeout,
+        min_seconds=context.min_seconds,
     )
     if not plan.allowed:
-        return CallResult(text="", entry=None, refused_by=plan.refused_by, seed=seed)
+        return CallResult(
+            text="", entry=None, refused_by=plan.refused_by, seed=seed, prompt_tokens=prompt_tokens
+        )
     kwargs = _generation_kwargs(
         model,
         max_tokens=plan.max_tokens,
@@ -135,6 +156,7 @@ async def call_model(
         reply = await asyncio.wait_for(model.ainvoke(list(messages), stop=stop, **kwargs), wait)
     except (TimeoutError, asyncio.TimeoutError):
         latency = time.monotonic() - started
+        kind = "ModelTimeout" if plan.timeout == context.call_timeout else "BudgetExceeded"
         # The server may have generated (and billed) up to the cap: charge the worst case.
         return _failed(
             budget,
@@ -143,7 +165,7 @@ async def call_model(
             (prompt_tokens, plan.max_tokens),
             latency,
             seed,
-            "ModelTimeout",
+            kind,
             f"the model did not answer within {wait:g} s",
         )
     except Exception as exc:  # a model may raise anything; the run keeps its work
@@ -161,10 +183,23 @@ async def call_model(
     latency = time.monotonic() - started
     text = reply.text
     reported = reply.usage_metadata if hasattr(reply, "usage_metadata") else None
-    if reported:
+    if reported and (reported["output_tokens"] > 0 or not text):
         tokens_in, tokens_out = int(reported["input_tokens"]), int(reported["output_tokens"])
     else:
-        tokens_in, tokens_out = prompt_tokens, len(text.encode("utf-8"))
+        # No usage (or zeros for a non-empty reply): charge the bounds the call was planned
+        # with. A byte-level BPE token is at least one byte, and the cap was sent.
+        reported = None
+        tokens_in, tokens_out = prompt_tokens, min(len(text.encode("utf-8")), plan.max_tokens)
+    overrun = None
+    if tokens_out > plan.max_tokens or tokens_in > prompt_tokens:
+        overrun = RunError(
+            id=new_id(), node=node, kind="BudgetOverrun",
+            message=(
+                f"the model used {tokens_in} prompt and {tokens_out} output tokens where at "
+                f"most {prompt_tokens} and {plan.max_tokens} were planned (it ignored the "
+                "output cap, or its chat template adds text); the run stops here"
+            ),
+        )  # fmt: skip
     entry = LedgerEntry(
         id=new_id(),
         node=node,
@@ -181,6 +216,7 @@ async def call_model(
         entry=entry,
         finish_reason=_finish_reason(dict(reply.response_metadata)),
         seed=seed,
+        overrun=overrun,
     )
 
 

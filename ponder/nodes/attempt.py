@@ -36,6 +36,7 @@ from ponder.state import (
     RunState,
     StopReason,
     new_id,
+    next_index,
 )
 from ponder.verify.sandbox import SandboxLimits, run_python
 
@@ -55,11 +56,19 @@ _CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 def extract_answer(context: RunContext, text: str, node: str) -> tuple[str | None, RunError | None]:
     """Run the context's extractor on ``text``; an extractor that raises gives no answer."""
     try:
-        return context.extractor(text), None
+        answer: object = context.extractor(text)  # typed str | None, but user code may lie
     except Exception as exc:  # a user's extractor may raise anything
         return None, RunError(
             id=new_id(), node=node, kind="ExtractorError", message=f"{type(exc).__name__}: {exc}"
         )
+    if answer is None or isinstance(answer, str):
+        return answer, None
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        return str(answer), None
+    return None, RunError(
+        id=new_id(), node=node, kind="ExtractorError",
+        message=f"the extractor returned {type(answer).__name__}, not text or None",
+    )  # fmt: skip
 
 
 def program_code(text: str) -> str:
@@ -151,12 +160,25 @@ async def draw_candidates(
         )  # fmt: skip
         if result.entry is None:
             stop_reason = "budget"
+            if usage.calls == 0:
+                errors.append(
+                    RunError(
+                        id=new_id(),
+                        node=node,
+                        kind="BudgetExceeded",
+                        message=(
+                            f"the budget cannot afford a single call ({result.refused_by} "
+                            f"limit): the prompt alone needs about {result.prompt_tokens} "
+                            "tokens, plus the output; raise the budget"
+                        ),
+                    )  # fmt: skip
+                )
             break
         ledger.append(result.entry)
         usage = usage.plus(result.entry)
         if result.error is not None:
-            errors.append(result.error)
-            stop_reason = "error"
+            errors += result.problems
+            stop_reason = result.stop_reason
             break
         candidate, problems = await make_candidate(
             context,
@@ -169,6 +191,10 @@ async def draw_candidates(
         )
         candidates.append(candidate)
         errors += problems
+        if result.overrun is not None:
+            errors.append(result.overrun)
+            stop_reason = "budget"
+            break
     update: dict[str, Any] = {"candidates": candidates, "ledger": ledger, "errors": errors}
     if stop_reason is not None:
         update["stop_reason"] = stop_reason
@@ -201,8 +227,9 @@ def attempt_node(
     async def attempt(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
         context = runtime.context
         budget, usage = usage_of(state, context)
-        start = len(state.get("candidates", []))
-        count = max(0, min(per_step, max_candidates - start))
+        candidates = state.get("candidates", [])
+        start = next_index(candidates)
+        count = max(0, min(per_step, max_candidates - len(candidates)))
         return await draw_candidates(
             context, budget, usage, state["problem"],
             prompt=prompt, indices=range(start, start + count), node=name,
@@ -239,7 +266,7 @@ def fan_out_attempts(
     def fan_out(state: RunState, runtime: Runtime[RunContext]) -> list[Send]:
         budget, usage = usage_of(state, runtime.context)
         shares = budget.share(usage, len(prompts))
-        start = len(state.get("candidates", []))
+        start = next_index(state.get("candidates", []))
         return [
             Send(
                 branch,

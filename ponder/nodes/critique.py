@@ -51,11 +51,19 @@ def critique_node(
         if result.entry is None:
             return {"stop_reason": "budget"}
         if result.error is not None:
-            return {"ledger": [result.entry], "errors": [result.error], "stop_reason": "error"}
-        return {
+            return {
+                "ledger": [result.entry],
+                "errors": result.problems,
+                "stop_reason": result.stop_reason,
+            }
+        update: dict[str, Any] = {
             "ledger": [result.entry],
             "candidates": [{**target, "critique": result.text.strip()}],
         }
+        if result.overrun is not None:
+            update["errors"] = [result.overrun]
+            update["stop_reason"] = "budget"
+        return update
 
     critique.__name__ = name
     return critique

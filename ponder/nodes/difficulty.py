@@ -20,7 +20,7 @@ from ponder.nodes._types import Node
 from ponder.nodes.attempt import draw_candidates
 from ponder.nodes.select import tally
 from ponder.prompts import DIFFICULTY, FEW_SHOT, PromptTemplate
-from ponder.state import RunError, RunState, new_id
+from ponder.state import RunError, RunState, new_id, next_index
 from ponder.verify.score import parse_score
 
 __all__ = ("DifficultyMethod", "difficulty_node")
@@ -48,7 +48,7 @@ def difficulty_node(
         context = runtime.context
         budget, usage = usage_of(state, context)
         if method == "probe":
-            start = len(state.get("candidates", []))
+            start = next_index(state.get("candidates", []))
             update = await draw_candidates(
                 context, budget, usage, state["problem"],
                 prompt=probe_prompt, indices=range(start, start + probe_samples), node=name,
@@ -69,10 +69,7 @@ def difficulty_node(
         )  # fmt: skip
         if result.entry is None:
             return {"difficulty": _UNKNOWN}
-        update = {
-            "ledger": [result.entry],
-            "errors": [] if result.error is None else [result.error],
-        }
+        update = {"ledger": [result.entry], "errors": result.problems}
         rating = parse_score(result.text, scale=10, low=1) if result.error is None else None
         if rating is None:
             update["errors"].append(

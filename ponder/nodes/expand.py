@@ -8,6 +8,7 @@ the whole path.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,6 +29,7 @@ from ponder.state import (
     RunState,
     VerdictLabel,
     new_id,
+    next_index,
 )
 from ponder.verify.reward import score_steps
 from ponder.verify.score import parse_score
@@ -46,7 +48,9 @@ def is_terminal(candidate: Candidate) -> bool:
 def path_text(by_id: Mapping[str, Candidate], node_id: str) -> str:
     """Return the solution so far: the step texts from the root to ``node_id``."""
     steps: list[str] = []
-    while node_id != ROOT_ID and node_id in by_id:
+    seen: set[str] = set()
+    while node_id != ROOT_ID and node_id in by_id and node_id not in seen:
+        seen.add(node_id)  # a malformed tree with a cycle must not hang the run
         steps.append(by_id[node_id]["text"].strip())
         node_id = by_id[node_id]["parent_id"]
     return "\n".join(reversed(steps))
@@ -73,7 +77,7 @@ def expand_node(
         budget, usage = usage_of(state, context)
         candidates = state.get("candidates", [])
         by_id = {c["id"]: c for c in candidates}
-        index = len(candidates)
+        index = next_index(candidates)
         children: list[Candidate] = []
         ledger: list[LedgerEntry] = []
         errors: list[RunError] = []
@@ -93,8 +97,8 @@ def expand_node(
                 ledger.append(result.entry)
                 usage = usage.plus(result.entry)
                 if result.error is not None:
-                    errors.append(result.error)
-                    return _update(children, ledger, errors, "error")
+                    errors += result.problems
+                    return _update(children, ledger, errors, result.stop_reason)
                 step = _first_step(result.text)
                 answer = None
                 if _FINAL.search(step):
@@ -122,6 +126,9 @@ def expand_node(
                     )  # fmt: skip
                 )
                 index += 1
+                if result.overrun is not None:
+                    errors.append(result.overrun)
+                    return _update(children, ledger, errors, "budget")
         return _update(children, ledger, errors, None)
 
     expand.__name__ = name
@@ -166,6 +173,7 @@ def evaluate_node(
         scored: list[Candidate] = []
         ledger: list[LedgerEntry] = []
         errors: list[RunError] = []
+        stop: str | None = None
         for step in candidates:
             if step["kind"] != "step" or step["score"] is not None or step["reason"] is not None:
                 continue
@@ -188,7 +196,10 @@ def evaluate_node(
             if context.step_scorer is not None:
                 steps = path_text(by_id, step["id"]).split("\n")
                 try:
-                    reward = await score_steps(context.step_scorer, state["problem"], steps)
+                    reward = await asyncio.wait_for(
+                        score_steps(context.step_scorer, state["problem"], steps),
+                        context.verifier_timeout,
+                    )
                 except Exception as exc:  # a user's scorer may raise anything
                     scored.append({**step, "reason": f"step scorer failed: {exc}"})
                     continue
@@ -207,15 +218,16 @@ def evaluate_node(
                 break
             ledger.append(result.entry)
             usage = usage.plus(result.entry)
-            if result.error is not None:
-                errors.append(result.error)
+            if result.error is not None or result.overrun is not None:
+                errors += result.problems
+                stop = result.stop_reason
                 break
             value = parse_score(result.text, scale=10)
             if value is None:
                 scored.append({**step, "reason": f"unusable value: {result.text.strip()[:80]!r}"})
             else:
                 scored.append({**step, "score": value, "reason": f"value {value:.2f}"})
-        return {"candidates": scored, "ledger": ledger, "errors": errors}
+        return _update(scored, ledger, errors, stop)
 
     evaluate.__name__ = name
     return evaluate

@@ -36,6 +36,7 @@ def judge_node(
         judged: list[Candidate] = []
         ledger: list[LedgerEntry] = []
         errors: list[RunError] = []
+        stop: str | None = None
         for candidate in state.get("candidates", []):
             if candidate["verdict"] is not None or candidate["kind"] == "step":
                 continue
@@ -60,8 +61,9 @@ def judge_node(
                 break  # the budget is spent: the rest stay unjudged
             ledger.append(result.entry)
             usage = usage.plus(result.entry)
-            if result.error is not None:
-                errors.append(result.error)
+            if result.error is not None or result.overrun is not None:
+                errors += result.problems
+                stop = result.stop_reason
                 break
             score = parse_score(result.text, scale=10)
             if score is None:
@@ -72,7 +74,10 @@ def judge_node(
             judged.append(
                 {**candidate, "score": score, "verdict": label, "reason": f"judge: {score:.1f}"}
             )
-        return {"candidates": judged, "ledger": ledger, "errors": errors}
+        update: dict[str, Any] = {"candidates": judged, "ledger": ledger, "errors": errors}
+        if stop is not None:
+            update["stop_reason"] = stop
+        return update
 
     judge.__name__ = name
     return judge

@@ -12,7 +12,7 @@ from ponder.nodes._target import latest_leaf
 from ponder.nodes._types import Node
 from ponder.nodes.attempt import make_candidate
 from ponder.prompts import REFINE, PromptTemplate
-from ponder.state import RunState
+from ponder.state import RunState, next_index
 
 __all__ = ("refine_node",)
 
@@ -33,7 +33,7 @@ def refine_node(
         if target is None or target["critique"] is None:
             return {}
         budget, usage = usage_of(state, context)
-        index = len(candidates)
+        index = next_index(candidates)
         messages = prompt.render(
             context.prompt_style,
             problem=state["problem"],
@@ -48,12 +48,20 @@ def refine_node(
         if result.entry is None:
             return {"stop_reason": "budget"}
         if result.error is not None:
-            return {"ledger": [result.entry], "errors": [result.error], "stop_reason": "error"}
+            return {
+                "ledger": [result.entry],
+                "errors": result.problems,
+                "stop_reason": result.stop_reason,
+            }
         child, errors = await make_candidate(
             context, result, index=index, node=name, prompt=prompt,
             temperature=temperature, kind="refine", parent_id=target["id"],
         )  # fmt: skip
-        return {"ledger": [result.entry], "candidates": [child], "errors": errors}
+        update: dict[str, Any] = {"ledger": [result.entry], "candidates": [child]}
+        update["errors"] = errors + ([result.overrun] if result.overrun is not None else [])
+        if result.overrun is not None:
+            update["stop_reason"] = "budget"
+        return update
 
     refine.__name__ = name
     return refine

@@ -60,11 +60,15 @@ def majority(votes: dict[str, int] | dict[str, float]) -> str | None:
 
 
 def best_scored(candidates: Iterable[Candidate]) -> Candidate | None:
-    """Return the highest-scored candidate with an answer (the first drawn, on a tie)."""
+    """Return the highest-scored candidate with an answer (the first drawn, on a tie).
+
+    Candidates scored 0 (rejected outright) never win: with no better one, the caller falls
+    back to the majority.
+    """
     best: Candidate | None = None
     for candidate in candidates:
         score = candidate["score"]
-        if candidate["answer"] is None or score is None:
+        if candidate["answer"] is None or score is None or score <= 0:
             continue
         if best is None or score > (best["score"] or 0.0):
             best = candidate

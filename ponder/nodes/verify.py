@@ -6,7 +6,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ponder.context import RunContext
+from ponder.context import RunContext, seconds_left
 from ponder.errors import ConfigurationError, VerifierError
 from ponder.nodes._types import Node
 from ponder.state import Candidate, RunError, RunState, VerdictLabel, new_id
@@ -35,9 +35,17 @@ def verify_node(*, accept_at: float = 1.0, optional: bool = False, name: str = "
             raise ConfigurationError("this strategy needs a verifier: pass verifier=...")
         judged: list[Candidate] = []
         errors: list[RunError] = []
+        stop: str | None = None
         for candidate in state.get("candidates", []):
             if candidate["verdict"] is not None or candidate["kind"] == "step":
                 continue
+            left = seconds_left(state, context)
+            if left is not None and left <= 0:
+                stop = "budget"  # no time left to judge the rest: they stay unjudged
+                break
+            timeout = (
+                context.verifier_timeout if left is None else min(left, context.verifier_timeout)
+            )
             if candidate["answer"] is None:
                 judged.append(
                     {
@@ -49,7 +57,7 @@ def verify_node(*, accept_at: float = 1.0, optional: bool = False, name: str = "
                 continue
             try:
                 verdict = await run_verifier(
-                    context.verifier, state["problem"], candidate, timeout=context.verifier_timeout
+                    context.verifier, state["problem"], candidate, timeout=timeout
                 )
             except VerifierError as exc:
                 errors.append(
@@ -61,7 +69,10 @@ def verify_node(*, accept_at: float = 1.0, optional: bool = False, name: str = "
             judged.append(
                 {**candidate, "score": verdict.score, "verdict": label, "reason": verdict.reason}
             )
-        return {"candidates": judged, "errors": errors}
+        update: dict[str, Any] = {"candidates": judged, "errors": errors}
+        if stop is not None:
+            update["stop_reason"] = stop
+        return update
 
     verify.__name__ = name
     return verify

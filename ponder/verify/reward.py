@@ -21,6 +21,7 @@ import inspect
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
+from ponder._threads import in_daemon_thread
 from ponder.verify.verifier import Verdict, Verifier
 
 __all__ = ("OutcomeReward", "ProcessReward", "outcome_verifier", "score_steps")
@@ -46,9 +47,7 @@ def outcome_verifier(reward: OutcomeReward) -> Verifier:
     """Return a verifier that scores a candidate's text with ``reward``."""
 
     async def verify(problem: str, candidate: Mapping[str, Any], /) -> Verdict:
-        value = reward(problem, str(candidate.get("text", "")))
-        if inspect.isawaitable(value):
-            value = await value
+        value = await _call(reward, problem, str(candidate.get("text", "")))
         return Verdict(score=float(value), reason="outcome reward")
 
     return verify
@@ -56,7 +55,14 @@ def outcome_verifier(reward: OutcomeReward) -> Verifier:
 
 async def score_steps(reward: ProcessReward, problem: str, steps: Sequence[str]) -> float:
     """Call a process reward, sync or async, and return its score."""
-    value = reward(problem, list(steps))
-    if inspect.isawaitable(value):
-        value = await value
-    return float(value)
+    return float(await _call(reward, problem, list(steps)))
+
+
+async def _call(reward: Any, *args: Any) -> Any:
+    """Await an async reward; run a sync one in a daemon thread (its timeout can fire)."""
+    if inspect.iscoroutinefunction(reward) or inspect.iscoroutinefunction(
+        getattr(reward, "__call__", None)  # noqa: B004 - async callable objects
+    ):
+        return await reward(*args)
+    value = await in_daemon_thread(reward, *args)
+    return await value if inspect.isawaitable(value) else value

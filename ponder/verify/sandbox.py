@@ -82,13 +82,13 @@ async def run_python(code: str, limits: SandboxLimits | None = None) -> SandboxR
     limits = limits or SandboxLimits()
     cpu = max(1, int(limits.seconds) + 1)
     with tempfile.TemporaryDirectory(prefix="ponder-sandbox-") as folder:
+        # The code goes in through stdin ("-"), so any text, NUL bytes included, is accepted.
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-I",
-            "-c",
-            code,
+            "-",
             cwd=folder,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={"PATH": os.defpath, "PYTHONHASHSEED": "0"},
@@ -97,7 +97,8 @@ async def run_python(code: str, limits: SandboxLimits | None = None) -> SandboxR
         timed_out = False
         try:
             out, err = await asyncio.wait_for(
-                _read(process, limits.output_bytes), timeout=limits.seconds
+                _read(process, code.encode("utf-8", errors="replace"), limits.output_bytes),
+                timeout=limits.seconds,
             )
         except (TimeoutError, asyncio.TimeoutError):
             timed_out = True
@@ -117,8 +118,15 @@ async def run_python(code: str, limits: SandboxLimits | None = None) -> SandboxR
     )
 
 
-async def _read(process: asyncio.subprocess.Process, cap: int) -> tuple[bytes, bytes]:
-    assert process.stdout is not None and process.stderr is not None  # noqa: S101 - PIPE set
+async def _read(process: asyncio.subprocess.Process, code: bytes, cap: int) -> tuple[bytes, bytes]:
+    assert process.stdin is not None and process.stdout is not None  # noqa: S101 - PIPEs set
+    assert process.stderr is not None  # noqa: S101
+    try:
+        process.stdin.write(code)
+        await process.stdin.drain()
+        process.stdin.close()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the program died before reading all of itself: its exit status says why
 
     async def drain(stream: asyncio.StreamReader) -> bytes:
         kept = bytearray()

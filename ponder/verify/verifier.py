@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
 
+from ponder._threads import in_daemon_thread
 from ponder.errors import VerifierError
 from ponder.verify.extract import canonical_number, normalize_text
 
@@ -148,9 +149,7 @@ async def run_verifier(
                 timeout,
             )
         else:
-            result = await asyncio.wait_for(
-                asyncio.to_thread(verifier, problem, candidate), timeout
-            )
+            result = await asyncio.wait_for(in_daemon_thread(verifier, problem, candidate), timeout)
             if inspect.isawaitable(result):
                 result = await asyncio.wait_for(result, timeout)
     except VerifierError:

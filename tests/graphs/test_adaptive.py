@@ -76,3 +76,6 @@ def test_plan_scales_with_difficulty_and_caps_at_the_budget() -> None:
     assert hard["phases"] == ["attempts", "refine", "search"]
     capped = make_plan(config, 1.0, Budget(tokens=3000), 1000)
     assert capped["allotment"] == 2000 and capped["phases"] == ["attempts", "refine"]
+    # The default budget (4,000 tokens) affords every phase on a hard problem.
+    default = make_plan(config, 1.0, ponder.DEFAULT_BUDGET, 400)
+    assert default["phases"] == ["attempts", "refine", "search"]

@@ -100,7 +100,8 @@ async def test_seconds_budget_cuts_a_slow_call() -> None:
     model = ScriptedChatModel(replies=["The answer is 4."], delay=5.0)
     result = await ponder.asolve("q", model=model, budget=ponder.Budget(seconds=0.2), max_samples=3)
     assert result.wall_seconds < 2.0
-    assert result.status == "failed"
+    assert result.stop_reason == "budget"  # the budget cut the call: not a model failure
+    assert result.errors[0]["kind"] == "BudgetExceeded"
 
 
 async def test_samples_use_the_config_and_distinct_seeds() -> None:

@@ -40,3 +40,8 @@ async def test_endless_output_is_cut() -> None:
 async def test_runs_in_an_empty_directory_without_the_environment() -> None:
     result = await run_python("import os\nprint(os.listdir('.'), os.environ.get('HOME'))")
     assert result.stdout.strip() == "[] None"
+
+
+async def test_code_with_nul_bytes_is_run_not_crashed_on() -> None:
+    result = await run_python("print('a')\x00")
+    assert not result.ok and result.error  # a syntax error, reported like any other

@@ -1,0 +1,153 @@
+"""Regressions for failure paths: hostile models, verifiers and extractors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langgraph.graph import END, START, StateGraph
+
+import ponder
+from ponder.context import RunContext
+from ponder.runner import drive
+from ponder.state import RunState
+from ponder.testing import ScriptedChatModel
+
+
+class ZeroUsageModel(ScriptedChatModel):
+    """Reports usage of zero tokens for every reply (a broken server)."""
+
+    def _result(self, messages: list[BaseMessage], reply: Any, kwargs: dict[str, Any]) -> Any:
+        result = super()._result(messages, reply, kwargs)
+        message = result.generations[0].message
+        assert isinstance(message, AIMessage)
+        message.usage_metadata = UsageMetadata(input_tokens=0, output_tokens=0, total_tokens=0)
+        return result
+
+
+class CapIgnoringModel(ScriptedChatModel):
+    """Ignores max_tokens: always returns its full reply, and reports it honestly."""
+
+    def _result(self, messages: list[BaseMessage], reply: Any, kwargs: dict[str, Any]) -> Any:
+        return super()._result(messages, reply, {**kwargs, "max_tokens": None})
+
+
+LONG = " ".join(["word"] * 400) + " The answer is 4."
+
+
+async def test_zero_usage_is_charged_as_unreported() -> None:
+    model = ZeroUsageModel(replies=["The answer is 4. " + " ".join(["x"] * 50)])
+    result = await ponder.asolve(
+        "q", model=model, budget=ponder.Budget(tokens=1000), max_samples=40, agreement=1.0
+    )
+    assert result.usage.tokens <= 1000
+    assert result.usage.tokens > 0
+    assert not any(entry["usage_reported"] for entry in result.ledger)
+
+
+async def test_unreported_usage_is_charged_within_the_cap() -> None:
+    model = ScriptedChatModel(replies=[LONG], report_usage=False)
+    result = await ponder.asolve(
+        "q", model=model, budget=ponder.Budget(tokens=1500), max_samples=10, max_tokens=100
+    )
+    assert result.usage.tokens <= 1500
+
+
+async def test_a_model_that_ignores_the_cap_stops_the_run_with_an_overrun() -> None:
+    model = CapIgnoringModel(replies=[LONG])
+    result = await ponder.asolve(
+        "q", model=model, budget=ponder.Budget(tokens=3000), max_samples=10, max_tokens=50
+    )
+    assert result.usage.calls == 1
+    assert result.stop_reason == "budget"
+    assert result.errors[0]["kind"] == "BudgetOverrun"
+
+
+async def test_ids_stay_unique_when_a_parallel_branch_draws_nothing() -> None:
+    def reply(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
+        if "step by step" in messages[-1].text:
+            raise RuntimeError("this prompt always fails")
+        return "The answer is 8." if "Python" not in messages[0].text else "print(7)"
+
+    result = await ponder.asolve(
+        "3 + 4 =", "adaptive", model=ScriptedChatModel(reply_fn=reply),
+        verifier=ponder.ExpectedAnswer("7"), budget=ponder.Budget(tokens=6000),
+    )  # fmt: skip
+    ids = [c["id"] for c in result.candidates]
+    assert len(ids) == len(set(ids))
+    assert all(c["parent_id"] != c["id"] for c in result.candidates)
+    assert result.answer == "7"
+
+
+def test_a_hung_sync_verifier_does_not_hold_up_solve() -> None:
+    def hangs(problem: str, candidate: Any) -> float:
+        time.sleep(30)
+        return 1.0
+
+    started = time.monotonic()
+    result = ponder.solve(
+        "q", "best-of-n", model=ScriptedChatModel(replies=["The answer is 4."]),
+        verifier=hangs, verifier_timeout=0.2, n=2,
+    )  # fmt: skip
+    assert time.monotonic() - started < 10
+    assert [c["verdict"] for c in result.candidates] == ["unverified", "unverified"]
+
+
+async def test_a_sync_reward_cannot_outlive_its_timeout() -> None:
+    from ponder.verify import outcome_verifier
+    from ponder.verify.verifier import run_verifier
+
+    def slow(problem: str, solution: str) -> float:
+        time.sleep(3)
+        return 1.0
+
+    started = time.monotonic()
+    try:
+        await run_verifier(outcome_verifier(slow), "q", {"text": "x"}, timeout=0.2)
+    except ponder.VerifierError:
+        pass
+    assert time.monotonic() - started < 2
+
+
+async def test_an_extractor_returning_garbage_is_recorded() -> None:
+    result = await ponder.asolve(
+        "q", model=ScriptedChatModel(replies=["The answer is 4."]),
+        extractor=lambda text: ["4"],  # type: ignore[arg-type,return-value]
+        max_samples=2,
+    )  # fmt: skip
+    assert result.answer is None
+    assert result.errors[0]["kind"] == "ExtractorError"
+
+
+async def test_a_node_that_raises_keeps_what_was_gathered() -> None:
+    def first(state: RunState) -> dict[str, Any]:
+        return {"answer": "partial"}
+
+    def broken(state: RunState) -> dict[str, Any]:
+        raise RuntimeError("node bug")
+
+    graph = StateGraph(RunState, context_schema=RunContext)
+    graph.add_node("first", first)
+    graph.add_node("broken", broken)
+    graph.add_edge(START, "first")
+    graph.add_edge("first", "broken")
+    graph.add_edge("broken", END)
+    values = await drive(
+        graph.compile(), {"problem": "q", "budget": ponder.Budget(calls=1).to_limits()},
+        config={}, context=RunContext(model=ScriptedChatModel(replies=["x"])),
+    )  # fmt: skip
+    assert values["answer"] == "partial"
+    assert values["status"] == "failed"
+    assert values["errors"][-1]["kind"] == "RuntimeError"
+
+
+async def test_a_budget_too_small_for_one_call_says_so() -> None:
+    result = await ponder.asolve(
+        "A long problem statement " * 20, model=ScriptedChatModel(replies=["4"]),
+        budget=ponder.Budget(tokens=100),
+    )  # fmt: skip
+    assert result.candidates == []
+    assert result.errors[0]["kind"] == "BudgetExceeded"
+    assert "cannot afford a single call" in result.errors[0]["message"]
