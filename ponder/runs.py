@@ -26,6 +26,7 @@ from typing import Any, TypedDict, cast
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
+from sqlalchemy.engine import make_url
 
 from ponder._sync import run_sync
 from ponder.api import DEFAULT_DB, check_verifier, make_context, verifier_record
@@ -53,6 +54,7 @@ __all__ = (
     "fork",
     "list_checkpoints",
     "list_runs",
+    "open_store",
     "remove_run",
     "resume",
     "start_run",
@@ -106,6 +108,20 @@ def top_up(
         cost=raised(budget.cost, add_cost),
         pricing=budget.pricing,
     )
+
+
+def open_store(db: str) -> SqlCheckpointer:
+    """Open the store at ``db``; a ``?schema=NAME`` query picks a PostgreSQL schema.
+
+    Example:
+        >>> saver = open_store("postgresql+asyncpg://postgres@127.0.0.1/test?schema=ponder")
+        >>> saver.close()
+    """
+    url = make_url(db)
+    schema = url.query.get("schema")
+    if isinstance(schema, tuple):
+        raise ConfigurationError(f"the database URL names several schemas: {schema}")
+    return SqlCheckpointer.from_url(url.difference_update_query(["schema"]), schema=schema)
 
 
 def _graph(spec: StrategySpec, config: Any, saver: SqlCheckpointer) -> Any:
@@ -185,7 +201,7 @@ async def start_run(
     parent_run_id: str | None,
 ) -> RunResult:
     """Record a new run in ``db`` and run it, checkpointed (used by `ponder.asolve`)."""
-    async with SqlCheckpointer.from_url(db) as saver:
+    async with open_store(db) as saver:
         if await saver.aget_run(run_id) is not None:
             raise ConfigurationError(f"run {run_id!r} exists already: resume it or pick another id")
         record = RunRecord(
@@ -278,7 +294,7 @@ async def aresume(
     Raises:
         ConfigurationError: No such run; a paused run without a top-up; a finished run.
     """
-    async with SqlCheckpointer.from_url(db) as saver:
+    async with open_store(db) as saver:
         record = await _record(saver, run_id)
         spec = strategy_spec(record["strategy"])
         config = make_config(spec, record["options"])
@@ -359,7 +375,7 @@ async def afork(
     Raises:
         ConfigurationError: No such run or checkpoint, or unusable options.
     """
-    async with SqlCheckpointer.from_url(db) as saver:
+    async with open_store(db) as saver:
         record = await _record(saver, run_id)
         old_spec = strategy_spec(record["strategy"])
         source = await _graph(old_spec, make_config(old_spec, record["options"]), saver).aget_state(
@@ -396,13 +412,13 @@ async def afork(
 
 async def alist_runs(*, db: str = DEFAULT_DB, limit: int | None = None) -> list[RunRecord]:
     """Return the runs in ``db``, newest first."""
-    async with SqlCheckpointer.from_url(db) as saver:
+    async with open_store(db) as saver:
         return await saver.alist_runs(limit=limit)
 
 
 async def alist_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[CheckpointInfo]:
     """Return a run's checkpoints (its top-level graph's), newest first."""
-    async with SqlCheckpointer.from_url(db) as saver:
+    async with open_store(db) as saver:
         await _record(saver, run_id)
         found: list[CheckpointInfo] = []
         async for item in saver.alist({"configurable": {"thread_id": run_id, "checkpoint_ns": ""}}):
@@ -425,7 +441,7 @@ async def aremove_run(run_id: str, *, db: str = DEFAULT_DB) -> None:
     Raises:
         ConfigurationError: There is no such run.
     """
-    async with SqlCheckpointer.from_url(db) as saver:
+    async with open_store(db) as saver:
         if not await saver.adelete_run(run_id):
             raise ConfigurationError(f"no run {run_id!r} here; `ponder runs` lists the runs")
 

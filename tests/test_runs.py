@@ -1,0 +1,105 @@
+"""Persisted runs on SQLite and on the real PostgreSQL server: pause, top-up, fork, remove."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+import ponder
+from ponder import runs
+from ponder.errors import ConfigurationError
+from ponder.testing import ScriptedChatModel
+from tests.persistence.conftest import drop_schemas
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
+        return
+    schema = f"ponder_test_{uuid.uuid4().hex[:16]}"
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/test?schema={schema}"
+    finally:
+        drop_schemas([schema])
+
+
+def seeded() -> ScriptedChatModel:
+    """Replies depend on the seed only, so a resumed run can be compared with a fresh one."""
+
+    def reply(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
+        return f"The answer is {kwargs['seed'] % 3}."
+
+    return ScriptedChatModel(reply_fn=reply)
+
+
+async def test_pause_then_top_up_equals_an_uninterrupted_run(db: str) -> None:
+    options: dict[str, Any] = {"max_samples": 7, "agreement": 1.0}
+    paused = await ponder.asolve(
+        "q", model=seeded(), budget=ponder.Budget(calls=3), db=db, run_id="r1", **options
+    )
+    assert paused.status == "paused" and paused.stop_reason == "budget"
+    assert paused.usage.calls == 3 and paused.answer is not None
+    [record] = await runs.alist_runs(db=db)
+    assert (record["run_id"], record["status"], record["calls"]) == ("r1", "paused", 3)
+
+    with pytest.raises(ConfigurationError, match="add_tokens"):
+        await runs.aresume("r1", db=db, model=seeded())
+    done = await runs.aresume("r1", db=db, add_calls=4, model=seeded())
+    fresh = await ponder.asolve("q", model=seeded(), budget=ponder.Budget(calls=7), **options)
+    assert done.status == "done"
+    assert done.answer == fresh.answer
+    assert [c["text"] for c in done.candidates] == [c["text"] for c in fresh.candidates]
+    assert done.usage.calls == fresh.usage.calls == 7
+    assert (await runs.alist_runs(db=db))[0]["status"] == "done"
+    with pytest.raises(ConfigurationError, match="nothing to resume"):
+        await runs.aresume("r1", db=db, model=seeded())
+
+
+async def test_fork_keeps_the_work_before_the_checkpoint(db: str) -> None:
+    await ponder.asolve(
+        "q", model=seeded(), budget=ponder.Budget(calls=4), db=db, run_id="base",
+        max_samples=4, agreement=1.0,
+    )  # fmt: skip
+    points = await runs.alist_checkpoints("base", db=db)
+    middle = next(p for p in points if p["candidates"] == 2)
+    forked = await runs.afork(
+        "base", at=middle["checkpoint_id"], strategy="best-of-n", db=db, new_run_id="child",
+        model=seeded(), verifier=ponder.ExpectedAnswer("2"), n=6, add_tokens=None,
+    )  # fmt: skip
+    assert [c["id"] for c in forked.candidates[:2]] == ["c0", "c1"]
+    assert forked.candidates[0]["verdict"] is not None  # the fork's verifier judged old work
+    assert forked.answer == "2"
+    child = next(r for r in await runs.alist_runs(db=db) if r["run_id"] == "child")
+    assert child["parent_run_id"] == "base" and child["strategy"] == "best-of-n"
+
+
+async def test_remove_and_unknown_runs(db: str) -> None:
+    await ponder.asolve("q", model=seeded(), db=db, run_id="gone", max_samples=2)
+    await runs.aremove_run("gone", db=db)
+    assert await runs.alist_runs(db=db) == []
+    with pytest.raises(ConfigurationError, match="no run 'gone'"):
+        await runs.aremove_run("gone", db=db)
+    with pytest.raises(ConfigurationError, match="exists already"):
+        await ponder.asolve("q", model=seeded(), db=db, run_id="twice", max_samples=1)
+        await ponder.asolve("q", model=seeded(), db=db, run_id="twice", max_samples=1)
+
+
+async def test_a_model_object_must_be_given_again_to_resume(db: str) -> None:
+    await ponder.asolve(
+        "q", model=seeded(), budget=ponder.Budget(calls=1), db=db, run_id="obj", max_samples=3
+    )
+    with pytest.raises(ConfigurationError, match="model=..."):
+        await runs.aresume("obj", db=db, add_calls=2)
+
+
+async def test_options_must_be_plain_data_to_persist(db: str) -> None:
+    from ponder.prompts import FEW_SHOT
+
+    with pytest.raises(ConfigurationError, match="by name"):
+        await ponder.asolve("q", model=seeded(), db=db, prompt=FEW_SHOT)
