@@ -329,6 +329,10 @@ async def aresume(
                     "resume it without a top-up first"
                 )
             inputs = None  # go on from the last checkpoint; finished steps are not redone
+        elif record["status"] == "running" and snapshot.values:
+            # Killed after its last step but before its record was updated: it is finished;
+            # bring the record up to date and return the result (nothing runs, nothing spent).
+            inputs = None
         else:
             raise ConfigurationError(
                 f"run {run_id!r} is {record['status']}: there is nothing to resume "

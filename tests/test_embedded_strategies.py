@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,3 +158,27 @@ async def test_program_aided_attempt_runs_model_code(smollm2: EmbeddedChatModel)
     assert programs
     # Every program candidate either printed an answer or says why it has none.
     assert all(c["answer"] is not None or c["reason"] for c in programs)
+
+
+def test_cli_pause_resume_and_remove_a_run(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+    def ponder_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ponder.cli", *args, "--db", db],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+
+    out = ponder_cli("solve", "7 + 5 =", "--max-tokens", "500", "-n", "8", "--run-id", "cli1",
+                     "-o", "agreement=1.0", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["status"] == "paused"
+    listing = ponder_cli("runs")
+    assert "cli1" in listing.stdout and "paused" in listing.stdout
+    resumed = ponder_cli("resume", "cli1", "--add-tokens", "3000", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    data = json.loads(resumed.stdout)
+    assert data["status"] == "done" and data["usage"]["tokens"] <= 3500
+    assert "cli1" in ponder_cli("runs").stdout
+    assert ponder_cli("rm", "cli1").returncode == 0
+    assert "cli1" not in ponder_cli("runs").stdout

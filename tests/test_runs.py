@@ -103,3 +103,18 @@ async def test_options_must_be_plain_data_to_persist(db: str) -> None:
 
     with pytest.raises(ConfigurationError, match="by name"):
         await ponder.asolve("q", model=seeded(), db=db, prompt=FEW_SHOT)
+
+
+async def test_a_run_killed_after_its_last_step_resumes_to_its_result(db: str) -> None:
+    model = seeded()
+    finished = await ponder.asolve("q", model=model, db=db, run_id="late", max_samples=3)
+    async with runs.open_store(db) as saver:  # as if killed before the record was updated
+        record = await saver.aget_run("late")
+        assert record is not None
+        record["status"] = "running"
+        await saver.aput_run(record)
+    calls = len(model.calls)
+    again = await runs.aresume("late", db=db, model=model)
+    assert (again.status, again.answer) == (finished.status, finished.answer)
+    assert len(model.calls) == calls  # nothing was run again
+    assert (await runs.alist_runs(db=db))[0]["status"] == "done"

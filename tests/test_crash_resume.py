@@ -1,0 +1,105 @@
+"""Kill real solves with SIGKILL at random points, resume them, and check nothing is paid twice.
+
+Each trial runs a solve on the embedded model in a subprocess that logs every model call it
+finishes (a hash of the prompt and of the reply), kills it at a random moment, reads what the
+checkpoint holds, resumes the run in a second subprocess, and checks that:
+
+- the resumed run completes;
+- no call whose result was checkpointed before the kill was made again (a call in flight at
+  the kill, or finished but not yet checkpointed, may be redone: it was never saved);
+- the SQLite file passes ``PRAGMA integrity_check``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ponder.graphs.registry import make_config, strategy_spec
+from ponder.runs import _graph, open_store
+
+pytestmark = pytest.mark.embedded
+
+WORKER = Path(__file__).with_name("crash_worker.py")
+STRATEGIES = ("self-consistency", "best-of-n", "refine")
+TRIALS = 21
+
+
+def worker(mode: str, db: str, run_id: str, strategy: str, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), mode, db, run_id, strategy, str(log)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if mode == "resume" else subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def logged(log: Path) -> list[tuple[str, str]]:
+    if not log.exists():
+        return []
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [(line["prompt"], line["reply"]) for line in lines]
+
+
+async def checkpointed_replies(db: str, run_id: str, strategy: str) -> tuple[set[str], str]:
+    """Hashes of every model reply the run's latest checkpoint holds, and the run's status."""
+    import hashlib
+
+    spec = strategy_spec(strategy)
+    async with open_store(db) as saver:
+        record = await saver.aget_run(run_id)
+        if record is None:
+            return set(), "missing"
+        config = make_config(spec, record["options"])
+        state = await _graph(spec, config, saver).aget_state(
+            {"configurable": {"thread_id": run_id}}
+        )
+    texts = []
+    for candidate in (state.values or {}).get("candidates", []):
+        texts.append(candidate["text"])
+        if candidate["critique"] is not None:
+            texts.append(candidate["critique"])
+    digests = {hashlib.sha256(t.strip().encode()).hexdigest()[:16] for t in texts}
+    return digests, record["status"]
+
+
+def test_killed_runs_resume_without_paying_twice(tmp_path: Path) -> None:
+    rng = random.Random(20261128)
+    killed = 0
+    for trial in range(TRIALS):
+        strategy = STRATEGIES[trial % len(STRATEGIES)]
+        path = tmp_path / f"trial{trial}.db"
+        db = f"sqlite+aiosqlite:///{path}"
+        first_log, second_log = tmp_path / f"t{trial}-1.log", tmp_path / f"t{trial}-2.log"
+        run_id = f"crash{trial}"
+        process = worker("solve", db, run_id, strategy, first_log)
+        deadline = time.monotonic() + rng.uniform(2.0, 9.0)
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait(timeout=60)
+        replies, status = asyncio.run(checkpointed_replies(db, run_id, strategy))
+        if status == "missing":
+            continue  # killed before the run was even recorded: nothing to resume
+        saved = {pair for pair in logged(first_log) if pair[1] in replies}
+        if status == "running":
+            resumed = worker("resume", db, run_id, strategy, second_log)
+            _, err = resumed.communicate(timeout=600)
+            assert resumed.returncode == 0, err.decode()[-2000:]
+            redone = saved & set(logged(second_log))
+            assert not redone, f"trial {trial} ({strategy}): checkpointed calls ran again"
+            _, final = asyncio.run(checkpointed_replies(db, run_id, strategy))
+            assert final in ("done", "paused"), f"trial {trial}: ended {final}"
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert killed >= 15, f"only {killed} of {TRIALS} trials were killed mid-run"
