@@ -182,3 +182,31 @@ def test_cli_pause_resume_and_remove_a_run(tmp_path: Path) -> None:
     assert "cli1" in ponder_cli("runs").stdout
     assert ponder_cli("rm", "cli1").returncode == 0
     assert "cli1" not in ponder_cli("runs").stdout
+
+
+async def test_judge_and_difficulty_rating_nodes_on_smollm2(smollm2: EmbeddedChatModel) -> None:
+    from langgraph.graph import END, START, StateGraph
+
+    from ponder.context import RunContext
+    from ponder.nodes.difficulty import difficulty_node
+    from ponder.nodes.judge import judge_node
+    from ponder.state import RunState
+
+    drawn = await ponder.asolve("9 * 3 =", model=smollm2, max_samples=2, agreement=1.0)
+    graph = StateGraph(RunState, context_schema=RunContext)
+    graph.add_node("rate", difficulty_node("rating"))
+    graph.add_node("judge", judge_node())
+    graph.add_edge(START, "rate")
+    graph.add_edge("rate", "judge")
+    graph.add_edge("judge", END)
+    app: Any = graph.compile()
+    out = await app.ainvoke(
+        {"problem": "9 * 3 =", "budget": ponder.Budget(tokens=2000).to_limits(),
+         "candidates": drawn.candidates, "ledger": drawn.ledger},
+        context=RunContext(model=smollm2),
+    )  # fmt: skip
+    assert 0.0 <= out["difficulty"] <= 1.0
+    assert len(out["ledger"]) == len(drawn.ledger) + 1 + len(drawn.candidates)
+    for candidate in out["candidates"]:
+        # A usable judgment is a score; an unusable one is recorded as such, never defaulted.
+        assert (candidate["score"] is not None) or "unusable" in (candidate["reason"] or "")
