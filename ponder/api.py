@@ -153,6 +153,10 @@ async def asolve(
     if not isinstance(budget, Budget):
         raise ConfigurationError(f"budget must be a ponder.Budget, got {type(budget).__name__}")
     check_verifier(spec, verifier)
+    if getattr(config, "confirm_before", ()) and db is None:
+        raise ConfigurationError(
+            "confirm_before pauses the run for approval, which needs a persisted run: pass db=..."
+        )
     chat_model = resolve_model(model)
     context = make_context(
         chat_model, verifier=verifier, extractor=extractor, step_scorer=step_scorer,

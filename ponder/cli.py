@@ -124,6 +124,22 @@ def _parser() -> argparse.ArgumentParser:
     resume_cmd.add_argument("--add-calls", type=int, default=None)
     resume_cmd.add_argument("--add-seconds", type=float, default=None)
     resume_cmd.add_argument("--model", "-m", default=None, help="the model, if not the stored one")
+    decision = resume_cmd.add_mutually_exclusive_group()
+    decision.add_argument(
+        "--approve",
+        dest="approve",
+        action="store_const",
+        const=True,
+        default=None,
+        help="approve the phase a run waits for",
+    )
+    decision.add_argument(
+        "--decline",
+        dest="approve",
+        action="store_const",
+        const=False,
+        help="decline it: the run ends with what it has",
+    )
     resume_cmd.add_argument("--json", action="store_true")
     resume_cmd.add_argument("--quiet", "-q", action="store_true")
     _db_option(resume_cmd)
@@ -259,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 add_tokens=args.add_tokens,
                 add_calls=args.add_calls,
                 add_seconds=args.add_seconds,
+                approve=args.approve,
                 model=args.model,
                 on_progress=None if args.quiet else _progress,
             )

@@ -15,7 +15,7 @@ from ponder.context import RunContext
 from ponder.errors import PonderError
 from ponder.nodes.select import provisional_answer, tally
 from ponder.result import RunResult
-from ponder.state import Candidate, RunError, Status, new_id
+from ponder.state import Candidate, RunError, Status, StopReason, new_id
 
 __all__ = ("ProgressCallback", "drive", "result_from")
 
@@ -74,6 +74,7 @@ def result_from(
     strategy: str,
     wall_seconds: float,
     paused: bool = False,
+    pause_reason: StopReason = "budget",
     seconds_before: float = 0.0,
     run_id: str | None = None,
 ) -> RunResult:
@@ -90,7 +91,7 @@ def result_from(
         answer=answer,
         strategy=strategy,
         status=status,
-        stop_reason="budget" if paused else values.get("stop_reason"),
+        stop_reason=pause_reason if paused else values.get("stop_reason"),
         candidates=candidates,
         votes=dict(tally(candidates)) if paused else values.get("votes", {}),
         usage=Usage.from_ledger(ledger, seconds=total),

@@ -40,6 +40,7 @@ from ponder.persistence.runs import RunRecord
 from ponder.persistence.sqlalchemy import SqlCheckpointer
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback, drive, result_from
+from ponder.state import StopReason
 from ponder.verify.extract import Extractor
 from ponder.verify.math import MathAnswer
 from ponder.verify.verifier import ExpectedAnswer, Verifier
@@ -124,6 +125,19 @@ def open_store(db: str) -> SqlCheckpointer:
     return SqlCheckpointer.from_url(url.difference_update_query(["schema"]), schema=schema)
 
 
+def _pause_reason(snapshot: Any) -> StopReason | None:
+    """Why a run is paused (``budget`` or ``approval``), or ``None`` when it is not."""
+    for task in snapshot.tasks:
+        for pending in task.interrupts:
+            value = pending.value
+            return (
+                "approval"
+                if isinstance(value, dict) and value.get("reason") == "approval"
+                else "budget"
+            )
+    return None
+
+
 def _graph(spec: StrategySpec, config: Any, saver: SqlCheckpointer) -> Any:
     return compiled(spec.name, config).builder.compile(checkpointer=saver, name=spec.name)
 
@@ -163,7 +177,8 @@ async def _run(
         graph, inputs, config=thread, context=context, on_progress=on_progress, on_step=on_step
     )
     snapshot = await graph.aget_state(thread)
-    paused = any(task.interrupts for task in snapshot.tasks)
+    reason = _pause_reason(snapshot)
+    paused = reason is not None
     values = dict(snapshot.values)
     if streamed.get("status") == "failed" and len(streamed.get("errors", [])) > len(
         values.get("errors", [])
@@ -171,7 +186,8 @@ async def _run(
         values.update(status="failed", errors=streamed["errors"], stop_reason="error")
     result = result_from(
         values, strategy=record["strategy"], wall_seconds=context.elapsed(),
-        paused=paused, seconds_before=before, run_id=record["run_id"],
+        paused=paused, pause_reason=reason or "budget", seconds_before=before,
+        run_id=record["run_id"],
     )  # fmt: skip
     record["status"] = result.status
     record["stop_reason"] = result.stop_reason
@@ -274,6 +290,7 @@ async def aresume(
     extractor: Extractor | None = None,
     call_timeout: float | None = 300.0,
     on_progress: ProgressCallback | None = None,
+    approve: bool | None = None,
 ) -> RunResult:
     """Resume a paused run with a top-up, or continue a run that was killed mid-way.
 
@@ -290,9 +307,12 @@ async def aresume(
         extractor: The answer extractor (numbers by default).
         call_timeout: Seconds one model call may take.
         on_progress: Called as candidates are drawn and judged.
+        approve: The answer to a run waiting for approval before an expensive phase:
+            ``True`` runs the phase, ``False`` ends the run with what it has.
 
     Raises:
-        ConfigurationError: No such run; a paused run without a top-up; a finished run.
+        ConfigurationError: No such run; a paused run without a top-up or an approval;
+            a finished run.
     """
     async with open_store(db) as saver:
         record = await _record(saver, run_id)
@@ -306,10 +326,18 @@ async def aresume(
         )  # fmt: skip
         graph = _graph(spec, config, saver)
         snapshot = await graph.aget_state(_thread(run_id, config))
-        paused = any(task.interrupts for task in snapshot.tasks)
+        reason = _pause_reason(snapshot)
+        paused = reason is not None
         wants_more = any(v is not None for v in (add_tokens, add_calls, add_seconds, add_cost))
         inputs: Any
-        if paused:
+        if reason == "approval":
+            if approve is None:
+                raise ConfigurationError(
+                    f"run {run_id!r} waits for approval before an expensive phase: resume it "
+                    "with approve=True or approve=False (ponder resume RUN --approve/--decline)"
+                )
+            inputs = Command(resume=approve)
+        elif paused:
             if not wants_more:
                 raise ConfigurationError(
                     f"run {run_id!r} is paused: its budget ran out. Resume it with more, "

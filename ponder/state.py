@@ -49,7 +49,7 @@ Status = Literal["running", "paused", "done", "failed"]
 - ``failed``: the model or a verifier failed; the candidates gathered so far are kept.
 """
 
-StopReason = Literal["verified", "converged", "decided", "exhausted", "budget", "error"]
+StopReason = Literal["verified", "converged", "decided", "exhausted", "budget", "approval", "error"]
 """Why a strategy stopped drawing candidates.
 
 - ``verified``: a candidate passed the verifier.
@@ -57,6 +57,7 @@ StopReason = Literal["verified", "converged", "decided", "exhausted", "budget", 
 - ``decided``: the vote leader can no longer be overtaken by the samples left.
 - ``exhausted``: the strategy drew as many candidates as it is allowed.
 - ``budget``: the budget cannot afford another call.
+- ``approval``: a persisted run waits for approval before an expensive phase.
 - ``error``: the model failed.
 """
 

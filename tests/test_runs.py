@@ -118,3 +118,34 @@ async def test_a_run_killed_after_its_last_step_resumes_to_its_result(db: str) -
     assert (again.status, again.answer) == (finished.status, finished.answer)
     assert len(model.calls) == calls  # nothing was run again
     assert (await runs.alist_runs(db=db))[0]["status"] == "done"
+
+
+async def test_approval_before_an_expensive_phase(db: str) -> None:
+    def reply(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
+        if "Python program" in messages[0].text:
+            return "```python\nprint(8)\n```"
+        if "Check the solution" in messages[-1].text:
+            return "The sum is wrong."
+        return f"The answer is {8 + kwargs['seed'] % 2}."
+
+    model = ScriptedChatModel(reply_fn=reply)
+    common: dict[str, Any] = {
+        "model": model, "db": db, "verifier": ponder.ExpectedAnswer("7"),
+        "budget": ponder.Budget(tokens=20000), "confirm_before": ["refine"],
+    }  # fmt: skip
+    waiting = await ponder.asolve("3 + 4 =", "adaptive", run_id="ask", **common)
+    assert (waiting.status, waiting.stop_reason) == ("paused", "approval")
+    calls = len(model.calls)
+    with pytest.raises(ConfigurationError, match="approve=True"):
+        await runs.aresume("ask", db=db, model=model)
+    declined = await runs.aresume("ask", db=db, model=model, approve=False)
+    assert declined.status == "done" and len(model.calls) == calls  # nothing more was spent
+
+    waiting = await ponder.asolve("3 + 4 =", "adaptive", run_id="ask2", **common)
+    approved = await runs.aresume("ask2", db=db, model=model, approve=True)
+    assert any(c["kind"] == "refine" for c in approved.candidates)
+
+
+async def test_approval_needs_a_persisted_run() -> None:
+    with pytest.raises(ConfigurationError, match="persisted"):
+        await ponder.asolve("q", "adaptive", model=seeded(), confirm_before=["search"])

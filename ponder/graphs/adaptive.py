@@ -24,11 +24,12 @@ The graph::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import Command, interrupt
 
 from ponder.budget import Budget
 from ponder.context import RunContext, usage_of
@@ -44,9 +45,30 @@ from ponder.nodes.pause import pause
 from ponder.prompts import PromptTemplate
 from ponder.state import Plan, RunInput, RunOutput, RunState, StopReason
 
-__all__ = ("AdaptiveConfig", "AdaptiveRoute", "build_adaptive", "make_plan")
 
-AdaptiveRoute = Literal["attempts", "refine", "search", "select", "pause"]
+class ApprovalRequest(TypedDict):
+    """What a run waiting for approval asks (the interrupt's value)."""
+
+    reason: str
+    """``approval``."""
+    phase: str
+    """The phase about to start."""
+    allotment: int
+    """The tokens the plan grants the problem."""
+
+
+__all__ = (
+    "AdaptiveConfig",
+    "AdaptiveRoute",
+    "ApprovalRequest",
+    "approve_node",
+    "build_adaptive",
+    "make_plan",
+)
+
+AdaptiveRoute = Literal[
+    "attempts", "refine", "search", "select", "pause", "approve_refine", "approve_search"
+]
 """The phase the adaptive strategy enters next."""
 
 
@@ -71,6 +93,10 @@ class AdaptiveConfig:
     """Sampling temperature of attempts."""
     max_tokens: int = 256
     """Output cap of one attempt, in tokens."""
+    confirm_before: tuple[str, ...] = ()
+    """Phases (``refine``, ``search``) to ask approval for before spending on them: the run
+    pauses with LangGraph's ``interrupt`` and goes on when resumed with an answer
+    (``ponder.runs.aresume(run_id, approve=True)``). Needs a persisted run."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -83,6 +109,14 @@ class AdaptiveConfig:
         if isinstance(prompts, (str, PromptTemplate)):
             prompts = (prompts,)  # one prompt given on its own
         object.__setattr__(self, "prompts", tuple(resolve_prompt(owner, p) for p in prompts))
+        confirm: Any = self.confirm_before
+        if isinstance(confirm, str):
+            confirm = (confirm,)
+        if not set(confirm) <= {"refine", "search"}:
+            raise ConfigurationError(
+                f"{owner}.confirm_before names phases refine and search only, got {confirm}"
+            )
+        object.__setattr__(self, "confirm_before", tuple(confirm))
         names = [p.name for p in self.prompts]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"{owner}.prompts must have distinct names, got {names}")
@@ -144,7 +178,23 @@ def route_after(
         return end_route(stop, context)
     if not later:
         return "select"
+    if later[0] in config.confirm_before:
+        return f"approve_{later[0]}"  # type: ignore[return-value]
     return later[0]  # type: ignore[return-value]
+
+
+def approve_node(phase: str) -> Any:
+    """Return a node that asks approval before ``phase``; a ``False`` answer ends the run."""
+
+    def approve(state: RunState) -> Command[str]:
+        plan = state.get("plan") or {"allotment": 0}
+        answer = interrupt(
+            ApprovalRequest(reason="approval", phase=phase, allotment=plan["allotment"])
+        )
+        return Command(goto=phase if answer is True else "select")
+
+    approve.__name__ = f"approve_{phase}"
+    return approve
 
 
 def build_adaptive(
@@ -207,6 +257,8 @@ def build_adaptive(
     )
     graph.add_node("check", verify_node(optional=True))
     graph.add_node("refine", build_refine(RefineConfig(max_rounds=2)))
+    graph.add_node("approve_refine", approve_node("refine"), destinations=("refine", "select"))
+    graph.add_node("approve_search", approve_node("search"), destinations=("search", "select"))
     graph.add_node("search", build_beam_search(BeamSearchConfig()))
     graph.add_node("select", select_node("best_score", select_reason))
     graph.add_edge(START, "prepare")
