@@ -20,6 +20,7 @@ from langgraph.checkpoint.base import DeltaChannelHistory
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ponder.persistence._hydrate import stored_pairs
 from ponder.persistence._rows import chunks, ordered_writes
 from ponder.persistence.schema import blobs, checkpoints, writes
 
@@ -80,7 +81,7 @@ async def find_seeds(
     walked: dict[str, list[str]] = {channel: [] for channel in channels}
     seed_version: dict[str, str] = {}
     remaining = set(channels)
-    c, b = checkpoints, blobs
+    c = checkpoints
     for batch in chunks(chain):
         if not remaining:
             break
@@ -101,16 +102,7 @@ async def find_seeds(
             for channel in remaining
             if channel in versions
         }
-        stored: set[tuple[str, str]] = set()
-        for pairs in chunks(sorted(wanted)):
-            found = await conn.execute(
-                sa.select(b.c.channel, b.c.version).where(
-                    b.c.thread_id == thread_id,
-                    b.c.checkpoint_ns == checkpoint_ns,
-                    sa.tuple_(b.c.channel, b.c.version).in_(pairs),
-                )
-            )
-            stored.update((row.channel, row.version) for row in found)
+        stored = await stored_pairs(conn, thread_id, checkpoint_ns, sorted(wanted))
         for checkpoint_id in batch:
             versions = versions_of.get(checkpoint_id, {})
             for channel in sorted(remaining):

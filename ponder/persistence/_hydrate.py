@@ -18,22 +18,103 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ponder.persistence._rows import checkpoint_config, chunks, ordered_writes
 from ponder.persistence.schema import blobs, checkpoints, writes
 
-__all__ = ("hydrate", "matches", "select_checkpoints")
+__all__ = ("CHECKPOINT_COLUMNS", "hydrate", "matches", "pairs_clause", "stored_pairs")
+
+CHECKPOINT_COLUMNS = (
+    checkpoints.c.thread_id,
+    checkpoints.c.checkpoint_ns,
+    checkpoints.c.checkpoint_id,
+    checkpoints.c.parent_checkpoint_id,
+    checkpoints.c.type,
+    checkpoints.c.checkpoint,
+    checkpoints.c.metadata_type,
+    checkpoints.c.metadata,
+)
+"""The checkpoint columns `hydrate` needs."""
 
 
-def select_checkpoints() -> sa.Select[Any]:
-    """Select the checkpoint columns `hydrate` needs."""
-    c = checkpoints
-    return sa.select(
-        c.c.thread_id,
-        c.c.checkpoint_ns,
-        c.c.checkpoint_id,
-        c.c.parent_checkpoint_id,
-        c.c.type,
-        c.c.checkpoint,
-        c.c.metadata_type,
-        c.c.metadata,
+# Channels and versions are looked up as two IN lists rather than one (channel, version) IN
+# list: SQLite (3.40) searches the primary key only by its (thread_id, checkpoint_ns) prefix
+# for the latter, reading every value of the thread, but by the whole key for the former. The
+# two lists also match crossed pairs that were not asked for (a version of one channel equal
+# to a version of another); readers drop those, `pairs_clause` excludes them.
+def _values_query(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    b = blobs
+    return sa.select(*columns).where(
+        b.c.thread_id == sa.bindparam("thread_id"),
+        b.c.checkpoint_ns == sa.bindparam("checkpoint_ns"),
+        b.c.channel.in_(sa.bindparam("channels", expanding=True)),
+        b.c.version.in_(sa.bindparam("versions", expanding=True)),
     )
+
+
+# Statements are built once; every call binds its values.
+_STORED = _values_query(blobs.c.channel, blobs.c.version)
+# What `hydrate` reads for the checkpoints of one namespace, in one statement (one round trip,
+# not two): their values (kind 0; ``key`` is the version) and their pending writes (kind 1;
+# ``key`` is the checkpoint id). Either IN list may be empty.
+_VALUES_AND_WRITES = sa.union_all(
+    _values_query(
+        sa.literal_column("0", sa.Integer).label("kind"),
+        blobs.c.channel,
+        blobs.c.version.label("key"),
+        sa.null().label("task_id"),
+        sa.null().label("idx"),
+        sa.null().label("task_path"),
+        blobs.c.type,
+        blobs.c.blob,
+    ),
+    sa.select(
+        sa.literal_column("1", sa.Integer),
+        writes.c.channel,
+        writes.c.checkpoint_id,
+        writes.c.task_id,
+        writes.c.idx,
+        writes.c.task_path,
+        writes.c.type,
+        writes.c.blob,
+    ).where(
+        writes.c.thread_id == sa.bindparam("thread_id"),
+        writes.c.checkpoint_ns == sa.bindparam("checkpoint_ns"),
+        writes.c.checkpoint_id.in_(sa.bindparam("checkpoint_ids", expanding=True)),
+    ),
+)
+
+
+def _lists(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    return {
+        "channels": sorted({channel for channel, _ in pairs}),
+        "versions": sorted({version for _, version in pairs}),
+    }
+
+
+def pairs_clause(pairs: Sequence[tuple[str, str]]) -> sa.ColumnElement[bool]:
+    """Exactly the values ``pairs`` names, of one namespace, searched by the whole key.
+
+    For statements that must not touch any other value (a ``DELETE``): the two IN lists lead
+    SQLite to the primary key, the (channel, version) list keeps only the exact pairs.
+    """
+    b = blobs
+    lists = _lists(pairs)
+    return sa.and_(
+        b.c.channel.in_(lists["channels"]),
+        b.c.version.in_(lists["versions"]),
+        sa.tuple_(b.c.channel, b.c.version).in_(pairs),
+    )
+
+
+async def stored_pairs(
+    conn: AsyncConnection, thread_id: str, checkpoint_ns: str, pairs: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Return which of these ``(channel, version)`` pairs of one namespace have a value."""
+    wanted = set(pairs)
+    found: set[tuple[str, str]] = set()
+    for batch in chunks(sorted(wanted)):
+        result = await conn.execute(
+            _STORED, {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, **_lists(batch)}
+        )
+        found.update((row.channel, row.version) for row in result)
+    return found & wanted
 
 
 def matches(metadata: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
@@ -63,7 +144,7 @@ async def hydrate(
     Args:
         conn: A connection to the store.
         serde: The serializer.
-        rows: Rows from `select_checkpoints`.
+        rows: Rows of the `CHECKPOINT_COLUMNS`.
         metadata: The rows' decoded metadata, when the caller has it already.
     """
     if not rows:
@@ -74,50 +155,35 @@ async def hydrate(
         groups.setdefault((row.thread_id, row.checkpoint_ns), []).append(position)
     values: dict[tuple[str, str, str, str], tuple[str, bytes]] = {}
     pending: dict[tuple[str, str, str], list[PendingWrite]] = {}
-    b, w = blobs, writes
     for (thread_id, checkpoint_ns), positions in groups.items():
-        pairs = sorted(
-            {
-                (channel, str(version))
-                for position in positions
-                for channel, version in bodies[position]["channel_versions"].items()
-            }
-        )
-        for batch in chunks(pairs):
-            result = await conn.execute(
-                sa.select(b.c.channel, b.c.version, b.c.type, b.c.blob).where(
-                    b.c.thread_id == thread_id,
-                    b.c.checkpoint_ns == checkpoint_ns,
-                    sa.tuple_(b.c.channel, b.c.version).in_(batch),
-                )
-            )
-            for blob in result:
-                values[(thread_id, checkpoint_ns, blob.channel, blob.version)] = (
-                    blob.type,
-                    blob.blob,
-                )
-        ids = sorted({rows[position].checkpoint_id for position in positions})
+        wanted = {
+            (channel, str(version))
+            for position in positions
+            for channel, version in bodies[position]["channel_versions"].items()
+        }
+        pair_batches = list(chunks(sorted(wanted)))
+        id_batches = list(chunks(sorted({rows[position].checkpoint_id for position in positions})))
         rows_by_checkpoint: dict[str, list[Any]] = {}
-        for batch in chunks(ids):
+        for index in range(max(len(pair_batches), len(id_batches))):
             result = await conn.execute(
-                sa.select(
-                    w.c.checkpoint_id,
-                    w.c.task_id,
-                    w.c.idx,
-                    w.c.task_path,
-                    w.c.channel,
-                    w.c.type,
-                    w.c.blob,
-                ).where(
-                    w.c.thread_id == thread_id,
-                    w.c.checkpoint_ns == checkpoint_ns,
-                    w.c.checkpoint_id.in_(batch),
-                )
+                _VALUES_AND_WRITES,
+                {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": checkpoint_ns,
+                    **_lists(pair_batches[index] if index < len(pair_batches) else ()),
+                    "checkpoint_ids": id_batches[index] if index < len(id_batches) else [],
+                },
             )
-            for write in result:
-                rows_by_checkpoint.setdefault(write.checkpoint_id, []).append(write)
-        for checkpoint_id, found in rows_by_checkpoint.items():
-            pending[(thread_id, checkpoint_ns, checkpoint_id)] = ordered_writes(found, serde)
+            for found in result:
+                if found.kind == 1:
+                    rows_by_checkpoint.setdefault(found.key, []).append(found)
+                elif (found.channel, found.key) in wanted:  # not a crossed pair
+                    values[(thread_id, checkpoint_ns, found.channel, found.key)] = (
+                        found.type,
+                        found.blob,
+                    )
+        for checkpoint_id, found_writes in rows_by_checkpoint.items():
+            pending[(thread_id, checkpoint_ns, checkpoint_id)] = ordered_writes(found_writes, serde)
     tuples = []
     for position, row in enumerate(rows):
         body = bodies[position]

@@ -9,6 +9,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ponder.persistence._delta import ancestor_ids, find_seeds
+from ponder.persistence._hydrate import pairs_clause
 from ponder.persistence._rows import chunks
 from ponder.persistence.schema import blobs, checkpoints, writes
 
@@ -81,6 +82,4 @@ async def delete_checkpoints(
     stored = await conn.execute(sa.select(b.c.channel, b.c.version).where(*in_namespace))
     unused = sorted({(row.channel, row.version) for row in stored} - used)
     for pairs in chunks(unused):
-        await conn.execute(
-            sa.delete(b).where(*in_namespace, sa.tuple_(b.c.channel, b.c.version).in_(pairs))
-        )
+        await conn.execute(sa.delete(b).where(*in_namespace, pairs_clause(pairs)))

@@ -9,6 +9,8 @@ dictionary key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -35,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ponder.errors import CheckpointError, ConfigurationError
 from ponder.persistence._delta import delta_history
 from ponder.persistence._engine import BEGIN_OPTION, create_engine, describe
-from ponder.persistence._hydrate import hydrate, matches, select_checkpoints
+from ponder.persistence._hydrate import CHECKPOINT_COLUMNS, hydrate, matches
 from ponder.persistence._prune import delete_checkpoints, keep_latest
 from ponder.persistence._rows import address, checkpoint_config, chunks, key
 from ponder.persistence.runs import RunRecord
@@ -66,6 +68,7 @@ _CHECKPOINT_UPDATES = (
     "metadata_type",
     "metadata",
 )
+_WRITE_UPDATES = ("task_path", "channel", "type", "blob")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -82,6 +85,85 @@ class ListQuery:
     """Only checkpoints whose id sorts before this one."""
     filter: Mapping[str, Any] | None
     """Metadata keys and the values they must equal."""
+
+
+# Statements are built once, with named bound parameters, and reused: building one costs more
+# than running it through SQLAlchemy's compiled cache (an upsert's ``excluded`` above all).
+_c = checkpoints
+_IN_NAMESPACE = (
+    _c.c.thread_id == sa.bindparam("thread_id"),
+    _c.c.checkpoint_ns == sa.bindparam("checkpoint_ns"),
+)
+_LATEST = (
+    sa.select(*CHECKPOINT_COLUMNS)
+    .where(*_IN_NAMESPACE)
+    .order_by(_c.c.checkpoint_id.desc())
+    .limit(1)
+)
+_EXACT = sa.select(*CHECKPOINT_COLUMNS).where(
+    *_IN_NAMESPACE, _c.c.checkpoint_id == sa.bindparam("checkpoint_id")
+)
+_PARENT_OF_LATEST = (
+    sa.select(_c.c.parent_checkpoint_id)
+    .where(*_IN_NAMESPACE)
+    .order_by(_c.c.checkpoint_id.desc())
+    .limit(1)
+)
+_PARENT_OF_EXACT = sa.select(_c.c.parent_checkpoint_id).where(
+    *_IN_NAMESPACE, _c.c.checkpoint_id == sa.bindparam("checkpoint_id")
+)
+_THREAD_DELETES = tuple(
+    sa.delete(table).where(table.c.thread_id.in_(sa.bindparam("thread_ids", expanding=True)))
+    for table in (writes, blobs, checkpoints)
+)
+
+
+@functools.cache
+def _page_query(
+    thread: bool, namespace: bool, checkpoint: bool, before: bool, after: bool
+) -> sa.Select[Any]:
+    """The `Store.list_page` query for one combination of filters (each a bound parameter)."""
+    c = checkpoints
+    query = sa.select(*CHECKPOINT_COLUMNS)
+    if thread:
+        query = query.where(c.c.thread_id == sa.bindparam("thread_id"))
+    if namespace:
+        query = query.where(c.c.checkpoint_ns == sa.bindparam("checkpoint_ns"))
+    if checkpoint:
+        query = query.where(c.c.checkpoint_id == sa.bindparam("checkpoint_id"))
+    if before:
+        query = query.where(c.c.checkpoint_id < sa.bindparam("before"))
+    if after:
+        last_id: sa.BindParameter[str] = sa.bindparam("last_id")
+        last_thread: sa.BindParameter[str] = sa.bindparam("last_thread")
+        last_ns: sa.BindParameter[str] = sa.bindparam("last_ns")
+        query = query.where(
+            sa.or_(
+                c.c.checkpoint_id < last_id,
+                sa.and_(
+                    c.c.checkpoint_id == last_id,
+                    sa.or_(
+                        c.c.thread_id < last_thread,
+                        sa.and_(c.c.thread_id == last_thread, c.c.checkpoint_ns < last_ns),
+                    ),
+                ),
+            )
+        )
+    return query.order_by(
+        c.c.checkpoint_id.desc(), c.c.thread_id.desc(), c.c.checkpoint_ns.desc()
+    ).limit(sa.bindparam("size", type_=sa.Integer))
+
+
+@functools.cache
+def _upsert(dialect: str, table: sa.Table, update: tuple[str, ...]) -> sa.Executable:
+    """An INSERT that ignores a duplicate key, or updates ``update`` columns on one."""
+    keys = [column.name for column in table.primary_key.columns]
+    insert = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+    if update:
+        return insert.on_conflict_do_update(
+            index_elements=keys, set_={name: insert.excluded[name] for name in update}
+        )
+    return insert.on_conflict_do_nothing(index_elements=keys)
 
 
 def _run_record(row: sa.RowMapping) -> RunRecord:
@@ -115,11 +197,17 @@ class Store:
         self._engine = create_engine(
             url, schema=schema, options=engine_options, wal_allowed=lambda: self._verified
         )
-        self._writer = (
-            self._engine.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
-            if self._sqlite
-            else self._engine
-        )
+        # SQLite write transactions take the write lock at BEGIN IMMEDIATE. Those that read
+        # first send it themselves; those that start with an INSERT or DELETE let the sqlite3
+        # module send it within that first statement (no BEGIN_OPTION), saving a round trip,
+        # and run on one connection kept for them (`_dedicated`), saving a pool checkout.
+        self._writer = self._engine
+        self._dml_writer = self._engine
+        if self._sqlite:
+            self._writer = self._engine.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
+            self._dml_writer = self._engine.execution_options(**{BEGIN_OPTION: None})
+        self._dml_connection: AsyncConnection | None = None
+        self._dialect = "sqlite" if self._sqlite else "postgresql"
 
     async def setup(self) -> None:
         """Check the store, then create or migrate its tables; idempotent, under a lock."""
@@ -169,21 +257,21 @@ class Store:
             delay = min(delay * 2, 0.2)
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every connection (after the write in progress, if any)."""
+        if self._write_lock is not None:
+            async with self._write_lock:
+                await self._drop_dedicated()
         await self._engine.dispose()
 
     async def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Return the addressed checkpoint (the latest when no id is given), or ``None``."""
         thread_id, checkpoint_ns, checkpoint_id = address(config)
-        c = checkpoints
-        query = select_checkpoints().where(
-            c.c.thread_id == thread_id, c.c.checkpoint_ns == checkpoint_ns
-        )
+        params = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
+        query = _LATEST
         if checkpoint_id is not None:
-            query = query.where(c.c.checkpoint_id == checkpoint_id)
-        query = query.order_by(c.c.checkpoint_id.desc()).limit(1)
+            query, params["checkpoint_id"] = _EXACT, checkpoint_id
         async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(query, params)).all()
             found = await hydrate(conn, self._serde, rows)
         return found[0] if found else None
 
@@ -195,36 +283,26 @@ class Store:
         Returns:
             The matching checkpoints, and the cursor to continue from (``None`` at the end).
         """
-        c = checkpoints
-        select = select_checkpoints()
-        if query.thread_id is not None:
-            select = select.where(c.c.thread_id == query.thread_id)
-        if query.checkpoint_ns is not None:
-            select = select.where(c.c.checkpoint_ns == query.checkpoint_ns)
-        if query.checkpoint_id is not None:
-            select = select.where(c.c.checkpoint_id == query.checkpoint_id)
-        if query.before is not None:
-            select = select.where(c.c.checkpoint_id < query.before)
+        select = _page_query(
+            query.thread_id is not None,
+            query.checkpoint_ns is not None,
+            query.checkpoint_id is not None,
+            query.before is not None,
+            after is not None,
+        )
+        params: dict[str, Any] = {
+            "thread_id": query.thread_id,
+            "checkpoint_ns": query.checkpoint_ns,
+            "checkpoint_id": query.checkpoint_id,
+            "before": query.before,
+            "size": size,
+        }
         if after is not None:
-            last_id, last_thread, last_ns = after
-            select = select.where(
-                sa.or_(
-                    c.c.checkpoint_id < last_id,
-                    sa.and_(
-                        c.c.checkpoint_id == last_id,
-                        sa.or_(
-                            c.c.thread_id < last_thread,
-                            sa.and_(c.c.thread_id == last_thread, c.c.checkpoint_ns < last_ns),
-                        ),
-                    ),
-                )
-            )
-        select = select.order_by(
-            c.c.checkpoint_id.desc(), c.c.thread_id.desc(), c.c.checkpoint_ns.desc()
-        ).limit(size)
+            params["last_id"], params["last_thread"], params["last_ns"] = after
         wanted = self._normalize_filter(query.filter)
+        params = {name: value for name, value in params.items() if value is not None}
         async with self._read() as conn:
-            rows = (await conn.execute(select)).all()
+            rows = (await conn.execute(select, params)).all()
             kept: list[Any] = []
             metadata: list[CheckpointMetadata] = []
             for row in rows:
@@ -280,10 +358,10 @@ class Store:
             "metadata_type": metadata_type,
             "metadata": metadata_bytes,
         }
-        async with self._write() as conn:
+        async with self._write(reads=False) as conn:
             if blob_rows:
-                await conn.execute(self._insert(blobs, update=()), blob_rows)
-            await conn.execute(self._insert(checkpoints, update=_CHECKPOINT_UPDATES), [row])
+                await conn.execute(self._upsert(blobs, ()), blob_rows)
+            await conn.execute(self._upsert(checkpoints, _CHECKPOINT_UPDATES), row)
         return checkpoint_config(thread_id, checkpoint_ns, checkpoint_id)
 
     async def put_writes(
@@ -316,17 +394,16 @@ class Store:
                 }
             )
         replace = all(channel in WRITES_IDX_MAP for channel, _ in pending)
-        update = ("task_path", "channel", "type", "blob") if replace else ()
-        async with self._write() as conn:
-            await conn.execute(self._insert(writes, update=update), rows)
+        async with self._write(reads=False) as conn:
+            await conn.execute(self._upsert(writes, _WRITE_UPDATES if replace else ()), rows)
 
     async def delete_threads(self, thread_ids: Sequence[str]) -> None:
         """Delete every checkpoint, value and write of these threads."""
         ids = [key(thread_id, "thread_id") for thread_id in thread_ids]
-        async with self._write() as conn:
+        async with self._write(reads=False) as conn:
             for batch in chunks(ids):
-                for table in (writes, blobs, checkpoints):
-                    await conn.execute(sa.delete(table).where(table.c.thread_id.in_(batch)))
+                for delete in _THREAD_DELETES:
+                    await conn.execute(delete, {"thread_ids": batch})
 
     async def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints these runs made, their writes, and values left unused."""
@@ -397,15 +474,12 @@ class Store:
         """Return the stored value and later writes of each channel; see `_delta`."""
         thread_id, checkpoint_ns, checkpoint_id = address(config)
         names = [key(channel, "channel") for channel in channels]
-        c = checkpoints
-        query = sa.select(c.c.parent_checkpoint_id).where(
-            c.c.thread_id == thread_id, c.c.checkpoint_ns == checkpoint_ns
-        )
+        params = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
+        query = _PARENT_OF_LATEST
         if checkpoint_id is not None:
-            query = query.where(c.c.checkpoint_id == checkpoint_id)
-        query = query.order_by(c.c.checkpoint_id.desc()).limit(1)
+            query, params["checkpoint_id"] = _PARENT_OF_EXACT, checkpoint_id
         async with self._read() as conn:
-            target = (await conn.execute(query)).first()
+            target = (await conn.execute(query, params)).first()
             if target is None:
                 return {name: {"writes": []} for name in names}
             return await delta_history(
@@ -419,9 +493,9 @@ class Store:
         row = {**record, "run_id": key(record["run_id"], "run_id")}
         for name in ("options", "verifier", "budget"):
             row[name] = None if row[name] is None else json.dumps(row[name])
-        columns = [name for name in row if name != "run_id"]
-        async with self._write() as conn:
-            await conn.execute(self._insert(runs, update=columns), [row])
+        columns = tuple(name for name in row if name != "run_id")
+        async with self._write(reads=False) as conn:
+            await conn.execute(self._upsert(runs, columns), row)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """Return a run's record, or ``None``."""
@@ -444,7 +518,7 @@ class Store:
     async def delete_run(self, run_id: str) -> bool:
         """Delete a run's record and its thread; return whether the record existed."""
         run_id = key(run_id, "run_id")
-        async with self._write() as conn:
+        async with self._write(reads=False) as conn:
             result = await conn.execute(sa.delete(runs).where(runs.c.run_id == run_id))
             for table in (writes, blobs, checkpoints):
                 await conn.execute(sa.delete(table).where(table.c.thread_id == run_id))
@@ -468,38 +542,53 @@ class Store:
             raise self._error("be read", exc) from exc
 
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
+    async def _write(self, *, reads: bool = True) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; ``reads=False`` promises that its first statement writes."""
         await self.setup()
         try:
-            if self._write_lock is None:
+            if self._write_lock is None:  # PostgreSQL: writers run in parallel, pooled
                 async with self._writer.begin() as conn:
                     yield conn
-            else:
+            elif reads:
                 async with self._write_lock, self._writer.begin() as conn:
                     yield conn
+            else:
+                async with self._write_lock:
+                    conn = await self._dedicated()
+                    try:
+                        async with conn.begin():
+                            yield conn
+                    except BaseException:
+                        await self._drop_dedicated()  # a fresh connection for the next write
+                        raise
         except _STORE_ERRORS as exc:
             raise self._error("be written", exc) from exc
+
+    async def _dedicated(self) -> AsyncConnection:
+        """The connection kept for SQLite writes that start by writing; under the write lock.
+
+        Writes queue on the write lock anyway, so one connection serves them all, with no pool
+        checkout and return per write. It holds no lock between transactions.
+        """
+        conn = self._dml_connection
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._dml_connection = await self._dml_writer.connect()
+        return conn
+
+    async def _drop_dedicated(self) -> None:
+        conn, self._dml_connection = self._dml_connection, None
+        if conn is not None:
+            with contextlib.suppress(*_STORE_ERRORS):
+                # Shielded: a cancelled caller must not leave the connection half closed.
+                await asyncio.shield(conn.close())
 
     def _error(self, action: str, exc: Exception) -> CheckpointError:
         detail = getattr(exc, "orig", None) or exc
         return CheckpointError(f"{self._where} could not {action}: {detail}")
 
-    def _insert(self, table: sa.Table, *, update: Sequence[str]) -> sa.Executable:
+    def _upsert(self, table: sa.Table, update: tuple[str, ...]) -> sa.Executable:
         """An INSERT that ignores a duplicate key, or updates ``update`` columns on one."""
-        keys = [column.name for column in table.primary_key.columns]
-        if self._sqlite:
-            lite = sqlite.insert(table)
-            if update:
-                return lite.on_conflict_do_update(
-                    index_elements=keys, set_={name: lite.excluded[name] for name in update}
-                )
-            return lite.on_conflict_do_nothing(index_elements=keys)
-        pg = postgresql.insert(table)
-        if update:
-            return pg.on_conflict_do_update(
-                index_elements=keys, set_={name: pg.excluded[name] for name in update}
-            )
-        return pg.on_conflict_do_nothing(index_elements=keys)
+        return _upsert(self._dialect, table, update)
 
     def _normalize_filter(self, wanted: Mapping[str, Any] | None) -> Mapping[str, Any]:
         # Compare like with like: a round trip turns tuples into lists, as stored values are.
