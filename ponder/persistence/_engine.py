@@ -1,6 +1,6 @@
 """Engine creation for `SqlCheckpointer`: URL checks, drivers, SQLite connection settings.
 
-SQLite needs three things from every connection, set in engine events:
+SQLite needs four things from every connection, set in engine events:
 
 - a busy timeout, so that a writer waits for another instead of failing with
   "database is locked";
@@ -13,7 +13,9 @@ SQLite needs three things from every connection, set in engine events:
   writes can fail with "database is locked" at once, whatever the busy timeout, when another
   connection wrote in between. A write whose first statement is an ``INSERT`` or ``DELETE``
   lets the module send that same ``BEGIN IMMEDIATE`` itself, in the call that runs the
-  statement (`BEGIN_OPTION` ``None``), which saves a round trip to aiosqlite's thread.
+  statement (`BEGIN_OPTION` ``None``), which saves a round trip to aiosqlite's thread;
+- a cancelled call (``asyncio`` cancellation) leaving its connection in use, rolled back, not
+  closed: see ``_on_error``.
 
 Each round trip to aiosqlite's thread costs a thread switch each way, so ``BEGIN`` is sent
 straight to the driver: one trip, where a SQLAlchemy cursor takes three (open, execute, close).
@@ -166,7 +168,7 @@ def _install_sqlite_events(engine: AsyncEngine, wal_allowed: Callable[[], bool])
         # a connection, with its transaction and its locks, until they are garbage collected:
         # meanwhile every writer waits, then fails with "database is locked".
         if isinstance(context.original_exception, asyncio.CancelledError):
-            pass  # mutated
+            context.is_disconnect = False
 
 
 async def _configure(driver: Any, *, wal: bool) -> None:
