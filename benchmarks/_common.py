@@ -37,6 +37,14 @@ def load(name: str, limit: int) -> list[tuple[str, str]]:
     raise SystemExit(f"unknown dataset {name!r}")
 
 
+def write_report(report: dict[str, Any], table: str, out: Path) -> None:
+    """Write a benchmark's JSON and markdown next to each other, and print the table."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(table)
+    print(table)
+
+
 def load_humaneval(limit: int) -> list[dict[str, Any]]:
     """Return the first ``limit`` HumanEval problems."""
     with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as rows:

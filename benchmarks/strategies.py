@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, Cell, RecordedModel, load, load_humaneval
+from _common import RESULTS, Cell, RecordedModel, load, load_humaneval, write_report
 from langchain_core.messages import HumanMessage
 
 import ponder
@@ -214,12 +213,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "strategies"))
     args = parser.parse_args()
     report = asyncio.run(run(args))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    table = markdown(report)
-    out.with_suffix(".md").write_text(table)
-    print(table)
+    write_report(report, markdown(report), Path(args.out))
 
 
 if __name__ == "__main__":

@@ -410,8 +410,9 @@ async def afork(
     async with open_store(db) as saver:
         record = await _record(saver, run_id)
         old_spec = strategy_spec(record["strategy"])
-        source = await _graph(old_spec, make_config(old_spec, record["options"]), saver).aget_state(
-            _thread(run_id, make_config(old_spec, record["options"]), at)
+        old_config = make_config(old_spec, record["options"])
+        source = await _graph(old_spec, old_config, saver).aget_state(
+            _thread(run_id, old_config, at)
         )
         if not source.values:
             raise ConfigurationError(f"run {run_id!r} has no checkpoint {at!r}")

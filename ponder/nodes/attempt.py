@@ -44,6 +44,7 @@ __all__ = (
     "AttemptTask",
     "attempt_branch_node",
     "attempt_node",
+    "call_candidate",
     "draw_candidates",
     "extract_answer",
     "fan_out_attempts",
@@ -106,26 +107,35 @@ async def make_candidate(
         answer, problem = extract_answer(context, text, node)
     if problem is not None:
         errors.append(problem)
-    candidate = Candidate(
-        id=f"c{index}",
-        parent_id=parent_id,
-        kind=kind,
-        node=node,
-        prompt=prompt.name,
-        text=text,
-        answer=answer,
-        score=None,
-        verdict=None,
-        reason=reason,
-        critique=None,
-        temperature=temperature,
-        seed=result.seed,
-        tokens_in=result.entry["tokens_in"],
-        tokens_out=result.entry["tokens_out"],
-        latency_s=result.entry["latency_s"],
-        finish_reason=result.finish_reason,
-    )
+    candidate = call_candidate(
+        result, index=index, parent_id=parent_id, kind=kind, node=node, prompt=prompt.name,
+        text=text, answer=answer, reason=reason, temperature=temperature,
+    )  # fmt: skip
     return candidate, errors
+
+
+def call_candidate(
+    result: CallResult,
+    *,
+    index: int,
+    parent_id: str,
+    kind: NodeKind,
+    node: str,
+    prompt: str,
+    text: str,
+    answer: str | None,
+    reason: str | None,
+    temperature: float,
+) -> Candidate:
+    """Return the (unjudged) tree node for a successful model call."""
+    assert result.entry is not None  # noqa: S101 - callers pass successful calls only
+    return Candidate(
+        id=f"c{index}", parent_id=parent_id, kind=kind, node=node, prompt=prompt, text=text,
+        answer=answer, score=None, verdict=None, reason=reason, critique=None,
+        temperature=temperature, seed=result.seed, tokens_in=result.entry["tokens_in"],
+        tokens_out=result.entry["tokens_out"], latency_s=result.entry["latency_s"],
+        finish_reason=result.finish_reason,
+    )  # fmt: skip
 
 
 async def draw_candidates(

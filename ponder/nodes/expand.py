@@ -19,7 +19,7 @@ from ponder.context import RunContext, usage_of
 from ponder.errors import VerifierError
 from ponder.nodes._call import call_model
 from ponder.nodes._types import Node
-from ponder.nodes.attempt import extract_answer
+from ponder.nodes.attempt import call_candidate, extract_answer
 from ponder.prompts import EXPAND, VALUE, PromptTemplate
 from ponder.state import (
     ROOT_ID,
@@ -105,24 +105,17 @@ def expand_node(
                     answer, problem = extract_answer(context, f"{partial}\n{step}", name)
                     errors += [problem] if problem is not None else []
                 children.append(
-                    Candidate(
-                        id=f"c{index}",
+                    call_candidate(
+                        result,
+                        index=index,
                         parent_id=parent,
                         kind="step",
                         node=name,
                         prompt=prompt.name,
                         text=step,
                         answer=answer,
-                        score=None,
-                        verdict=None,
                         reason=None,
-                        critique=None,
                         temperature=temperature,
-                        seed=result.seed,
-                        tokens_in=result.entry["tokens_in"],
-                        tokens_out=result.entry["tokens_out"],
-                        latency_s=result.entry["latency_s"],
-                        finish_reason=result.finish_reason,
                     )  # fmt: skip
                 )
                 index += 1
