@@ -1,8 +1,11 @@
-"""Checkpointer benchmark: ponder's SqlCheckpointer against LangGraph's AsyncSqliteSaver.
+"""Checkpointer benchmark: ponder's SqlCheckpointer against LangGraph's official savers.
 
-Both savers run in the same process, on the same machine, on SQLite files in one temporary
-directory, with each library's defaults (WAL journal, SQLite's default ``synchronous``, so
-every commit is fsynced). Measured for each:
+On SQLite, against ``AsyncSqliteSaver``: both savers run in the same process, on the same
+machine, on SQLite files in one temporary directory, with each library's defaults (WAL
+journal, SQLite's default ``synchronous``, FULL: every commit is fsynced; the settings each
+saver's connection really has are read back and reported). On PostgreSQL, against
+``AsyncPostgresSaver`` (langgraph-checkpoint-postgres, psycopg), each in a fresh schema of the
+same server. Measured for each:
 
 1. ``aput`` throughput: sequential puts in one thread, each a new checkpoint carrying about
    2 KB of channel values in 4 channels, every channel getting a new version and a new value
@@ -18,13 +21,15 @@ every commit is fsynced). Measured for each:
    ``sync`` durability modes; the added milliseconds per checkpoint written (one per
    super-step, plus the input checkpoint).
 
-Then the same for SqlCheckpointer on PostgreSQL (a fresh schema per measurement, all dropped
-at the end; storage there is ``pg_total_relation_size`` of ponder's tables: heap, indexes and
-TOAST). The official saver has no PostgreSQL here, so PostgreSQL is reported alone.
+Then the same on PostgreSQL (a fresh schema per measurement and saver, all dropped at the end;
+storage there is ``pg_total_relation_size`` of each saver's tables: heap, indexes and TOAST).
 
-Throughput items are repeated (median, range shown) with the savers' order rotated each
-repeat; graph runs are interleaved across savers. Other load on the machine shows up in the
-wall-clock figures: the load average at start and end is recorded.
+The savers compared are open together and take turns: 50 puts of one, 50 of the other, and
+so on (500 while filling the stores whose size is measured; one lookup, one listing, one graph
+run each), so that load from other processes, which comes and goes on a shared machine, falls
+on both alike; the ratio of the two is the figure to read. Throughput items are repeated
+(median, range shown), the saver going first rotating. The load average at start and end is
+recorded.
 
 Run:  .venv/bin/python benchmarks/checkpointer.py [--quick] [--no-postgres] [--dir DIR]
 Writes benchmarks/results/checkpointer.json and checkpointer.md, and prints the table.
@@ -46,7 +51,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import metadata as package_metadata
@@ -56,6 +61,7 @@ from typing import Any
 import asyncpg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, create_checkpoint, empty_checkpoint
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy.engine import make_url
@@ -229,6 +235,19 @@ class PgAdmin:
         finally:
             await conn.close()
 
+    async def create(self, schema: str) -> None:
+        if not _SCHEMA.match(schema):
+            raise SystemExit(f"bad schema name {schema!r}")
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            await conn.execute(f'CREATE SCHEMA "{schema}"')  # a name made here, safe to quote
+        finally:
+            await conn.close()
+
+    def official_dsn(self, schema: str) -> str:
+        """psycopg's connection string for the official saver, its tables in ``schema``."""
+        return f"{self.dsn}?options=-csearch_path%3D{schema}"
+
     async def size(self, schema: str) -> dict[str, int]:
         conn = await asyncpg.connect(self.dsn)
         try:
@@ -275,6 +294,15 @@ class Target:
                 await official.setup()
                 yield official
             return
+        if self.key == "official_postgres":
+            assert self.pg is not None
+            self.schemas[tag] = self.pg.schema(f"official_{tag}")
+            await self.pg.create(self.schemas[tag])
+            dsn = self.pg.official_dsn(self.schemas[tag])
+            async with AsyncPostgresSaver.from_conn_string(dsn) as official_pg:
+                await official_pg.setup()
+                yield official_pg
+            return
         if self.pg is not None:
             self.schemas[tag] = self.pg.schema(tag)
             saver = SqlCheckpointer.from_url(self.pg.url, schema=self.schemas[tag])
@@ -316,68 +344,138 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def single_thread(target: Target, tag: str, counts: Counts, pool: Any) -> dict[str, Any]:
+async def sqlite_settings(saver: BaseCheckpointSaver[Any]) -> dict[str, Any]:
+    """The journal mode and ``synchronous`` level of the connection a SQLite saver writes with."""
+    found: dict[str, Any] = {}
+    for pragma in ("journal_mode", "synchronous"):
+        if isinstance(saver, AsyncSqliteSaver):
+            async with saver.conn.execute(f"PRAGMA {pragma}") as cursor:
+                row = await cursor.fetchone()
+            found[pragma] = None if row is None else row[0]
+        elif isinstance(saver, SqlCheckpointer):
+            fast = saver._fast  # noqa: SLF001 - the connection ponder's SQLite puts use
+            if fast is not None:
+                found[pragma] = (await fast.run(fast.execute, f"PRAGMA {pragma}"))[0][0]
+    return found
+
+
+BLOCK = 50
+"""Puts one saver makes before the next saver's turn: savers measured together take turns in
+blocks, so that load from other processes, which comes and goes, falls on all of them alike."""
+FILL_BLOCK = 500
+"""The same, while filling the stores whose size is measured."""
+
+
+async def interleaved(
+    actions: dict[str, Callable[[int], Awaitable[Any]]], total: int, block: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Run each action ``total`` times in turns of ``block``; wall and CPU seconds of each."""
+    wall = dict.fromkeys(actions, 0.0)
+    cpu = dict.fromkeys(actions, 0.0)
+    for turn, start in enumerate(range(0, total, block)):
+        size = min(block, total - start)
+        for key in rotated(list(actions), turn):
+            started, used = time.perf_counter(), time.process_time()
+            await actions[key](size)
+            wall[key] += time.perf_counter() - started
+            cpu[key] += time.process_time() - used
+    return wall, cpu
+
+
+async def lookups_of(
+    savers: dict[str, BaseCheckpointSaver[Any]], writers: dict[str, Writer], count: int
+) -> dict[str, list[float]]:
+    """Milliseconds of ``count`` lookups of each writer's latest checkpoint, taking turns."""
+    found: dict[str, list[float]] = {key: [] for key in savers}
+    for turn in range(count):
+        for key in rotated(list(savers), turn):
+            started = time.perf_counter()
+            await savers[key].aget_tuple(writers[key].latest())
+            found[key].append(ms(time.perf_counter() - started))
+    return found
+
+
+async def single_thread(
+    targets: Sequence[Target], tag: str, counts: Counts, pool: Any
+) -> dict[str, dict[str, Any]]:
     """Items 1-3: puts in one thread, then lookups of the latest, then full listings."""
-    async with target.open(tag) as saver:
-        writer = Writer(saver, "bench", pool)
-        wall, cpu = time.perf_counter(), time.process_time()
-        await writer.run(counts.puts)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        await writer.check()
-        lookups = []
-        for _ in range(counts.lookups):
-            started = time.perf_counter()
-            await saver.aget_tuple(writer.latest())
-            lookups.append(ms(time.perf_counter() - started))
-        listings = []
-        for _ in range(counts.listings):
-            started = time.perf_counter()
-            found = [item async for item in saver.alist({"configurable": {"thread_id": "bench"}})]
-            listings.append(ms(time.perf_counter() - started))
-            if len(found) != counts.puts:
-                raise SystemExit(f"{target.key}: listed {len(found)} of {counts.puts}")
+    async with _open_all(targets, tag) as savers:
+        settings = {key: await sqlite_settings(saver) for key, saver in savers.items()}
+        writers = {key: Writer(saver, "bench", pool) for key, saver in savers.items()}
+        wall, cpu = await interleaved(
+            {key: writer.run for key, writer in writers.items()}, counts.puts, BLOCK
+        )
+        for writer in writers.values():
+            await writer.check()
+        lookups = await lookups_of(savers, writers, counts.lookups)
+        listings: dict[str, list[float]] = {key: [] for key in savers}
+        for turn in range(counts.listings):
+            for key in rotated(list(savers), turn):
+                started = time.perf_counter()
+                thread: RunnableConfig = {"configurable": {"thread_id": "bench"}}
+                found = [item async for item in savers[key].alist(thread)]
+                listings[key].append(ms(time.perf_counter() - started))
+                if len(found) != counts.puts:
+                    raise SystemExit(f"{key}: listed {len(found)} of {counts.puts}")
     return {
-        "puts_per_s": counts.puts / wall,
-        "cpu_us_per_put": cpu / counts.puts * 1e6,
-        "get_ms": lookups,
-        "list_ms": listings,
+        key: {
+            "sqlite_settings": settings[key],
+            "puts_per_s": counts.puts / wall[key],
+            "cpu_us_per_put": cpu[key] / counts.puts * 1e6,
+            "get_ms": lookups[key],
+            "list_ms": listings[key],
+        }
+        for key in savers
     }
 
 
-async def concurrent(target: Target, tag: str, counts: Counts, pool: Any) -> dict[str, Any]:
+async def concurrent(
+    targets: Sequence[Target], tag: str, counts: Counts, pool: Any
+) -> dict[str, dict[str, Any]]:
     """Item 4: several asyncio tasks putting into their own threads on one saver."""
-    async with target.open(tag) as saver:
-        writers = [Writer(saver, f"w{i}", pool, offset=i) for i in range(counts.writers)]
-        started = time.perf_counter()
-        await asyncio.gather(*(writer.run(counts.writer_puts) for writer in writers))
-        wall = time.perf_counter() - started
-        for writer in writers:
-            await writer.check()
-    return {"puts_per_s": counts.writers * counts.writer_puts / wall}
+    async with _open_all(targets, tag) as savers:
+        writers = {
+            key: [Writer(saver, f"w{i}", pool, offset=i) for i in range(counts.writers)]
+            for key, saver in savers.items()
+        }
+
+        def together(key: str) -> Callable[[int], Awaitable[Any]]:
+            return lambda size: asyncio.gather(*(writer.run(size) for writer in writers[key]))
+
+        turn = max(1, BLOCK // counts.writers)
+        wall, _ = await interleaved(
+            {key: together(key) for key in savers}, counts.writer_puts, turn
+        )
+        for group in writers.values():
+            for writer in group:
+                await writer.check()
+    return {key: {"puts_per_s": counts.writers * counts.writer_puts / wall[key]} for key in savers}
 
 
 async def storage(
-    target: Target, tag: str, counts: Counts, pool: Any, changing: Sequence[str]
-) -> dict[str, Any]:
-    """Item 5: bytes per checkpoint after ``size_puts`` checkpoints, saver closed."""
-    async with target.open(tag) as saver:
-        writer = Writer(saver, "size", pool, changing=changing)
-        started = time.perf_counter()
-        await writer.run(counts.size_puts)
-        wall = time.perf_counter() - started
-        await writer.check()
-        lookups = []
-        for _ in range(counts.size_lookups):
-            started = time.perf_counter()
-            await saver.aget_tuple(writer.latest())
-            lookups.append(ms(time.perf_counter() - started))
-    size = await target.size(tag)
-    return {
-        **size,
-        "bytes_per_checkpoint": size["total"] / counts.size_puts,
-        "fill_puts_per_s": counts.size_puts / wall,
-        "get_ms_median": statistics.median(lookups),
-    }
+    targets: Sequence[Target], tag: str, counts: Counts, pool: Any, changing: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Item 5: bytes per checkpoint after ``size_puts`` checkpoints, savers closed."""
+    async with _open_all(targets, tag) as savers:
+        writers = {
+            key: Writer(saver, "size", pool, changing=changing) for key, saver in savers.items()
+        }
+        wall, _ = await interleaved(
+            {key: writer.run for key, writer in writers.items()}, counts.size_puts, FILL_BLOCK
+        )
+        for writer in writers.values():
+            await writer.check()
+        lookups = await lookups_of(savers, writers, counts.size_lookups)
+    found = {}
+    for target in targets:
+        size = await target.size(tag)
+        found[target.key] = {
+            **size,
+            "bytes_per_checkpoint": size["total"] / counts.size_puts,
+            "fill_puts_per_s": counts.size_puts / wall[target.key],
+            "get_ms_median": statistics.median(lookups[target.key]),
+        }
+    return found
 
 
 def rotated(items: Sequence[Any], by: int) -> list[Any]:
@@ -386,17 +484,18 @@ def rotated(items: Sequence[Any], by: int) -> list[Any]:
 
 
 async def throughput(targets: Sequence[Target], counts: Counts, pool: Any) -> dict[str, Any]:
-    """Items 1-4, repeated, in a rotating order of savers."""
+    """Items 1-4, repeated, the savers taking turns (`BLOCK`), first in a rotating order."""
     raw: dict[str, dict[str, list[Any]]] = {
         t.key: {"single": [], "concurrent": []} for t in targets
     }
     for repeat in range(counts.repeats):
-        for target in rotated(targets, repeat):
-            progress(f"repeat {repeat + 1}/{counts.repeats}: {target.label}")
-            single = await single_thread(target, f"single_r{repeat}", counts, pool)
-            raw[target.key]["single"].append(single)
-            many = await concurrent(target, f"concurrent_r{repeat}", counts, pool)
-            raw[target.key]["concurrent"].append(many)
+        order = rotated(targets, repeat)
+        progress(f"repeat {repeat + 1}/{counts.repeats}: {', '.join(t.label for t in order)}")
+        single = await single_thread(order, f"single_r{repeat}", counts, pool)
+        many = await concurrent(order, f"concurrent_r{repeat}", counts, pool)
+        for key in raw:
+            raw[key]["single"].append(single[key])
+            raw[key]["concurrent"].append(many[key])
     return {key: summarize_throughput(runs) for key, runs in raw.items()}
 
 
@@ -405,6 +504,7 @@ def summarize_throughput(runs: dict[str, list[Any]]) -> dict[str, Any]:
     lookups = [value for run in single for value in run["get_ms"]]
     listings = [value for run in single for value in run["list_ms"]]
     return {
+        "sqlite_settings": single[0]["sqlite_settings"],
         "puts_per_s": spread([run["puts_per_s"] for run in single]),
         "cpu_us_per_put": spread([run["cpu_us_per_put"] for run in single]),
         "get_ms_median": statistics.median(lookups),
@@ -427,9 +527,9 @@ async def sizes(targets: Sequence[Target], counts: Counts, pool: Any) -> dict[st
     """Item 5, with every channel changing, and with only one of four changing."""
     found: dict[str, Any] = {t.key: {} for t in targets}
     for case, changing in (("all_channels", CHANNELS), ("one_channel", CHANNELS[:1])):
-        for target in targets:
-            progress(f"storage ({case}): {target.label}, {counts.size_puts} checkpoints")
-            found[target.key][case] = await storage(target, f"size_{case}", counts, pool, changing)
+        progress(f"storage ({case}): {counts.size_puts} checkpoints each")
+        for key, result in (await storage(targets, f"size_{case}", counts, pool, changing)).items():
+            found[key][case] = result
     return found
 
 
@@ -523,6 +623,8 @@ def versions() -> dict[str, str]:
         "aiosqlite",
         "sqlalchemy",
         "asyncpg",
+        "langgraph-checkpoint-postgres",
+        "psycopg",
     ):
         try:
             found[name] = package_metadata.version(name)
@@ -589,7 +691,8 @@ async def run(counts: Counts, quick: bool, folder: Path, pg_url: str | None) -> 
         try:
             report["machine"]["postgresql"] = await admin.server_version()
             pg_targets = [
-                Target("ponder_postgres", "ponder SqlCheckpointer (PostgreSQL)", folder, admin)
+                Target("ponder_postgres", "ponder SqlCheckpointer (PostgreSQL)", folder, admin),
+                Target("official_postgres", "LangGraph AsyncPostgresSaver", folder, admin),
             ]
         except (OSError, asyncpg.PostgresError) as exc:
             report["postgres_skipped"] = f"{type(exc).__name__}: {exc}"
@@ -642,7 +745,7 @@ def cell(source: dict[str, Any], path: Sequence[str], digits: int) -> tuple[str,
     return number(value, digits), value
 
 
-KEYS = ("ponder_sqlite", "official_sqlite", "ponder_postgres")
+KEYS = ("ponder_sqlite", "official_sqlite", "ponder_postgres", "official_postgres")
 
 
 def rows(report: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], tuple[str, ...], int]]:
@@ -717,15 +820,20 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], tuple[s
 def table(report: dict[str, Any]) -> list[str]:
     has_pg = "ponder_postgres" in report["throughput"]
     lines = [
-        "| measure | ponder SQLite | official SQLite | ponder / official | better |"
-        + (" ponder PostgreSQL |" if has_pg else ""),
-        "|---|---|---|---|---|" + ("---|" if has_pg else ""),
+        "| measure | better | ponder SQLite | official SQLite | ponder / official |"
+        + (" ponder PostgreSQL | official PostgreSQL | ponder / official |" if has_pg else ""),
+        "|---|---|---|---|---|" + ("---|---|---|" if has_pg else ""),
     ]
     for title, better, section, path, digits in rows(report):
         cells = {key: cell(section.get(key, {}), path, digits) for key in KEYS}
-        ours, theirs = cells["ponder_sqlite"], cells["official_sqlite"]
-        line = f"| {title} | {ours[0]} | {theirs[0]} | {ratio(ours[1], theirs[1])} | {better} |"
-        lines.append(line + (f" {cells['ponder_postgres'][0]} |" if has_pg else ""))
+        line = f"| {title} | {better} |"
+        pairs = [("ponder_sqlite", "official_sqlite")]
+        if has_pg:
+            pairs.append(("ponder_postgres", "official_postgres"))
+        for ours_key, theirs_key in pairs:
+            ours, theirs = cells[ours_key], cells[theirs_key]
+            line += f" {ours[0]} | {theirs[0]} | **{ratio(ours[1], theirs[1])}** |"
+        lines.append(line)
     return lines
 
 
@@ -736,16 +844,24 @@ def markdown(report: dict[str, Any]) -> str:
     head = []
     if report["quick"]:
         head += ["**Quick smoke run (`--quick`, small counts): not the benchmark's figures.**", ""]
+    durability = "; ".join(
+        f"{key}: " + ", ".join(f"{name}={value}" for name, value in settings.items())
+        for key in ("ponder_sqlite", "official_sqlite")
+        if (settings := report["throughput"].get(key, {}).get("sqlite_settings"))
+    )
     head += [
         f"Machine: {m['machine']}, {m['cores']} cores; Python {m['python']}; SQLite {m['sqlite']} "
         f"(default synchronous={m['sqlite_default_synchronous']}); temp files on "
         f"{m['temp_filesystem']}; PostgreSQL {m.get('postgresql', 'not run')}; load average "
         f"{m['load_average_start'][0]:.2f} at start, {m['load_average_end'][0]:.2f} at end.",
         f"Versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items())}.",
+        f"SQLite settings read back from each saver's connection: {durability} "
+        "(synchronous 2 = FULL).",
         "",
         f"Each checkpoint carries {payload['all_channels']:,.0f} bytes of channel values "
         f"(msgpack) in {len(CHANNELS)} channels; throughput items are medians of "
-        f"{c['repeats']} repeats (range in brackets); graph items are medians of "
+        f"{c['repeats']} repeats (range in brackets), the savers taking turns in blocks of "
+        f"{BLOCK} puts; graph items are medians of "
         f"{c['graph_runs']} runs of self-consistency (max_samples=8, agreement=1.0, scripted "
         "model), a step being one checkpoint written.",
         "",
@@ -755,16 +871,17 @@ def markdown(report: dict[str, Any]) -> str:
         "Storage is measured after each saver is closed (closing the last connection "
         "checkpoints SQLite's WAL into the database file and removes it); it counts the database "
         "file plus any -wal file left. PostgreSQL storage is pg_total_relation_size (heap, "
-        "indexes, TOAST) of ponder's tables.",
+        "indexes, TOAST) of each saver's tables.",
         "",
-        "Per put, ponder opens a write transaction (BEGIN IMMEDIATE on SQLite), inserts one row "
-        "per channel with a new version into ponder_checkpoint_blobs and the checkpoint without "
-        "its values into ponder_checkpoints (primary key and 3 indexes), and commits, on its own "
-        "event-loop thread through SQLAlchemy async and a pooled aiosqlite connection; SQLite "
-        "writers queue on an asyncio lock, PostgreSQL writers use the pool in parallel. The "
-        "official saver writes the whole checkpoint, values included, as one INSERT OR REPLACE "
-        "row and commits, every call sharing one aiosqlite connection behind one asyncio lock. "
-        "Both commit (and fsync) once per put.",
+        "On SQLite, ponder's hot calls (aput, aput_writes, aget_tuple, alist) run as one "
+        "function call each in a worker thread holding one sqlite3 connection "
+        "(ponder/persistence/_sqlite_fast.py): per put, BEGIN IMMEDIATE, one INSERT per channel "
+        "with a new version into ponder_checkpoint_blobs (executemany), the checkpoint without "
+        "its values into ponder_checkpoints, COMMIT. The official saver writes the whole "
+        "checkpoint, values included, as one INSERT OR REPLACE row and commits, through "
+        "aiosqlite (several thread round trips per put). Both commit, and fsync the WAL, once "
+        "per put. On PostgreSQL, ponder goes through SQLAlchemy async and asyncpg (pooled "
+        "connections, writers in parallel); the official saver through psycopg, one connection.",
     ]
     if "postgres_skipped" in report:
         notes.append(f"PostgreSQL skipped: {report['postgres_skipped']}.")

@@ -6,19 +6,25 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from langgraph.checkpoint.base import (
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
-    PendingWrite,
-)
+from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata, CheckpointTuple
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ponder.persistence._rows import checkpoint_config, chunks, ordered_writes
 from ponder.persistence.schema import blobs, checkpoints, writes
 
-__all__ = ("CHECKPOINT_COLUMNS", "hydrate", "matches", "pairs_clause", "stored_pairs")
+__all__ = (
+    "CHECKPOINT_COLUMNS",
+    "Request",
+    "ValueKey",
+    "assemble",
+    "batches",
+    "hydrate",
+    "matches",
+    "pairs_clause",
+    "requests",
+    "stored_pairs",
+)
 
 CHECKPOINT_COLUMNS = (
     checkpoints.c.thread_id,
@@ -133,6 +139,86 @@ def _same(stored: Any, wanted: Any) -> bool:
     return bool(stored == wanted)
 
 
+ValueKey = tuple[str, str, str, str]
+"""A channel value's key: ``(thread_id, checkpoint_ns, channel, version)``."""
+
+Request = tuple[set[tuple[str, str]], list[str]]
+"""What to read for the checkpoints of one namespace: ``(channel, version)`` pairs and ids."""
+
+
+def requests(rows: Sequence[Any], bodies: Sequence[Checkpoint]) -> dict[tuple[str, str], Request]:
+    """Per ``(thread_id, checkpoint_ns)``: the values and the writes these checkpoints need."""
+    found: dict[tuple[str, str], Request] = {}
+    for row, body in zip(rows, bodies, strict=True):
+        pairs, ids = found.setdefault((row.thread_id, row.checkpoint_ns), (set(), []))
+        versions = body["channel_versions"].items()
+        pairs.update((channel, str(version)) for channel, version in versions)
+        ids.append(row.checkpoint_id)
+    return found
+
+
+def batches(request: Request) -> list[tuple[dict[str, list[str]], Sequence[str]]]:
+    """Split a request into lists that fit one statement: ``(channel/version lists, ids)``."""
+    pairs, ids = request
+    pair_batches = list(chunks(sorted(pairs)))
+    id_batches = list(chunks(sorted(set(ids))))
+    return [
+        (
+            _lists(pair_batches[index] if index < len(pair_batches) else ()),
+            id_batches[index] if index < len(id_batches) else [],
+        )
+        for index in range(max(len(pair_batches), len(id_batches)))
+    ]
+
+
+def assemble(
+    serde: SerializerProtocol,
+    rows: Sequence[Any],
+    bodies: Sequence[Checkpoint],
+    values: Mapping[ValueKey, tuple[str, bytes]],
+    write_rows: Mapping[tuple[str, str, str], Sequence[Any]],
+    metadata: Sequence[CheckpointMetadata] | None,
+) -> list[CheckpointTuple]:
+    """Build the checkpoint tuples from their rows, decoded bodies, values and write rows.
+
+    Args:
+        serde: The serializer.
+        rows: Rows of the `CHECKPOINT_COLUMNS` (attribute access).
+        bodies: Their decoded checkpoints, without values.
+        values: Stored values by `ValueKey`; extra ones (crossed pairs) are ignored.
+        write_rows: Write rows (see `ordered_writes`) by ``(thread_id, checkpoint_ns,
+            checkpoint_id)``.
+        metadata: The rows' decoded metadata, when the caller has it already.
+    """
+    tuples = []
+    for position, row in enumerate(rows):
+        body = bodies[position]
+        channel_values = {}
+        for channel, version in body["channel_versions"].items():
+            stored = values.get((row.thread_id, row.checkpoint_ns, channel, str(version)))
+            if stored is not None:
+                channel_values[channel] = serde.loads_typed(stored)
+        found_writes = write_rows.get((row.thread_id, row.checkpoint_ns, row.checkpoint_id))
+        tuples.append(
+            CheckpointTuple(
+                config=checkpoint_config(row.thread_id, row.checkpoint_ns, row.checkpoint_id),
+                checkpoint=cast(Checkpoint, {**body, "channel_values": channel_values}),
+                metadata=(
+                    metadata[position]
+                    if metadata is not None
+                    else serde.loads_typed((row.metadata_type, row.metadata))
+                ),
+                parent_config=(
+                    checkpoint_config(row.thread_id, row.checkpoint_ns, row.parent_checkpoint_id)
+                    if row.parent_checkpoint_id
+                    else None
+                ),
+                pending_writes=ordered_writes(found_writes, serde) if found_writes else [],
+            )
+        )
+    return tuples
+
+
 async def hydrate(
     conn: AsyncConnection,
     serde: SerializerProtocol,
@@ -150,65 +236,25 @@ async def hydrate(
     if not rows:
         return []
     bodies = [serde.loads_typed((row.type, row.checkpoint)) for row in rows]
-    groups: dict[tuple[str, str], list[int]] = {}
-    for position, row in enumerate(rows):
-        groups.setdefault((row.thread_id, row.checkpoint_ns), []).append(position)
-    values: dict[tuple[str, str, str, str], tuple[str, bytes]] = {}
-    pending: dict[tuple[str, str, str], list[PendingWrite]] = {}
-    for (thread_id, checkpoint_ns), positions in groups.items():
-        wanted = {
-            (channel, str(version))
-            for position in positions
-            for channel, version in bodies[position]["channel_versions"].items()
-        }
-        pair_batches = list(chunks(sorted(wanted)))
-        id_batches = list(chunks(sorted({rows[position].checkpoint_id for position in positions})))
-        rows_by_checkpoint: dict[str, list[Any]] = {}
-        for index in range(max(len(pair_batches), len(id_batches))):
+    values: dict[ValueKey, tuple[str, bytes]] = {}
+    found_writes: dict[tuple[str, str, str], list[Any]] = {}
+    for (thread_id, checkpoint_ns), request in requests(rows, bodies).items():
+        for lists, ids in batches(request):
             result = await conn.execute(
                 _VALUES_AND_WRITES,
                 {
                     "thread_id": thread_id,
                     "checkpoint_ns": checkpoint_ns,
-                    **_lists(pair_batches[index] if index < len(pair_batches) else ()),
-                    "checkpoint_ids": id_batches[index] if index < len(id_batches) else [],
+                    **lists,
+                    "checkpoint_ids": ids,
                 },
             )
             for found in result:
                 if found.kind == 1:
-                    rows_by_checkpoint.setdefault(found.key, []).append(found)
-                elif (found.channel, found.key) in wanted:  # not a crossed pair
+                    found_writes.setdefault((thread_id, checkpoint_ns, found.key), []).append(found)
+                else:
                     values[(thread_id, checkpoint_ns, found.channel, found.key)] = (
                         found.type,
                         found.blob,
                     )
-        for checkpoint_id, found_writes in rows_by_checkpoint.items():
-            pending[(thread_id, checkpoint_ns, checkpoint_id)] = ordered_writes(found_writes, serde)
-    tuples = []
-    for position, row in enumerate(rows):
-        body = bodies[position]
-        channel_values = {}
-        for channel, version in body["channel_versions"].items():
-            stored = values.get((row.thread_id, row.checkpoint_ns, channel, str(version)))
-            if stored is not None:
-                channel_values[channel] = serde.loads_typed(stored)
-        tuples.append(
-            CheckpointTuple(
-                config=checkpoint_config(row.thread_id, row.checkpoint_ns, row.checkpoint_id),
-                checkpoint=cast(Checkpoint, {**body, "channel_values": channel_values}),
-                metadata=(
-                    metadata[position]
-                    if metadata is not None
-                    else serde.loads_typed((row.metadata_type, row.metadata))
-                ),
-                parent_config=(
-                    checkpoint_config(row.thread_id, row.checkpoint_ns, row.parent_checkpoint_id)
-                    if row.parent_checkpoint_id
-                    else None
-                ),
-                pending_writes=pending.get(
-                    (row.thread_id, row.checkpoint_ns, row.checkpoint_id), []
-                ),
-            )
-        )
-    return tuples
+    return assemble(serde, rows, bodies, values, found_writes, metadata)

@@ -1,4 +1,8 @@
-"""Small helpers shared by the SQL store and the delta walk: keys, configs, batches, writes."""
+"""Small helpers shared by the SQL store, its SQLite fast path and the delta walk.
+
+Keys, configs, batches, the rows a put writes (`checkpoint_rows`, `write_rows`: one encoding
+for every write path) and the order of pending writes.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import PendingWrite, writes_sort_key
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    PendingWrite,
+    get_serializable_checkpoint_metadata,
+    writes_sort_key,
+)
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ponder.errors import ConfigurationError
@@ -14,13 +26,19 @@ from ponder.errors import ConfigurationError
 __all__ = (
     "BATCH",
     "address",
+    "Row",
     "checkpoint_config",
+    "checkpoint_rows",
     "chunks",
     "key",
     "ordered_writes",
+    "write_rows",
 )
 
 T = TypeVar("T")
+
+Row = dict[str, Any]
+"""A row to insert: column name to value (bound by name on every write path)."""
 
 BATCH = 500
 """Most values bound in one ``IN (...)`` list: far below SQLite's and asyncpg's limits."""
@@ -107,3 +125,101 @@ def ordered_writes(
         )
         for row in ordered
     ]
+
+
+def checkpoint_rows(
+    serde: SerializerProtocol,
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    new_versions: ChannelVersions,
+) -> tuple[Row, list[Row]]:
+    """Encode a put: the checkpoint row (values left out) and one row per new channel value.
+
+    Args:
+        serde: The serializer.
+        config: The parent's config (its ``checkpoint_id`` is the parent, if any).
+        checkpoint: The checkpoint to store.
+        metadata: Its metadata.
+        new_versions: The channels whose version changed: only their values are written.
+
+    Returns:
+        The ``ponder_checkpoints`` row and the ``ponder_checkpoint_blobs`` rows.
+
+    Raises:
+        ConfigurationError: A bad key (see `key`).
+        CheckpointError: A value the serializer refuses.
+    """
+    thread_id, checkpoint_ns, parent_id = address(config)
+    values = checkpoint["channel_values"]
+    body = {name: value for name, value in checkpoint.items() if name != "channel_values"}
+    body_type, body_bytes = serde.dumps_typed(body)
+    stored_metadata = get_serializable_checkpoint_metadata(config, metadata)
+    metadata_type, metadata_bytes = serde.dumps_typed(stored_metadata)
+    run_id = stored_metadata.get("run_id")
+    blob_rows = []
+    for channel, version in new_versions.items():
+        if channel in values:
+            type_, blob = serde.dumps_typed(values[channel])
+            blob_rows.append(
+                {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": checkpoint_ns,
+                    "channel": key(channel, "channel"),
+                    "version": key(version, "channel version"),
+                    "type": type_,
+                    "blob": blob,
+                }
+            )
+    row = {
+        "thread_id": thread_id,
+        "checkpoint_ns": checkpoint_ns,
+        "checkpoint_id": key(checkpoint["id"], "checkpoint id"),
+        "parent_checkpoint_id": parent_id,
+        "run_id": None if run_id is None else key(run_id, "run_id"),
+        "type": body_type,
+        "checkpoint": body_bytes,
+        "metadata_type": metadata_type,
+        "metadata": metadata_bytes,
+    }
+    return row, blob_rows
+
+
+def write_rows(
+    serde: SerializerProtocol,
+    config: RunnableConfig,
+    pending: Sequence[tuple[str, Any]],
+    task_id: str,
+    task_path: str,
+) -> tuple[list[Row], bool]:
+    """Encode pending writes: their ``ponder_checkpoint_writes`` rows, and whether they replace.
+
+    A repeated (task, index) keeps the first write, except when every write is to a special
+    channel (`WRITES_IDX_MAP`: errors, interrupts, ...), which keep the last: then the second
+    value returned is ``True``.
+
+    Raises:
+        ConfigurationError: ``config`` addresses no checkpoint, or a bad key.
+        CheckpointError: A value the serializer refuses.
+    """
+    thread_id, checkpoint_ns, checkpoint_id = address(config)
+    if checkpoint_id is None:
+        raise ConfigurationError("put_writes needs the config of a stored checkpoint")
+    task_id, task_path = key(task_id, "task_id"), key(task_path, "task_path")
+    rows = []
+    for index, (channel, value) in enumerate(pending):
+        type_, blob = serde.dumps_typed(value)
+        rows.append(
+            {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+                "task_id": task_id,
+                "idx": WRITES_IDX_MAP.get(channel, index),
+                "task_path": task_path,
+                "channel": key(channel, "channel"),
+                "type": type_,
+                "blob": blob,
+            }
+        )
+    return rows, all(channel in WRITES_IDX_MAP for channel, _ in pending)

@@ -3,7 +3,10 @@
 Every statement is SQLAlchemy Core over the tables of `ponder.persistence.schema`, with bound
 parameters; nothing from outside is ever formatted into SQL. Metadata filters are applied in
 Python to the decoded metadata, so any key (quotes, ``$``, dots, brackets, ``--``) is just a
-dictionary key.
+dictionary key. On SQLite, the hot calls (put, writes, lookups, listings) are served by
+`ponder.persistence._sqlite_fast` instead, which compiles the statements defined here
+(`LATEST`, `EXACT`, `page_request`, `upsert`) rather than repeating them; PostgreSQL, setup,
+migrations and every other call use this module.
 """
 
 from __future__ import annotations
@@ -20,13 +23,9 @@ from typing import Any, cast
 import sqlalchemy as sa
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
-    WRITES_IDX_MAP,
-    ChannelVersions,
-    Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
     DeltaChannelHistory,
-    get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,7 +38,7 @@ from ponder.persistence._delta import delta_history
 from ponder.persistence._engine import BEGIN_OPTION, create_engine, describe
 from ponder.persistence._hydrate import CHECKPOINT_COLUMNS, hydrate, matches
 from ponder.persistence._prune import delete_checkpoints, keep_latest
-from ponder.persistence._rows import address, checkpoint_config, chunks, key
+from ponder.persistence._rows import Row, address, checkpoint_config, chunks, key
 from ponder.persistence.runs import RunRecord
 from ponder.persistence.schema import (
     SCHEMA_VERSION,
@@ -51,7 +50,20 @@ from ponder.persistence.schema import (
     writes,
 )
 
-__all__ = ("Cursor", "ListQuery", "Store")
+__all__ = (
+    "CHECKPOINT_UPDATES",
+    "LATEST",
+    "EXACT",
+    "WRITE_UPDATES",
+    "Cursor",
+    "ListQuery",
+    "Store",
+    "keep_matching",
+    "next_cursor",
+    "normalize_filter",
+    "page_request",
+    "upsert",
+)
 
 Cursor = tuple[str, str, str]
 """Where a listing stopped: ``(checkpoint_id, thread_id, checkpoint_ns)`` of its last row."""
@@ -60,7 +72,7 @@ _SCHEMA_LOCK = 0x706F6E646572  # "ponder": PostgreSQL advisory lock serializing 
 # Database failures, and network ones (asyncpg raises OSError when the server is unreachable).
 _STORE_ERRORS = (SQLAlchemyError, OSError)
 _WAL_PATIENCE = 30.0  # seconds to wait for the file when switching it to WAL, as busy_timeout
-_CHECKPOINT_UPDATES = (
+CHECKPOINT_UPDATES = (
     "parent_checkpoint_id",
     "run_id",
     "type",
@@ -68,7 +80,9 @@ _CHECKPOINT_UPDATES = (
     "metadata_type",
     "metadata",
 )
-_WRITE_UPDATES = ("task_path", "channel", "type", "blob")
+"""The columns a put of an existing checkpoint overwrites (its key stays)."""
+WRITE_UPDATES = ("task_path", "channel", "type", "blob")
+"""The columns a repeated write to a special channel overwrites."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -94,13 +108,13 @@ _IN_NAMESPACE = (
     _c.c.thread_id == sa.bindparam("thread_id"),
     _c.c.checkpoint_ns == sa.bindparam("checkpoint_ns"),
 )
-_LATEST = (
+LATEST = (
     sa.select(*CHECKPOINT_COLUMNS)
     .where(*_IN_NAMESPACE)
     .order_by(_c.c.checkpoint_id.desc())
     .limit(1)
 )
-_EXACT = sa.select(*CHECKPOINT_COLUMNS).where(
+EXACT = sa.select(*CHECKPOINT_COLUMNS).where(
     *_IN_NAMESPACE, _c.c.checkpoint_id == sa.bindparam("checkpoint_id")
 )
 _PARENT_OF_LATEST = (
@@ -119,7 +133,7 @@ _THREAD_DELETES = tuple(
 
 
 @functools.cache
-def _page_query(
+def page_query(
     thread: bool, namespace: bool, checkpoint: bool, before: bool, after: bool
 ) -> sa.Select[Any]:
     """The `Store.list_page` query for one combination of filters (each a bound parameter)."""
@@ -155,7 +169,7 @@ def _page_query(
 
 
 @functools.cache
-def _upsert(dialect: str, table: sa.Table, update: tuple[str, ...]) -> sa.Executable:
+def upsert(dialect: str, table: sa.Table, update: tuple[str, ...]) -> sa.Insert:
     """An INSERT that ignores a duplicate key, or updates ``update`` columns on one."""
     keys = [column.name for column in table.primary_key.columns]
     insert = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
@@ -164,6 +178,60 @@ def _upsert(dialect: str, table: sa.Table, update: tuple[str, ...]) -> sa.Execut
             index_elements=keys, set_={name: insert.excluded[name] for name in update}
         )
     return insert.on_conflict_do_nothing(index_elements=keys)
+
+
+def page_request(
+    query: ListQuery, after: Cursor | None, size: int
+) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """The statement and bound parameters that read one page of a listing."""
+    select = page_query(
+        query.thread_id is not None,
+        query.checkpoint_ns is not None,
+        query.checkpoint_id is not None,
+        query.before is not None,
+        after is not None,
+    )
+    params: dict[str, Any] = {
+        "thread_id": query.thread_id,
+        "checkpoint_ns": query.checkpoint_ns,
+        "checkpoint_id": query.checkpoint_id,
+        "before": query.before,
+        "size": size,
+    }
+    if after is not None:
+        params["last_id"], params["last_thread"], params["last_ns"] = after
+    return select, {name: value for name, value in params.items() if value is not None}
+
+
+def normalize_filter(
+    serde: SerializerProtocol, wanted: Mapping[str, Any] | None
+) -> Mapping[str, Any]:
+    """A metadata filter as stored metadata reads back (a round trip turns tuples into lists)."""
+    if not wanted:
+        return {}
+    return {name: serde.loads_typed(serde.dumps_typed(value)) for name, value in wanted.items()}
+
+
+def keep_matching(
+    serde: SerializerProtocol, rows: Sequence[Any], wanted: Mapping[str, Any]
+) -> tuple[list[Any], list[CheckpointMetadata]]:
+    """The rows whose decoded metadata matches ``wanted``, and that metadata."""
+    kept: list[Any] = []
+    metadata: list[CheckpointMetadata] = []
+    for row in rows:
+        decoded = serde.loads_typed((row.metadata_type, row.metadata))
+        if matches(decoded, wanted):
+            kept.append(row)
+            metadata.append(decoded)
+    return kept, metadata
+
+
+def next_cursor(rows: Sequence[Any], size: int) -> Cursor | None:
+    """Where the next page starts: after the last row of a full page; ``None`` at the end."""
+    if len(rows) < size:
+        return None
+    last = rows[-1]
+    return (last.checkpoint_id, last.thread_id, last.checkpoint_ns)
 
 
 def _run_record(row: sa.RowMapping) -> RunRecord:
@@ -208,6 +276,11 @@ class Store:
             self._dml_writer = self._engine.execution_options(**{BEGIN_OPTION: None})
         self._dml_connection: AsyncConnection | None = None
         self._dialect = "sqlite" if self._sqlite else "postgresql"
+
+    @property
+    def ready(self) -> bool:
+        """Whether the store has been checked and set up (`setup` has succeeded)."""
+        return self._ready
 
     async def setup(self) -> None:
         """Check the store, then create or migrate its tables; idempotent, under a lock."""
@@ -267,9 +340,9 @@ class Store:
         """Return the addressed checkpoint (the latest when no id is given), or ``None``."""
         thread_id, checkpoint_ns, checkpoint_id = address(config)
         params = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
-        query = _LATEST
+        query = LATEST
         if checkpoint_id is not None:
-            query, params["checkpoint_id"] = _EXACT, checkpoint_id
+            query, params["checkpoint_id"] = EXACT, checkpoint_id
         async with self._read() as conn:
             rows = (await conn.execute(query, params)).all()
             found = await hydrate(conn, self._serde, rows)
@@ -283,119 +356,26 @@ class Store:
         Returns:
             The matching checkpoints, and the cursor to continue from (``None`` at the end).
         """
-        select = _page_query(
-            query.thread_id is not None,
-            query.checkpoint_ns is not None,
-            query.checkpoint_id is not None,
-            query.before is not None,
-            after is not None,
-        )
-        params: dict[str, Any] = {
-            "thread_id": query.thread_id,
-            "checkpoint_ns": query.checkpoint_ns,
-            "checkpoint_id": query.checkpoint_id,
-            "before": query.before,
-            "size": size,
-        }
-        if after is not None:
-            params["last_id"], params["last_thread"], params["last_ns"] = after
-        wanted = self._normalize_filter(query.filter)
-        params = {name: value for name, value in params.items() if value is not None}
+        select, params = page_request(query, after, size)
+        wanted = normalize_filter(self._serde, query.filter)
         async with self._read() as conn:
             rows = (await conn.execute(select, params)).all()
-            kept: list[Any] = []
-            metadata: list[CheckpointMetadata] = []
-            for row in rows:
-                decoded = self._serde.loads_typed((row.metadata_type, row.metadata))
-                if matches(decoded, wanted):
-                    kept.append(row)
-                    metadata.append(decoded)
+            kept, metadata = keep_matching(self._serde, rows, wanted)
             found = await hydrate(conn, self._serde, kept, metadata)
-        cursor = None
-        if len(rows) == size:
-            last = rows[-1]
-            cursor = (last.checkpoint_id, last.thread_id, last.checkpoint_ns)
-        return found, cursor
+        return found, next_cursor(rows, size)
 
-    async def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Store a checkpoint, and the values of the channels whose version is new."""
-        thread_id, checkpoint_ns, parent_id = address(config)
-        checkpoint_id = key(checkpoint["id"], "checkpoint id")
-        values = checkpoint["channel_values"]
-        body = {name: value for name, value in checkpoint.items() if name != "channel_values"}
-        body_type, body_bytes = self._serde.dumps_typed(body)
-        stored_metadata = get_serializable_checkpoint_metadata(config, metadata)
-        metadata_type, metadata_bytes = self._serde.dumps_typed(stored_metadata)
-        run_id = stored_metadata.get("run_id")
-        blob_rows = []
-        for channel, version in new_versions.items():
-            if channel in values:
-                type_, blob = self._serde.dumps_typed(values[channel])
-                blob_rows.append(
-                    {
-                        "thread_id": thread_id,
-                        "checkpoint_ns": checkpoint_ns,
-                        "channel": key(channel, "channel"),
-                        "version": key(version, "channel version"),
-                        "type": type_,
-                        "blob": blob,
-                    }
-                )
-        row = {
-            "thread_id": thread_id,
-            "checkpoint_ns": checkpoint_ns,
-            "checkpoint_id": checkpoint_id,
-            "parent_checkpoint_id": parent_id,
-            "run_id": None if run_id is None else key(run_id, "run_id"),
-            "type": body_type,
-            "checkpoint": body_bytes,
-            "metadata_type": metadata_type,
-            "metadata": metadata_bytes,
-        }
+    async def put(self, row: Row, blob_rows: Sequence[Row]) -> RunnableConfig:
+        """Store an encoded checkpoint and its new values (see `checkpoint_rows`)."""
         async with self._write(reads=False) as conn:
             if blob_rows:
                 await conn.execute(self._upsert(blobs, ()), blob_rows)
-            await conn.execute(self._upsert(checkpoints, _CHECKPOINT_UPDATES), row)
-        return checkpoint_config(thread_id, checkpoint_ns, checkpoint_id)
+            await conn.execute(self._upsert(checkpoints, CHECKPOINT_UPDATES), row)
+        return checkpoint_config(row["thread_id"], row["checkpoint_ns"], row["checkpoint_id"])
 
-    async def put_writes(
-        self,
-        config: RunnableConfig,
-        pending: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str,
-    ) -> None:
-        """Store writes; a repeated (task, index) keeps the first, special ones the last."""
-        thread_id, checkpoint_ns, checkpoint_id = address(config)
-        if checkpoint_id is None:
-            raise ConfigurationError("put_writes needs the config of a stored checkpoint")
-        if not pending:
-            return
-        rows = []
-        for index, (channel, value) in enumerate(pending):
-            type_, blob = self._serde.dumps_typed(value)
-            rows.append(
-                {
-                    "thread_id": thread_id,
-                    "checkpoint_ns": checkpoint_ns,
-                    "checkpoint_id": checkpoint_id,
-                    "task_id": key(task_id, "task_id"),
-                    "idx": WRITES_IDX_MAP.get(channel, index),
-                    "task_path": key(task_path, "task_path"),
-                    "channel": key(channel, "channel"),
-                    "type": type_,
-                    "blob": blob,
-                }
-            )
-        replace = all(channel in WRITES_IDX_MAP for channel, _ in pending)
+    async def put_writes(self, rows: Sequence[Row], replace: bool) -> None:
+        """Store encoded pending writes (see `write_rows`)."""
         async with self._write(reads=False) as conn:
-            await conn.execute(self._upsert(writes, _WRITE_UPDATES if replace else ()), rows)
+            await conn.execute(self._upsert(writes, WRITE_UPDATES if replace else ()), rows)
 
     async def delete_threads(self, thread_ids: Sequence[str]) -> None:
         """Delete every checkpoint, value and write of these threads."""
@@ -588,12 +568,4 @@ class Store:
 
     def _upsert(self, table: sa.Table, update: tuple[str, ...]) -> sa.Executable:
         """An INSERT that ignores a duplicate key, or updates ``update`` columns on one."""
-        return _upsert(self._dialect, table, update)
-
-    def _normalize_filter(self, wanted: Mapping[str, Any] | None) -> Mapping[str, Any]:
-        # Compare like with like: a round trip turns tuples into lists, as stored values are.
-        if not wanted:
-            return {}
-        return {
-            name: self._serde.loads_typed(self._serde.dumps_typed(v)) for name, v in wanted.items()
-        }
+        return upsert(self._dialect, table, update)

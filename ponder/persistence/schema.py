@@ -7,9 +7,10 @@ Five tables, all prefixed ``ponder_``:
 - ``ponder_checkpoints``: one row per checkpoint, keyed by ``(thread_id, checkpoint_ns,
   checkpoint_id)``; the serialized checkpoint *without* its channel values, the serialized
   metadata, the parent checkpoint id and the run id (copied out of the metadata so that
-  `SqlCheckpointer.adelete_for_runs` can use an index).
+  `SqlCheckpointer.adelete_for_runs` can use an index). Its only other index is that one
+  (schema version 3 dropped two listing indexes, see `MIGRATIONS`).
 - ``ponder_checkpoint_blobs``: channel values, stored once per ``(thread_id, checkpoint_ns,
-  channel, version)``. A checkpoint names the version of each of its channels, so a long run
+  version, channel)``. A checkpoint names the version of each of its channels, so a long run
   writes a channel again only when its version changes.
 - ``ponder_checkpoint_writes``: the pending writes of each checkpoint, keyed by task and index.
 - ``ponder_runs``: the run registry: one row per ponder run (its thread), with the strategy,
@@ -22,7 +23,7 @@ is never written to.
 
 Example:
     >>> SCHEMA_VERSION
-    2
+    3
     >>> for name in sorted(TABLE_NAMES):
     ...     print(name)
     ponder_checkpoint_blobs
@@ -82,24 +83,36 @@ checkpoints = sa.Table(
     sa.Column("checkpoint", sa.LargeBinary, nullable=False),
     sa.Column("metadata_type", sa.Text, nullable=False),
     sa.Column("metadata", sa.LargeBinary, nullable=False),
-    # Listing a thread across namespaces, listing everything, deleting runs.
-    sa.Index("ponder_checkpoints_thread_id_checkpoint_id", "thread_id", "checkpoint_id"),
-    sa.Index("ponder_checkpoints_checkpoint_id", "checkpoint_id"),
+    # Deleting runs. Lookups and listings of a namespace use the primary key.
     sa.Index("ponder_checkpoints_run_id", "run_id"),
 )
 """Checkpoints without their channel values, with their metadata and parent."""
 
-blobs = sa.Table(
-    "ponder_checkpoint_blobs",
-    metadata,
-    sa.Column("thread_id", _KEY, primary_key=True),
-    sa.Column("checkpoint_ns", _KEY, primary_key=True),
-    sa.Column("channel", _KEY, primary_key=True),
-    sa.Column("version", _KEY, primary_key=True),
-    sa.Column("type", sa.Text, nullable=False),
-    sa.Column("blob", sa.LargeBinary, nullable=False),
+_BLOB_COLUMNS = (
+    ("thread_id", _KEY),
+    ("checkpoint_ns", _KEY),
+    ("channel", _KEY),
+    ("version", _KEY),
+    ("type", sa.Text),
+    ("blob", sa.LargeBinary),
 )
-"""Channel values, once per (thread, namespace, channel, version)."""
+# The version before the channel: LangGraph gives every channel written in a step the same new
+# version, so a put's values are neighbours in the key, and a commit writes one page of it
+# where the (channel, version) order wrote one per channel (schema version 3).
+_BLOB_KEY = ("thread_id", "checkpoint_ns", "version", "channel")
+
+
+def _blobs_table(name: str, owner: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        name,
+        owner,
+        *(sa.Column(column, kind, nullable=False) for column, kind in _BLOB_COLUMNS),
+        sa.PrimaryKeyConstraint(*_BLOB_KEY),
+    )
+
+
+blobs = _blobs_table("ponder_checkpoint_blobs", metadata)
+"""Channel values, once per (thread, namespace, version, channel)."""
 
 writes = sa.Table(
     "ponder_checkpoint_writes",
@@ -155,9 +168,54 @@ def _create_runs(connection: sa.Connection) -> None:
     metadata.create_all(connection, tables=[runs], checkfirst=False)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_tables, _create_runs)
+# The indexes schema version 3 drops, as version 1 created them: on a detached copy of the
+# table's columns, so that the live `checkpoints` table does not get them back.
+_V1_CHECKPOINTS = sa.Table(
+    checkpoints.name, sa.MetaData(), sa.Column("thread_id", _KEY), sa.Column("checkpoint_id", _KEY)
+)
+_V1_LISTING_INDEXES = (
+    sa.Index(
+        "ponder_checkpoints_thread_id_checkpoint_id",
+        _V1_CHECKPOINTS.c.thread_id,
+        _V1_CHECKPOINTS.c.checkpoint_id,
+    ),
+    sa.Index("ponder_checkpoints_checkpoint_id", _V1_CHECKPOINTS.c.checkpoint_id),
+)
+
+
+def _lighten_writes(connection: sa.Connection) -> None:
+    """Schema version 3: fewer pages written per put, for faster commits and a smaller store.
+
+    - Drop the two listing indexes of ``ponder_checkpoints``: every put updated them, for
+      listings across namespaces or threads only (rare: LangGraph lists one namespace, by the
+      primary key); such listings now sort. ``IF EXISTS``: a store created since never had them.
+    - Rebuild ``ponder_checkpoint_blobs`` keyed by (thread, namespace, version, channel):
+      copy the values into a new table, drop the old one, give the new one its name.
+    """
+    for index in _V1_LISTING_INDEXES:
+        connection.execute(sa.schema.DropIndex(index, if_exists=True))
+    rebuilt = _blobs_table(f"{blobs.name}_v3", sa.MetaData())
+    rebuilt.create(connection)
+    names = [name for name, _ in _BLOB_COLUMNS]
+    connection.execute(
+        sa.insert(rebuilt).from_select(names, sa.select(*(blobs.c[name] for name in names)))
+    )
+    blobs.drop(connection)
+    # No SQLAlchemy construct renames a table; the names are ponder's constants, quoted.
+    preparer = connection.dialect.identifier_preparer
+    schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
+    old = preparer.quote(rebuilt.name)
+    if schema is not None:
+        old = f"{preparer.quote_schema(schema)}.{old}"
+    connection.exec_driver_sql(f"ALTER TABLE {old} RENAME TO {preparer.quote(blobs.name)}")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_tables, _create_runs, _lighten_writes)
 """Migration ``n`` (1-based) brings a store from version ``n - 1`` to ``n``. Append only: a
-released migration is never edited, a change of schema is a new migration (``ALTER TABLE``)."""
+released migration is never edited, a change of schema is a new migration (``ALTER TABLE``).
+
+1. the checkpoint tables; 2. the run registry; 3. fewer pages written per put
+(`_lighten_writes`)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema version this ponder writes, and the newest it reads."""

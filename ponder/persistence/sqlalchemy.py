@@ -7,8 +7,11 @@ raises `CheckpointError` and is left as it was. See `ponder.persistence.schema` 
 
 Every database call runs on a private event loop in a daemon thread (see
 `ponder.persistence._loop` for why), so one saver serves async code on any loop, sync code,
-and both at once. The sync methods (``get_tuple``, ``list``, ``put``, ...) refuse to run where
-an event loop is running: there, await their ``a``-prefixed twins.
+and both at once. On SQLite, the hot calls (``aput``, ``aput_writes``, ``aget_tuple``,
+``alist``) take a shorter way: one ``sqlite3`` connection in a worker thread of its own, each
+call one function call there (`ponder.persistence._sqlite_fast`). The sync methods
+(``get_tuple``, ``list``, ``put``, ...) refuse to run where an event loop is running: there,
+await their ``a``-prefixed twins.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy.engine import URL
 
 from ponder.errors import ConfigurationError
-from ponder.persistence._engine import async_url
+from ponder.persistence._engine import async_url, describe
 from ponder.persistence._loop import LoopThread, refuse_in_running_loop
-from ponder.persistence._rows import key
+from ponder.persistence._rows import checkpoint_rows, key, write_rows
+from ponder.persistence._sqlite_fast import SqliteFastPath
 from ponder.persistence._store import Cursor, ListQuery, Store
 from ponder.persistence.runs import RunRecord
 from ponder.persistence.serde import StrictSerializer
@@ -97,6 +101,12 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         self._store = Store(
             self._url, schema=schema, engine_options=engine_options, serde=self.serde
         )
+        # Options in a SQLite URL's query are for aiosqlite: such stores keep to SQLAlchemy.
+        self._fast: SqliteFastPath | None = None
+        if self._url.get_backend_name() == "sqlite" and not self._url.query:
+            self._fast = SqliteFastPath(
+                str(self._url.database), self.serde, where=describe(self._url, None)
+            )
 
     @classmethod
     def from_url(
@@ -162,6 +172,8 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             return
         self._closed = True
         try:
+            if self._fast is not None:
+                await self._fast.aclose()
             if self._runner.started:
                 await self._runner.run(self._store.dispose())
         finally:
@@ -174,6 +186,8 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             return
         self._closed = True
         try:
+            if self._fast is not None:
+                self._fast.close()
             if self._runner.started:
                 self._runner.call(self._store.dispose())
         finally:
@@ -201,6 +215,8 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             ResourceWarning,
             stacklevel=2,
         )
+        if self._fast is not None:
+            self._fast.close(wait=False)
         done = self._runner.submit(self._store.dispose())
         done.add_done_callback(lambda _: self._runner.stop())
 
@@ -216,6 +232,8 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         Returns:
             The checkpoint tuple, with pending writes in `writes_sort_key` order, or ``None``.
         """
+        if fast := await self._afast():
+            return await fast.aget_tuple(config)
         return await self._runner.run(self._store.get_tuple(config))
 
     async def alist(
@@ -240,8 +258,13 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             Matching checkpoint tuples.
         """
         pager = _Pager(_list_query(config, filter, before), limit)
+        fast = await self._afast()
         while (request := pager.request()) is not None:
-            for item in pager.take(await self._runner.run(self._store.list_page(*request))):
+            if fast:
+                page = await fast.alist_page(*request)
+            else:
+                page = await self._runner.run(self._store.list_page(*request))
+            for item in pager.take(page):
                 yield item
 
     async def aput(
@@ -262,7 +285,11 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         Returns:
             The config addressing the stored checkpoint.
         """
-        return await self._runner.run(self._store.put(config, checkpoint, metadata, new_versions))
+        # Encoded here, before any hop: the caller may change the values once it resumes.
+        row, blob_rows = checkpoint_rows(self.serde, config, checkpoint, metadata, new_versions)
+        if fast := await self._afast():
+            return await fast.aput(row, blob_rows)
+        return await self._runner.run(self._store.put(row, blob_rows))
 
     async def aput_writes(
         self,
@@ -279,7 +306,13 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             task_id: The task that made them.
             task_path: The task's path, which orders writes of one step.
         """
-        await self._runner.run(self._store.put_writes(config, writes, task_id, task_path))
+        rows, replace = write_rows(self.serde, config, writes, task_id, task_path)
+        if not rows:
+            return
+        if fast := await self._afast():
+            await fast.aput_writes(rows, replace)
+        else:
+            await self._runner.run(self._store.put_writes(rows, replace))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, value and write of a thread (all namespaces)."""
@@ -351,6 +384,18 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         """Delete a run: its record and its whole thread. Returns whether it existed."""
         return await self._runner.run(self._store.delete_run(run_id))
 
+    async def _afast(self) -> SqliteFastPath | None:
+        """The SQLite fast path, once the store is checked and set up; ``None`` elsewhere."""
+        if self._fast is not None and not self._store.ready:
+            await self.setup()
+        return self._fast
+
+    def _fast_path(self) -> SqliteFastPath | None:
+        """Blocking twin of `_afast`."""
+        if self._fast is not None and not self._store.ready:
+            self._runner.call(self._store.setup())
+        return self._fast
+
     def get_next_version(self, current: str | int | None, channel: None) -> str:
         """Return the version after ``current``: zero-padded counter, random suffix."""
         if current is None:
@@ -366,6 +411,8 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Blocking twin of `aget_tuple`."""
         refuse_in_running_loop("get_tuple")
+        if fast := self._fast_path():
+            return fast.get_tuple(config)
         return self._runner.call(self._store.get_tuple(config))
 
     def put(
@@ -377,7 +424,10 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
     ) -> RunnableConfig:
         """Blocking twin of `aput`."""
         refuse_in_running_loop("put")
-        return self._runner.call(self._store.put(config, checkpoint, metadata, new_versions))
+        row, blob_rows = checkpoint_rows(self.serde, config, checkpoint, metadata, new_versions)
+        if fast := self._fast_path():
+            return fast.put(row, blob_rows)
+        return self._runner.call(self._store.put(row, blob_rows))
 
     def put_writes(
         self,
@@ -388,7 +438,13 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
     ) -> None:
         """Blocking twin of `aput_writes`."""
         refuse_in_running_loop("put_writes")
-        self._runner.call(self._store.put_writes(config, writes, task_id, task_path))
+        rows, replace = write_rows(self.serde, config, writes, task_id, task_path)
+        if not rows:
+            return
+        if fast := self._fast_path():
+            fast.put_writes(rows, replace)
+        else:
+            self._runner.call(self._store.put_writes(rows, replace))
 
     def delete_thread(self, thread_id: str) -> None:
         """Blocking twin of `adelete_thread`."""
@@ -432,8 +488,12 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         return self._iterate(_Pager(_list_query(config, filter, before), limit))
 
     def _iterate(self, pager: _Pager) -> Iterator[CheckpointTuple]:
+        fast = self._fast_path()
         while (request := pager.request()) is not None:
-            yield from pager.take(self._runner.call(self._store.list_page(*request)))
+            if fast:
+                yield from pager.take(fast.list_page(*request))
+            else:
+                yield from pager.take(self._runner.call(self._store.list_page(*request)))
 
 
 class _Pager:

@@ -2,9 +2,10 @@
 
 These guard the speed of `SqlCheckpointer` without timing anything: SQLite's query plans for
 the channel-value lookups, the statements one call sends, and that the shortcuts taken for
-speed (the ``BEGIN IMMEDIATE`` the ``sqlite3`` module opens itself, the connection kept for
-writes, the ``BEGIN`` sent straight to aiosqlite) never leave a transaction open or half a put
-behind, even when calls fail or are cancelled.
+speed (the SQLite fast path's one call per put or read, the ``BEGIN IMMEDIATE`` the
+``sqlite3`` module opens itself, the connection kept for writes, the ``BEGIN`` sent straight to
+aiosqlite) never leave a transaction open or half a put behind, even when calls fail or are
+cancelled.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from sqlalchemy import event
 
 from ponder.errors import CheckpointError
 from ponder.persistence import SqlCheckpointer
+from ponder.persistence._sqlite_fast import SqliteFastPath
 from ponder.persistence.runs import RunRecord
 from tests.persistence.conftest import StoreSpec
 
-FULL_KEY = "(thread_id=? AND checkpoint_ns=? AND channel=? AND version=?)"
+FULL_KEY = "(thread_id=? AND checkpoint_ns=? AND version=? AND channel=?)"
 
 
 async def put_step(
@@ -68,27 +70,42 @@ async def fill(saver: SqlCheckpointer, thread_id: str, steps: int) -> list[Runna
     return configs
 
 
+def fast_path(saver: SqlCheckpointer) -> SqliteFastPath:
+    fast = saver._fast  # noqa: SLF001 - test peek
+    assert fast is not None
+    return fast
+
+
 @contextmanager
 def sqlite_statements(saver: SqlCheckpointer) -> Iterator[list[tuple[str, Any]]]:
-    """Record the statements (and parameters) SQLAlchemy sends while the block runs."""
+    """Record the statements (and parameters) sent while the block runs, by either path.
+
+    SQLAlchemy's come with their parameters; the fast path's come from SQLite's trace, with
+    their values written in (the trace expands them), and no parameters. The store must be
+    set up already.
+    """
     seen: list[tuple[str, Any]] = []
     engine = saver._store._engine.sync_engine  # noqa: SLF001 - test peek
 
     def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
         seen.append((statement, params))
 
+    fast = fast_path(saver)
     event.listen(engine, "before_cursor_execute", record)
+    fast.call(fast.trace, lambda statement: seen.append((statement, ())))
     try:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        fast.call(fast.trace, None)
 
 
-def sqlite_trace(saver: SqlCheckpointer) -> list[str]:
-    """Trace every SQL statement SQLite runs on the connections the saver opens from now on.
+async def sqlite_trace(saver: SqlCheckpointer) -> list[str]:
+    """Set the store up; trace every SQL statement SQLite runs for the saver from then on.
 
     Unlike SQLAlchemy's events, this sees what the ``sqlite3`` module sends on its own (its
-    implicit ``BEGIN IMMEDIATE``) and what is sent straight to aiosqlite (``BEGIN``).
+    implicit ``BEGIN IMMEDIATE``), what is sent straight to aiosqlite (``BEGIN``), and the
+    fast path's statements.
     """
     seen: list[str] = []
     engine = saver._store._engine.sync_engine  # noqa: SLF001 - test peek
@@ -96,7 +113,11 @@ def sqlite_trace(saver: SqlCheckpointer) -> list[str]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.run_async(lambda driver: driver.set_trace_callback(seen.append))
 
-    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "connect", on_connect)  # before the first connection opens
+    await saver.setup()
+    fast = fast_path(saver)
+    await fast.run(fast.trace, seen.append)  # after setup: only a checked store is opened
+    seen.clear()
     return seen
 
 
@@ -207,12 +228,11 @@ async def test_sqlite_calls_send_one_transaction_each(store: StoreSpec) -> None:
     if store.path is None:
         pytest.skip("SQLite's transaction control; PostgreSQL's is asyncpg's")
     async with store.open() as saver:
-        trace = sqlite_trace(saver)  # before the first connection opens
-        await saver.setup()
-        trace.clear()
+        trace = await sqlite_trace(saver)
         parent = await put_step(saver, "trace", None, {"a": 1, "b": 2}, {"a": "1", "b": "1"})
+        # The hot calls go the fast path: one call in its thread, one transaction each.
         assert verbs(trace) == [
-            "BEGIN IMMEDIATE",  # sent by the sqlite3 module, inside the first INSERT's call
+            "BEGIN IMMEDIATE",
             "INSERT ponder_checkpoint_blobs",
             "INSERT ponder_checkpoint_blobs",
             "INSERT ponder_checkpoints",
@@ -230,11 +250,38 @@ async def test_sqlite_calls_send_one_transaction_each(store: StoreSpec) -> None:
         found = await saver.aget_tuple(parent)
         assert found is not None and found.checkpoint["channel_values"] == {"a": 1, "b": 2}
         # One snapshot for both reads, ended once.
-        assert verbs(trace) == ["BEGIN", "SELECT", "SELECT", "ROLLBACK"]
+        assert verbs(trace) == ["BEGIN", "SELECT", "SELECT", "COMMIT"]
         trace.clear()
-        await saver.aprune(["trace"], strategy="keep_latest")  # reads first: explicit BEGIN
+        # SQLAlchemy's path (reads first: explicit BEGIN IMMEDIATE).
+        await saver.aprune(["trace"], strategy="keep_latest")
         assert verbs(trace)[:2] == ["BEGIN IMMEDIATE", "SELECT"]
         assert "COMMIT" in verbs(trace)
+        trace.clear()
+        await saver.aput_run(run_record("trace"))  # starts with an INSERT: implicit BEGIN
+        assert verbs(trace) == ["BEGIN IMMEDIATE", "INSERT ponder_runs", "COMMIT"]
+
+
+def run_record(run_id: str) -> RunRecord:
+    record: dict[str, Any] = {
+        "run_id": run_id,
+        "strategy": "s",
+        "problem": "p",
+        "options": {},
+        "model": None,
+        "verifier": None,
+        "budget": {},
+        "seed": 0,
+        "status": "done",
+        "stop_reason": None,
+        "answer": None,
+        "tokens": 0,
+        "calls": 0,
+        "seconds": 0.0,
+        "parent_run_id": None,
+        "created_at": 0.0,
+        "updated_at": 0.0,
+    }
+    return cast(RunRecord, record)
 
 
 def idle(store: StoreSpec) -> bool:
@@ -254,26 +301,7 @@ async def test_no_sqlite_transaction_outlives_a_call(store: StoreSpec) -> None:
         await saver.aget_tuple(configs[0])
         _ = [item async for item in saver.alist(None)]
         assert idle(store)
-        record: dict[str, Any] = {
-            "run_id": "idle",
-            "strategy": "s",
-            "problem": "p",
-            "options": {},
-            "model": None,
-            "verifier": None,
-            "budget": {},
-            "seed": 0,
-            "status": "done",
-            "stop_reason": None,
-            "answer": None,
-            "tokens": 0,
-            "calls": 0,
-            "seconds": 0.0,
-            "parent_run_id": None,
-            "created_at": 0.0,
-            "updated_at": 0.0,
-        }
-        await saver.aput_run(cast(RunRecord, record))
+        await saver.aput_run(run_record("idle"))
         assert await saver.aget_run("idle") is not None
         await saver.aprune(["idle"], strategy="keep_latest")
         await saver.adelete_thread("idle")

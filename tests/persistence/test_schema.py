@@ -64,6 +64,77 @@ async def test_a_version_1_store_is_migrated_in_place(store: StoreSpec) -> None:
     assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
 
+V2_LISTING_INDEXES = {
+    "ponder_checkpoints_thread_id_checkpoint_id": "(thread_id, checkpoint_id)",
+    "ponder_checkpoints_checkpoint_id": "(checkpoint_id)",
+}
+
+
+def v2_blobs(store: StoreSpec) -> list[str]:
+    """Statements giving ponder_checkpoint_blobs its version 2 shape, keeping its rows."""
+    key, data = ("TEXT", "BLOB") if store.path is not None else ('TEXT COLLATE "C"', "BYTEA")
+    return [
+        "ALTER TABLE ponder_checkpoint_blobs RENAME TO v3_blobs",
+        f"CREATE TABLE ponder_checkpoint_blobs (thread_id {key} NOT NULL, checkpoint_ns {key} "
+        f"NOT NULL, channel {key} NOT NULL, version {key} NOT NULL, type TEXT NOT NULL, "
+        f"blob {data} NOT NULL, PRIMARY KEY (thread_id, checkpoint_ns, channel, version))",
+        "INSERT INTO ponder_checkpoint_blobs SELECT thread_id, checkpoint_ns, channel, version, "
+        "type, blob FROM v3_blobs",
+        "DROP TABLE v3_blobs",
+    ]
+
+
+def blob_key(store: StoreSpec) -> list[str]:
+    """The primary key columns of ponder_checkpoint_blobs, in order."""
+    if store.path is not None:
+        rows = store.query("SELECT name, pk FROM pragma_table_info('ponder_checkpoint_blobs')")
+        return [name for name, position in sorted(rows, key=lambda row: row[1]) if position]
+    rows = store.query(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey) WHERE i.indisprimary AND i.indrelid = $1::regclass "
+        "ORDER BY array_position(i.indkey, a.attnum)",
+        f'"{store.schema}".ponder_checkpoint_blobs',
+    )
+    return [name for (name,) in rows]
+
+
+def checkpoint_indexes(store: StoreSpec) -> set[str]:
+    if store.path is not None:
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1"
+        return {name for (name,) in store.query(query, "ponder_checkpoints")}
+    query = "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2"
+    return {name for (name,) in store.query(query, store.schema, "ponder_checkpoints")}
+
+
+async def test_a_version_2_store_is_upgraded_and_keeps_its_data(store: StoreSpec) -> None:
+    config = generate_config("kept")
+    checkpoint = generate_checkpoint(channel_values={"a": [1, "x"]}, channel_versions={"a": 1})
+    async with store.open() as saver:
+        stored = await saver.aput(config, checkpoint, generate_metadata(run_id="r"), {"a": 1})
+        await saver.aput_writes(stored, [("a", "pending")], "task")
+    # Roll the store back to schema version 2: its two listing indexes, its values keyed by
+    # (channel, version), no version 3.
+    for name, columns in V2_LISTING_INDEXES.items():
+        store.query(f"CREATE INDEX {name} ON ponder_checkpoints {columns}")
+    for statement in v2_blobs(store):
+        store.query(statement)
+    store.query("DELETE FROM ponder_schema_version WHERE version > 2")
+    assert set(V2_LISTING_INDEXES) <= checkpoint_indexes(store)
+    assert blob_key(store) == ["thread_id", "checkpoint_ns", "channel", "version"]
+    async with store.open() as saver:
+        found = await saver.aget_tuple(stored)
+        listed = [item.config async for item in saver.alist(None, filter={"run_id": "r"})]
+    assert found is not None and found.checkpoint["channel_values"] == {"a": [1, "x"]}
+    assert found.pending_writes == [("task", "a", "pending")]
+    assert listed == [stored]
+    versions = store.query("SELECT version FROM ponder_schema_version ORDER BY version")
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)] == [(1,), (2,), (3,)]
+    assert not set(V2_LISTING_INDEXES) & checkpoint_indexes(store)
+    assert "ponder_checkpoints_run_id" in checkpoint_indexes(store)
+    assert blob_key(store) == ["thread_id", "checkpoint_ns", "version", "channel"]
+    assert store.query("SELECT count(*) FROM ponder_checkpoint_blobs") == [(1,)]
+
+
 async def test_setup_is_idempotent_and_concurrent(store: StoreSpec) -> None:
     async with store.open() as saver:
         await asyncio.gather(*(saver.setup() for _ in range(8)))
