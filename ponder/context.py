@@ -49,6 +49,9 @@ class RunContext:
     """Seconds one model call may take before it is cut off (``None``: no limit)."""
     verifier_timeout: float = 30.0
     """Seconds one verification may take before the candidate is marked unverified."""
+    max_concurrent_calls: int = 16
+    """Most model calls one node has in flight at once (the samples of a step run
+    concurrently; the embedded model decodes them together in one batch)."""
     min_tokens: int = 32
     """The smallest output cap worth a call when the budget would lower it."""
     min_seconds: float = 0.5

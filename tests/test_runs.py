@@ -64,15 +64,15 @@ async def test_pause_then_top_up_equals_an_uninterrupted_run(db: str) -> None:
 async def test_fork_keeps_the_work_before_the_checkpoint(db: str) -> None:
     await ponder.asolve(
         "q", model=seeded(), budget=ponder.Budget(calls=4), db=db, run_id="base",
-        max_samples=4, agreement=1.0,
+        max_samples=4, agreement=1.0,  # steps of 3 samples (min_samples), then 1
     )  # fmt: skip
     points = await runs.alist_checkpoints("base", db=db)
-    middle = next(p for p in points if p["candidates"] == 2)
+    middle = next(p for p in points if p["candidates"] == 3)
     forked = await runs.afork(
         "base", at=middle["checkpoint_id"], strategy="best-of-n", db=db, new_run_id="child",
         model=seeded(), verifier=ponder.ExpectedAnswer("2"), n=6, add_tokens=None,
     )  # fmt: skip
-    assert [c["id"] for c in forked.candidates[:2]] == ["c0", "c1"]
+    assert [c["id"] for c in forked.candidates[:3]] == ["c0", "c1", "c2"]
     assert forked.candidates[0]["verdict"] is not None  # the fork's verifier judged old work
     assert forked.answer == "2"
     child = next(r for r in await runs.alist_runs(db=db) if r["run_id"] == "child")

@@ -50,12 +50,17 @@ class BestOfNConfig:
     """Output cap per candidate, in tokens."""
     accept_at: float = 1.0
     """A verifier score at or above this accepts a candidate and ends the search."""
+    per_step: int = 1
+    """Candidates drawn together per step (one batched decode on the embedded model). Above 1
+    a run takes less wall time but may draw up to ``per_step - 1`` candidates past the first
+    one accepted."""
     prompt: PromptTemplate = FEW_SHOT
     """The attempt prompt (a template, or the name of one in `ponder.prompts.ATTEMPT_PROMPTS`)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
         check_positive_int(owner, "n", self.n)
+        check_positive_int(owner, "per_step", self.per_step)
         check_positive_int(owner, "max_tokens", self.max_tokens)
         check_fraction(owner, "accept_at", self.accept_at)
         check_temperature(owner, self.temperature)
@@ -110,6 +115,7 @@ def build_best_of_n(
             prompt=config.prompt,
             temperature=config.temperature,
             max_tokens=config.max_tokens,
+            per_step=config.per_step,
             max_candidates=config.n,
         ),
     )

@@ -12,6 +12,7 @@ can no longer be overtaken by the samples left (``decided``), at ``max_samples``
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,7 +33,12 @@ from ponder.nodes.pause import pause
 from ponder.prompts import FEW_SHOT, PromptTemplate
 from ponder.state import RunInput, RunOutput, RunState, StopReason
 
-__all__ = ("SelfConsistencyConfig", "SelfConsistencyRoute", "build_self_consistency")
+__all__ = (
+    "SelfConsistencyConfig",
+    "SelfConsistencyRoute",
+    "build_self_consistency",
+    "samples_before_stop",
+)
 
 SelfConsistencyRoute = Literal["attempt", "select", "pause"]
 """Where the routing edge goes: ``attempt`` draws another sample, ``select`` ends the vote,
@@ -69,6 +75,32 @@ class SelfConsistencyConfig:
     def recursion_limit(self) -> int:
         """LangGraph super-steps the strategy can need (so the budget, not LangGraph, ends it)."""
         return self.max_samples + 8
+
+
+def samples_before_stop(config: SelfConsistencyConfig, state: RunState) -> int:
+    """Return the fewest more samples after which the vote could stop (at least 1).
+
+    Even if every one of them agreed with the leader, the vote cannot stop sooner, so
+    drawing them together (one batched decode on the embedded model) spends exactly what
+    drawing them one by one would.
+
+    Example:
+        >>> samples_before_stop(SelfConsistencyConfig(min_samples=3), {"candidates": []})
+        3
+    """
+    candidates = state.get("candidates", [])
+    drawn = len(candidates)
+    counts = sorted(tally(candidates).values(), reverse=True)
+    leader = counts[0] if counts else 0
+    runner_up = counts[1] if len(counts) > 1 else 0
+    left = config.max_samples - drawn
+    for more in range(1, left + 1):
+        total, votes = drawn + more, leader + more
+        if total >= config.min_samples and votes / total >= config.agreement:
+            return more
+        if votes - runner_up > left - more:
+            return more
+    return max(1, left)
 
 
 def stop_reason(
@@ -123,6 +155,7 @@ def build_self_consistency(
             prompt=config.prompt,
             temperature=config.temperature,
             max_tokens=config.max_tokens,
+            per_step=functools.partial(samples_before_stop, config),
             max_candidates=config.max_samples,
         ),
     )

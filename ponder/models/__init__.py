@@ -2,13 +2,17 @@
 
 from ponder.models.embedded import EMBEDDED_MODELS, EmbeddedChatModel, EmbeddedName, locate_gguf
 from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
+from ponder.models.samples import SampleSet, asample_n, sample_n
 
 __all__ = (
     "EMBEDDED_MODELS",
     "EmbeddedChatModel",
     "EmbeddedName",
     "ModelSpec",
+    "SampleSet",
+    "asample_n",
     "locate_gguf",
     "prompt_style_of",
     "resolve_model",
+    "sample_n",
 )

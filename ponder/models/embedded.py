@@ -9,7 +9,11 @@ the CPU. Two are known by name:
   model with no chat template: prompted with few-shot completion text, no system message.
 
 Each model file is loaded once per process and shared by every `EmbeddedChatModel` that names
-it; a lock serializes access to the llama context, which is not re-entrant.
+it. Calls made at the same time (the parallel branches of a strategy, or `generate_n`) are
+decoded together in one llama.cpp batch by `ponder.models._batch.BatchEngine`, which also
+reuses the KV cache of a prompt prefix seen before; ``batched=False`` draws one sample at a time
+through llama-cpp-python's high-level API instead, under a lock (its context is not
+re-entrant).
 
 Example:
     >>> from ponder.models import EmbeddedChatModel
@@ -20,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
 import importlib.util
@@ -28,17 +33,18 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
 from ponder.errors import ConfigurationError, ModelError
+from ponder.models._batch import BatchEngine, SampleFinish, SampleOutcome, SampleRequest
 from ponder.prompts import PromptStyle
 
 __all__ = ("EMBEDDED_MODELS", "EmbeddedChatModel", "EmbeddedName", "locate_gguf")
@@ -90,11 +96,26 @@ def locate_gguf(name: EmbeddedName) -> Path:
 
 @dataclass(slots=True)
 class _Engine:
-    """A loaded llama.cpp model and the lock that guards its context."""
+    """A loaded llama.cpp model, the lock that guards its context, and its batch engines."""
 
     llama: Any
     lock: threading.Lock
     chat_format: Any | None
+    batchers: dict[tuple[int, int], BatchEngine] = field(default_factory=dict)
+    """Batched decoding contexts, by (KV cells, sequences); created on first use."""
+
+    def batcher(self, n_ctx: int, n_seq_max: int, n_threads: int) -> BatchEngine:
+        """Return the batch engine with this KV cache size and sequence count."""
+        with self.lock:
+            key = (n_ctx, n_seq_max)
+            if key not in self.batchers:
+                engine = BatchEngine(
+                    self.llama, n_ctx=n_ctx, n_seq_max=n_seq_max, n_threads=n_threads
+                )
+                # Registered after llama.close, so it runs first at exit (atexit is LIFO).
+                atexit.register(engine.close)
+                self.batchers[key] = engine
+            return self.batchers[key]
 
 
 @functools.lru_cache(maxsize=4)
@@ -140,8 +161,14 @@ class EmbeddedChatModel(BaseChatModel):
     temperature=0.7, seed=3)``); a ``timeout`` (seconds) per call cuts generation off at
     that deadline, with ``finish_reason`` ``"timeout"`` in the response metadata.
 
+    Concurrent calls are decoded together (see the module docstring); `generate_n` draws N
+    samples of one prompt in one batched decode. The response metadata also says how many
+    prompt tokens came from the cache (``reused_prompt_tokens``) and how many sequences were
+    decoded together at most (``batch_peak``); usage is counted as for a call alone.
+
     Example:
         >>> model = EmbeddedChatModel.from_name("smollm2", temperature=0.7)  # doctest: +SKIP
+        >>> samples = model.generate_n("Name a fruit.", 4, max_tokens=8)  # doctest: +SKIP
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -162,6 +189,13 @@ class EmbeddedChatModel(BaseChatModel):
     """Default sampling temperature; 0 is greedy."""
     seed: int | None = None
     """Default sampling seed; ``None`` draws a fresh one per call."""
+    batched: bool = True
+    """Decode concurrent calls together in one llama.cpp batch (and reuse cached prompt
+    prefixes); ``False`` draws one sample at a time through llama-cpp-python's high-level API."""
+    max_batch: int = Field(default=16, ge=1)
+    """Most sequences decoded together; more wait for a place."""
+    batch_ctx: int = Field(default=8192, ge=1)
+    """KV cache cells of the batched context, shared by all its sequences (at least `n_ctx`)."""
 
     @classmethod
     def from_name(cls, name: EmbeddedName = "smollm2", **kwargs: Any) -> EmbeddedChatModel:
@@ -203,13 +237,10 @@ class EmbeddedChatModel(BaseChatModel):
         engine = self._engine()
         return len(self._prompt_tokens(engine, messages))
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _request(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> SampleRequest:
+        """Turn a call's messages and options into a sample request (seed drawn if unset)."""
         engine = self._engine()
         max_tokens = int(kwargs.get("max_tokens") or self.max_tokens)
         temperature = float(kwargs.get("temperature", self.temperature))
@@ -217,7 +248,155 @@ class EmbeddedChatModel(BaseChatModel):
         if seed is None:
             seed = random.SystemRandom().randrange(2**31)
         timeout = kwargs.get("timeout")
-        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        prompt = self._prompt_tokens(engine, messages)
+        room = self.n_ctx - len(prompt)
+        if room <= 0:
+            raise ModelError(
+                f"the prompt has {len(prompt)} tokens, more than the context window of "
+                f"{self.n_ctx}; shorten the problem or raise n_ctx",
+                model=self.model_name,
+            )
+        return SampleRequest(
+            prompt=tuple(prompt),
+            max_tokens=max(1, min(max_tokens, room)),
+            temperature=temperature,
+            seed=int(seed),
+            stop=tuple(stop or ()),
+            deadline=None if timeout is None else time.monotonic() + float(timeout),
+        )
+
+    def _batcher(self) -> BatchEngine:
+        return self._engine().batcher(
+            max(self.batch_ctx, self.n_ctx), self.max_batch, self.n_threads
+        )
+
+    def _message(self, outcome: SampleOutcome, seed: int) -> AIMessage:
+        return AIMessage(
+            content=outcome.text,
+            usage_metadata={
+                "input_tokens": outcome.prompt_tokens,
+                "output_tokens": outcome.completion_tokens,
+                "total_tokens": outcome.prompt_tokens + outcome.completion_tokens,
+            },
+            response_metadata={
+                "finish_reason": outcome.finish_reason,
+                "model_name": self.model_name,
+                "seed": seed,
+                "reused_prompt_tokens": outcome.reused_tokens,
+                "batch_peak": outcome.batch_peak,
+            },
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        if self.batched:
+            outcome = self._batcher().submit([request])[0]
+        else:
+            outcome = self._sequential(request)
+        message = self._message(outcome, request.seed)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        # A subclass that overrides `_generate` (a recording or replaying wrapper) keeps its
+        # override on the async path; so does the sequential mode, which blocks a thread.
+        if not self.batched or type(self)._generate is not EmbeddedChatModel._generate:
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+        request = await asyncio.to_thread(self._request, messages, stop, kwargs)
+        outcome = (await self._batcher().asubmit([request]))[0]
+        message = self._message(outcome, request.seed)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def generate_n(
+        self,
+        messages: LanguageModelInput,
+        n: int,
+        *,
+        seeds: Sequence[int] | None = None,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """Draw ``n`` samples of one prompt in one batched decode (the prompt decoded once).
+
+        Args:
+            messages: The prompt (what ``invoke`` accepts).
+            n: Samples to draw.
+            seeds: One seed per sample; by default ``seed, seed + 1, ...`` from the call's
+                (or the model's) seed, or fresh ones when there is none.
+            stop: Stop strings, for every sample.
+            **kwargs: ``max_tokens``, ``temperature``, ``timeout`` as for a single call.
+
+        Returns:
+            One message per sample, each with its own ``usage_metadata`` (the prompt counted
+            in full for each, exactly as ``n`` separate calls would count it).
+        """
+        requests = self._requests_n(messages, n, seeds, stop, kwargs)
+        if self.batched:
+            outcomes = self._batcher().submit(requests)
+        else:
+            outcomes = [self._sequential(request) for request in requests]
+        return [self._message(o, r.seed) for o, r in zip(outcomes, requests, strict=True)]
+
+    async def agenerate_n(
+        self,
+        messages: LanguageModelInput,
+        n: int,
+        *,
+        seeds: Sequence[int] | None = None,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """Async `generate_n`."""
+        if not self.batched:
+            return await asyncio.to_thread(
+                self.generate_n, messages, n, seeds=seeds, stop=stop, **kwargs
+            )
+        requests = await asyncio.to_thread(self._requests_n, messages, n, seeds, stop, kwargs)
+        outcomes = await self._batcher().asubmit(requests)
+        return [self._message(o, r.seed) for o, r in zip(outcomes, requests, strict=True)]
+
+    def _requests_n(
+        self,
+        messages: LanguageModelInput,
+        n: int,
+        seeds: Sequence[int] | None,
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+    ) -> list[SampleRequest]:
+        if n < 1:
+            raise ConfigurationError(f"n must be at least 1, got {n}")
+        if seeds is not None and len(seeds) != n:
+            raise ConfigurationError(f"{len(seeds)} seeds given for {n} samples")
+        first = self._request(self._convert_input(messages).to_messages(), stop, kwargs)
+        if seeds is None:
+            seeds = [first.seed + i for i in range(n)]
+        return [
+            SampleRequest(
+                prompt=first.prompt,
+                max_tokens=first.max_tokens,
+                temperature=first.temperature,
+                seed=int(seed),
+                stop=first.stop,
+                deadline=first.deadline,
+            )  # fmt: skip
+            for seed in seeds
+        ]
+
+    def _sequential(self, request: SampleRequest) -> SampleOutcome:
+        """Draw one sample through llama-cpp-python's high-level API (``batched=False``)."""
+        engine = self._engine()
+        deadline = request.deadline
         timed_out = False
 
         def past_deadline(_ids: Any, _logits: Any) -> bool:
@@ -228,38 +407,26 @@ class EmbeddedChatModel(BaseChatModel):
 
         from llama_cpp import StoppingCriteriaList
 
-        prompt = self._prompt_tokens(engine, messages)
-        room = self.n_ctx - len(prompt)
-        if room <= 0:
-            raise ModelError(
-                f"the prompt has {len(prompt)} tokens, more than the context window of "
-                f"{self.n_ctx}; shorten the problem or raise n_ctx",
-                model=self.model_name,
-            )
         with engine.lock:
             engine.llama.reset()
             out = engine.llama.create_completion(
-                prompt,
-                max_tokens=min(max_tokens, room),
-                temperature=temperature,
-                seed=int(seed),
-                stop=stop or None,
+                list(request.prompt),
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                seed=request.seed,
+                stop=list(request.stop) or None,
                 stopping_criteria=StoppingCriteriaList([past_deadline]),
             )
         choice = out["choices"][0]
         usage = out["usage"]
-        finish = "timeout" if timed_out else (choice.get("finish_reason") or "stop")
-        message = AIMessage(
-            content=choice["text"],
-            usage_metadata={
-                "input_tokens": int(usage["prompt_tokens"]),
-                "output_tokens": int(usage["completion_tokens"]),
-                "total_tokens": int(usage["prompt_tokens"]) + int(usage["completion_tokens"]),
-            },
-            response_metadata={
-                "finish_reason": finish,
-                "model_name": self.model_name,
-                "seed": int(seed),
-            },
+        finish: SampleFinish = "stop"
+        if timed_out:
+            finish = "timeout"
+        elif choice.get("finish_reason") == "length":
+            finish = "length"
+        return SampleOutcome(
+            text=choice["text"],
+            prompt_tokens=int(usage["prompt_tokens"]),
+            completion_tokens=int(usage["completion_tokens"]),
+            finish_reason=finish,
         )
-        return ChatResult(generations=[ChatGeneration(message=message)])

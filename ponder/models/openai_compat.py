@@ -3,6 +3,12 @@
 `OpenAICompatibleChatModel` is `langchain_openai.ChatOpenAI` with the fixes a local server
 needs: the output cap goes out as ``max_tokens`` (langchain-openai renames it
 ``max_completion_tokens``, which the llama.cpp server ignores), and no key is required.
+
+Several samples of one prompt: `ponder.models.samples.asample_n` asks for ``n`` choices in
+one request (the prompt billed once) and draws whatever a server leaves out (llama.cpp's
+server accepts ``n`` and returns one choice) by concurrent requests. Inside a run, the
+samples of one step are concurrent requests, at most
+`ponder.context.RunContext.max_concurrent_calls` at once.
 """
 
 from __future__ import annotations

@@ -10,6 +10,12 @@ Every model call in every node goes through `call_model`, which:
 3. calls the model with a deadline, and returns the text with a `LedgerEntry` charged from
    the usage the model reported; a model that raises or times out gives a failed result
    (with its ledger entry and a `RunError`) instead of an exception.
+
+`call_models` makes several such calls at once (the samples of one step): each is planned
+as if every call before it spent its worst case, so the group together never spends more
+than the budget allows, then they run concurrently (at most
+`ponder.context.RunContext.max_concurrent_calls` in flight). The embedded model decodes
+concurrent calls together in one batch; a remote model gets concurrent requests.
 """
 
 from __future__ import annotations
@@ -23,12 +29,12 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from ponder.budget import Budget, Usage, plan_call
+from ponder.budget import Budget, CallPlan, Usage, plan_call
 from ponder.context import RunContext
 from ponder.models.embedded import EmbeddedChatModel
 from ponder.state import FinishReason, LedgerEntry, RunError, StopReason, new_id
 
-__all__ = ("CallResult", "call_model", "prompt_token_bound")
+__all__ = ("CallRequest", "CallResult", "call_model", "call_models", "prompt_token_bound")
 
 _MESSAGE_OVERHEAD = 8
 """Upper bound on the template tokens a chat format adds per message."""
@@ -79,6 +85,24 @@ class CallResult:
         return None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallRequest:
+    """One call of a group made with `call_models`."""
+
+    messages: Sequence[BaseMessage]
+    """The prompt."""
+    candidate_id: str | None
+    """The candidate the call is for, recorded in its ledger entry."""
+    max_tokens: int
+    """The output cap wanted (the budget may lower it)."""
+    temperature: float
+    """Sampling temperature."""
+    seed: int | None
+    """The call's seed."""
+    stop: list[str] | None = None
+    """Stop strings."""
+
+
 def prompt_token_bound(model: BaseChatModel, messages: Sequence[BaseMessage]) -> int:
     """Return the prompt's token count (exact for embedded models, else an upper bound)."""
     if isinstance(model, EmbeddedChatModel):
@@ -127,25 +151,96 @@ async def call_model(
     stop: list[str] | None = None,
 ) -> CallResult:
     """Call the run's model once, within the budget; see the module docstring."""
-    model = context.model
-    prompt_tokens = prompt_token_bound(model, messages)
+    request = CallRequest(
+        messages=messages, candidate_id=candidate_id, max_tokens=max_tokens,
+        temperature=temperature, seed=seed, stop=stop,
+    )  # fmt: skip
+    prompt_tokens, plan = _plan(context, budget, usage, request)
+    if not plan.allowed:
+        return _refused(request, plan, prompt_tokens)
+    return await _invoke(context, budget, request, plan, prompt_tokens, node=node)
+
+
+async def call_models(
+    context: RunContext,
+    budget: Budget,
+    usage: Usage,
+    requests: Sequence[CallRequest],
+    *,
+    node: str,
+) -> list[CallResult]:
+    """Make several calls at once, within the budget; one result per request, in order.
+
+    The calls are planned in order, each against what remains once every call before it has
+    spent its worst case (prompt plus output cap): the group reserves its whole cost before
+    any call starts, so it can never overspend. The first call the budget refuses is
+    refused with every call after it; the others run concurrently.
+    """
+    planned: list[tuple[CallRequest, int, CallPlan]] = []
+    results: list[CallResult] = []
+    reserved = usage
+    for request in requests:
+        prompt_tokens, plan = _plan(context, budget, reserved, request)
+        if not plan.allowed:
+            results = [
+                _refused(r, plan, prompt_token_bound(context.model, r.messages))
+                for r in requests[len(planned) :]
+            ]
+            break
+        planned.append((request, prompt_tokens, plan))
+        worst = budget.call_cost(prompt_tokens, plan.max_tokens)
+        reserved = reserved.plus(
+            {"tokens_in": prompt_tokens, "tokens_out": plan.max_tokens, "cost": worst,
+             "latency_s": 0.0}
+        )  # fmt: skip
+    slots = asyncio.Semaphore(max(1, context.max_concurrent_calls))
+
+    async def one(request: CallRequest, prompt_tokens: int, plan: CallPlan) -> CallResult:
+        async with slots:
+            return await _invoke(context, budget, request, plan, prompt_tokens, node=node)
+
+    made = await asyncio.gather(*(one(*item) for item in planned))
+    return [*made, *results]
+
+
+def _plan(
+    context: RunContext, budget: Budget, usage: Usage, request: CallRequest
+) -> tuple[int, CallPlan]:
+    prompt_tokens = prompt_token_bound(context.model, request.messages)
     plan = plan_call(
         budget,
         usage,
         prompt_tokens=prompt_tokens,
-        max_tokens=max_tokens,
+        max_tokens=request.max_tokens,
         min_tokens=context.min_tokens,
         call_timeout=context.call_timeout,
         min_seconds=context.min_seconds,
     )
-    if not plan.allowed:
-        return CallResult(
-            text="", entry=None, refused_by=plan.refused_by, seed=seed, prompt_tokens=prompt_tokens
-        )
+    return prompt_tokens, plan
+
+
+def _refused(request: CallRequest, plan: CallPlan, prompt_tokens: int) -> CallResult:
+    return CallResult(
+        text="", entry=None, refused_by=plan.refused_by, seed=request.seed,
+        prompt_tokens=prompt_tokens,
+    )  # fmt: skip
+
+
+async def _invoke(
+    context: RunContext,
+    budget: Budget,
+    request: CallRequest,
+    plan: CallPlan,
+    prompt_tokens: int,
+    *,
+    node: str,
+) -> CallResult:
+    model = context.model
+    candidate_id, seed = request.candidate_id, request.seed
     kwargs = _generation_kwargs(
         model,
         max_tokens=plan.max_tokens,
-        temperature=temperature,
+        temperature=request.temperature,
         seed=seed,
         timeout=plan.timeout,
     )
@@ -153,7 +248,9 @@ async def call_model(
     wait = None if plan.timeout is None else plan.timeout + (_TIMEOUT_GRACE if in_process else 0)
     started = time.monotonic()
     try:
-        reply = await asyncio.wait_for(model.ainvoke(list(messages), stop=stop, **kwargs), wait)
+        reply = await asyncio.wait_for(
+            model.ainvoke(list(request.messages), stop=request.stop, **kwargs), wait
+        )
     except (TimeoutError, asyncio.TimeoutError):
         latency = time.monotonic() - started
         kind = "ModelTimeout" if plan.timeout == context.call_timeout else "BudgetExceeded"

@@ -24,7 +24,7 @@ from langgraph.types import Send
 
 from ponder.budget import Budget, BudgetLimits, Usage
 from ponder.context import RunContext, usage_of
-from ponder.nodes._call import CallResult, call_model
+from ponder.nodes._call import CallRequest, CallResult, call_models
 from ponder.nodes._types import BranchNode, Node
 from ponder.prompts import PromptTemplate
 from ponder.state import (
@@ -153,23 +153,36 @@ async def draw_candidates(
 ) -> dict[str, Any]:
     """Sample one candidate per index with ``prompt``; the update for the state.
 
-    Stops at the first call the budget refuses (``stop_reason`` ``budget``) or the model fails
-    (``error``); what was drawn before is kept.
+    The samples are drawn concurrently (`ponder.nodes._call.call_models`): the budget
+    reserves every call's worst case before any starts, and the embedded model decodes them
+    together in one batch. A call the budget refuses ends the wave with the calls after it;
+    if it is the first, the node stops the run (``stop_reason`` ``budget``), otherwise the
+    routing edge decides with what was actually spent. A call that fails sets ``error``.
+    Every call that was made is charged, and every candidate drawn is kept.
     """
     messages = prompt.render(context.prompt_style, problem=problem)
     candidates: list[Candidate] = []
     ledger: list[LedgerEntry] = []
     errors: list[RunError] = []
     stop_reason: StopReason | None = None
-    for index in indices:
-        result = await call_model(
-            context, budget, usage, messages,
-            node=node, candidate_id=f"c{index}", max_tokens=max_tokens,
-            temperature=temperature, seed=context.seed + index,
-            stop=prompt.stop(context.prompt_style),
+    stop = prompt.stop(context.prompt_style)
+    requests = [
+        CallRequest(
+            messages=messages,
+            candidate_id=f"c{index}",
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=context.seed + index,
+            stop=stop,
         )  # fmt: skip
+        for index in indices
+    ]
+    results = await call_models(context, budget, usage, requests, node=node)
+    for index, result in zip(indices, results, strict=True):
         if result.entry is None:
-            stop_reason = "budget"
+            if ledger:  # the wave was cut short; the routing edge decides whether to go on
+                break
+            stop_reason = stop_reason or "budget"
             if usage.calls == 0:
                 errors.append(
                     RunError(
@@ -185,11 +198,10 @@ async def draw_candidates(
                 )
             break
         ledger.append(result.entry)
-        usage = usage.plus(result.entry)
         if result.error is not None:
             errors += result.problems
-            stop_reason = result.stop_reason
-            break
+            stop_reason = stop_reason or result.stop_reason
+            continue
         candidate, problems = await make_candidate(
             context,
             result,
@@ -204,7 +216,6 @@ async def draw_candidates(
         if result.overrun is not None:
             errors.append(result.overrun)
             stop_reason = "budget"
-            break
     update: dict[str, Any] = {"candidates": candidates, "ledger": ledger, "errors": errors}
     if stop_reason is not None:
         update["stop_reason"] = stop_reason
@@ -216,7 +227,7 @@ def attempt_node(
     prompt: PromptTemplate,
     temperature: float,
     max_tokens: int,
-    per_step: int = 1,
+    per_step: int | Callable[[RunState], int] = 1,
     max_candidates: int,
     name: str = "attempt",
 ) -> Node:
@@ -226,7 +237,9 @@ def attempt_node(
         prompt: The attempt prompt.
         temperature: Sampling temperature (0 is greedy).
         max_tokens: Output cap per candidate, in tokens.
-        per_step: Candidates drawn per step (the routing edge decides whether to step again).
+        per_step: Candidates drawn per step, drawn together (one batched decode on the
+            embedded model), or a function of the state giving that number; the routing
+            edge decides whether to step again.
         max_candidates: The node never lets the run hold more candidates than this.
         name: The node's name, recorded in candidates and the ledger.
 
@@ -239,7 +252,8 @@ def attempt_node(
         budget, usage = usage_of(state, context)
         candidates = state.get("candidates", [])
         start = next_index(candidates)
-        count = max(0, min(per_step, max_candidates - len(candidates)))
+        wave = per_step(state) if callable(per_step) else per_step
+        count = max(0, min(wave, max_candidates - len(candidates)))
         return await draw_candidates(
             context, budget, usage, state["problem"],
             prompt=prompt, indices=range(start, start + count), node=name,

@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 
 from ponder.context import RunContext, usage_of
 from ponder.errors import VerifierError
-from ponder.nodes._call import call_model
+from ponder.nodes._call import CallRequest, call_model, call_models
 from ponder.nodes._types import Node
 from ponder.nodes.attempt import call_candidate, extract_answer
 from ponder.prompts import EXPAND, VALUE, PromptTemplate
@@ -81,47 +81,53 @@ def expand_node(
         children: list[Candidate] = []
         ledger: list[LedgerEntry] = []
         errors: list[RunError] = []
+        stop = prompt.stop(context.prompt_style)
+        requests: list[tuple[str, str, CallRequest]] = []  # (parent id, its path, request)
         for parent in state.get("frontier", [ROOT_ID]):
             partial = path_text(by_id, parent)
             messages = prompt.render(
                 context.prompt_style, problem=state["problem"], partial=partial or "(nothing yet)"
             )
-            for _ in range(branching):
-                result = await call_model(
-                    context, budget, usage, messages, node=name, candidate_id=f"c{index}",
-                    max_tokens=max_tokens, temperature=temperature, seed=context.seed + index,
-                    stop=prompt.stop(context.prompt_style),
+            for child in range(index + len(requests), index + len(requests) + branching):
+                request = CallRequest(
+                    messages=messages, candidate_id=f"c{child}", max_tokens=max_tokens,
+                    temperature=temperature, seed=context.seed + child, stop=stop,
                 )  # fmt: skip
-                if result.entry is None:
-                    return _update(children, ledger, errors, "budget")
-                ledger.append(result.entry)
-                usage = usage.plus(result.entry)
-                if result.error is not None:
-                    errors += result.problems
-                    return _update(children, ledger, errors, result.stop_reason)
-                step = _first_step(result.text)
-                answer = None
-                if _FINAL.search(step):
-                    answer, problem = extract_answer(context, f"{partial}\n{step}", name)
-                    errors += [problem] if problem is not None else []
-                children.append(
-                    call_candidate(
-                        result,
-                        index=index,
-                        parent_id=parent,
-                        kind="step",
-                        node=name,
-                        prompt=prompt.name,
-                        text=step,
-                        answer=answer,
-                        reason=None,
-                        temperature=temperature,
-                    )  # fmt: skip
-                )
-                index += 1
-                if result.overrun is not None:
-                    errors.append(result.overrun)
-                    return _update(children, ledger, errors, "budget")
+                requests.append((parent, partial, request))
+        # Every child of the layer at once: one batched decode on the embedded model.
+        results = await call_models(
+            context, budget, usage, [request for _, _, request in requests], node=name
+        )
+        for (parent, partial, _), result in zip(requests, results, strict=True):
+            if result.entry is None:  # the layer was cut short by the budget
+                return _update(children, ledger, errors, None if ledger else "budget")
+            ledger.append(result.entry)
+            if result.error is not None:
+                errors += result.problems
+                return _update(children, ledger, errors, result.stop_reason)
+            step = _first_step(result.text)
+            answer = None
+            if _FINAL.search(step):
+                answer, problem = extract_answer(context, f"{partial}\n{step}", name)
+                errors += [problem] if problem is not None else []
+            children.append(
+                call_candidate(
+                    result,
+                    index=index,
+                    parent_id=parent,
+                    kind="step",
+                    node=name,
+                    prompt=prompt.name,
+                    text=step,
+                    answer=answer,
+                    reason=None,
+                    temperature=temperature,
+                )  # fmt: skip
+            )
+            index += 1
+            if result.overrun is not None:
+                errors.append(result.overrun)
+                return _update(children, ledger, errors, "budget")
         return _update(children, ledger, errors, None)
 
     expand.__name__ = name

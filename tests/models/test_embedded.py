@@ -58,13 +58,17 @@ def test_timeout_cuts_generation(smollm2: EmbeddedChatModel) -> None:
     assert reply.usage_metadata is not None and reply.usage_metadata["output_tokens"] < 400
 
 
-async def test_concurrent_calls_are_serialized_safely(smollm2: EmbeddedChatModel) -> None:
+async def test_concurrent_calls_are_decoded_safely_together(smollm2: EmbeddedChatModel) -> None:
+    # Calls made at once share one batched decode. llama.cpp's arithmetic depends slightly on
+    # the batch's shape, so greedy text may part ways at a near tie late in the reply
+    # (tests/models/test_batch.py bounds that); the start of each reply must not.
     prompts = ["What is 2 + 2?", "What is 5 + 1?", "What is 9 - 3?"]
     alone = [(await smollm2.ainvoke(p, max_tokens=20, temperature=0.0)).text for p in prompts]
     together = await asyncio.gather(
         *(smollm2.ainvoke(p, max_tokens=20, temperature=0.0) for p in prompts)
     )
-    assert [r.text for r in together] == alone
+    assert all(text.strip() for text in alone)
+    assert [r.text[:12] for r in together] == [text[:12] for text in alone]
 
 
 def test_model_is_loaded_once_per_process(smollm2: EmbeddedChatModel) -> None:
