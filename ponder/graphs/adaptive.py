@@ -24,7 +24,7 @@ The graph::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -60,6 +60,8 @@ class ApprovalRequest(TypedDict):
 __all__ = (
     "AdaptiveConfig",
     "AdaptiveRoute",
+    "AfterAttemptsRoute",
+    "AfterRefineRoute",
     "ApprovalRequest",
     "approve_node",
     "build_adaptive",
@@ -70,6 +72,16 @@ AdaptiveRoute = Literal[
     "attempts", "refine", "search", "select", "pause", "approve_refine", "approve_search"
 ]
 """The phase the adaptive strategy enters next."""
+
+AfterAttemptsRoute = Literal[
+    "refine", "search", "select", "pause", "approve_refine", "approve_search"
+]
+"""Where the adaptive strategy goes after its attempts (a later phase, or the end)."""
+
+AfterRefineRoute = Literal["search", "select", "pause", "approve_search"]
+"""Where the adaptive strategy goes after critique-and-refine (search, or the end).
+
+Each router declares its own routes, so the drawn graph has exactly the possible edges."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -221,11 +233,12 @@ def build_adaptive(
     def reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
         return stop_reason(config, state, runtime.context)
 
-    def next_phase(after: str) -> Any:
-        def route(state: RunState, runtime: Runtime[RunContext]) -> AdaptiveRoute:
-            return route_after(config, after, state, runtime.context)
+    # route_after only returns phases later than the one named, so the casts are exact.
+    def after_attempts(state: RunState, runtime: Runtime[RunContext]) -> AfterAttemptsRoute:
+        return cast(AfterAttemptsRoute, route_after(config, "attempts", state, runtime.context))
 
-        return route
+    def after_refine(state: RunState, runtime: Runtime[RunContext]) -> AfterRefineRoute:
+        return cast(AfterRefineRoute, route_after(config, "refine", state, runtime.context))
 
     def after_plan(state: RunState, runtime: Runtime[RunContext]) -> Any:
         stop = stop_reason(config, state, runtime.context)
@@ -270,8 +283,8 @@ def build_adaptive(
     graph.add_node("pause", pause)
     graph.add_edge("pause", "plan")
     graph.add_edge("attempts", "check")
-    graph.add_conditional_edges("check", next_phase("attempts"))
-    graph.add_conditional_edges("refine", next_phase("refine"))
+    graph.add_conditional_edges("check", after_attempts)
+    graph.add_conditional_edges("refine", after_refine)
     graph.add_edge("search", "select")
     graph.add_edge("select", END)
     return graph.compile(name="adaptive")

@@ -33,10 +33,18 @@ from ponder.nodes.refine import refine_node
 from ponder.prompts import FEW_SHOT, PromptTemplate
 from ponder.state import RunInput, RunOutput, RunState, StopReason
 
-__all__ = ("RefineConfig", "RefineRoute", "build_refine")
+__all__ = ("AfterCheckRoute", "AfterCritiqueRoute", "RefineConfig", "RefineRoute", "build_refine")
 
 RefineRoute = Literal["critique", "refine", "select", "pause"]
 """Where the refine loop goes next."""
+
+AfterCheckRoute = Literal["critique", "select", "pause"]
+"""Where the loop goes after a check: ``critique`` the draft, ``select``, or ``pause``."""
+
+AfterCritiqueRoute = Literal["refine", "select", "pause"]
+"""Where the loop goes after a critique: ``refine`` the draft, ``select``, or ``pause``.
+
+Each router declares its own routes, so the drawn graph has exactly the possible edges."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -104,11 +112,11 @@ def build_refine(
     def reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
         return stop_reason(config, state, runtime.context)
 
-    def after_check(state: RunState, runtime: Runtime[RunContext]) -> RefineRoute:
+    def after_check(state: RunState, runtime: Runtime[RunContext]) -> AfterCheckRoute:
         stop = reason(state, runtime)
         return "critique" if stop is None else end_route(stop, runtime.context)
 
-    def after_critique(state: RunState, runtime: Runtime[RunContext]) -> RefineRoute:
+    def after_critique(state: RunState, runtime: Runtime[RunContext]) -> AfterCritiqueRoute:
         stop = reason(state, runtime)
         return "refine" if stop is None else end_route(stop, runtime.context)
 
