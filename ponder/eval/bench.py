@@ -1,0 +1,454 @@
+"""The bench runner: every strategy at every budget on every problem, stored as it goes.
+
+`arun_bench` runs ``strategies x budgets x problems`` through `ponder.asolve` with a
+``Budget(tokens=budget)`` each, scores every answer, and writes each result to the database
+(`ponder.eval.store`) as soon as it is scored. A bench's id is derived from its
+configuration, so running the same bench again resumes it: problems already stored are not
+run again. A model that fails on one problem, or a scorer that raises, is recorded for that
+problem and the bench goes on.
+
+Verifiers, honestly: a strategy is given a verifier only where one exists without the answer
+key. Code problems come with their tests, and every strategy may use them. On answer-labelled
+datasets no strategy gets a verifier, except ``best-of-n``, which cannot run without one: it
+gets the reference answer (an oracle), and its rows say so (``verifier == "oracle"``). Its
+accuracy is then pass@N, an upper bound, not what it would reach on new problems.
+
+Example:
+    >>> from ponder.testing import ScriptedChatModel
+    >>> model = ScriptedChatModel(replies=["4 * 8 = 32. The answer is 32."])
+    >>> config = BenchConfig(dataset="arithmetic", strategies=("self-consistency",),
+    ...                      budgets=(300,), limit=2)
+    >>> bench = run_bench(config, db="sqlite+aiosqlite:///doctest-bench.db", model=model,
+    ...                   progress=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from langchain_core.language_models import BaseChatModel
+
+from ponder._sync import run_sync
+from ponder.api import DEFAULT_DB, asolve
+from ponder.budget import Budget
+from ponder.errors import ConfigurationError
+from ponder.eval._replay import ReplayingModel
+from ponder.eval.datasets import Dataset, Problem, ScorerName, load_dataset, load_jsonl
+from ponder.eval.scorers import SCORERS, oracle_verifier, score, tests_verifier
+from ponder.eval.store import BenchRecord, BenchStore, ProblemResult
+from ponder.graphs.registry import make_config, strategy_spec
+from ponder.models.embedded import EmbeddedChatModel
+from ponder.models.resolve import resolve_model
+from ponder.nodes.select import tally
+from ponder.result import RunResult
+from ponder.verify.verifier import Verifier
+
+__all__ = (
+    "DEFAULT_BUDGETS",
+    "DEFAULT_STRATEGIES",
+    "STRATEGY_OPTIONS",
+    "Bench",
+    "BenchConfig",
+    "arun_bench",
+    "load_bench",
+    "aload_bench",
+    "run_bench",
+    "strategy_options",
+)
+
+DEFAULT_STRATEGIES = ("self-consistency", "best-of-n", "adaptive")
+"""The strategies a bench runs when none are named."""
+
+DEFAULT_BUDGETS = (250, 500, 1000)
+"""The token budgets a bench runs when none are named."""
+
+STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
+    "self-consistency": {"max_samples": 16, "agreement": 0.75},
+    "best-of-n": {"n": 16},
+    "refine": {"max_rounds": 4},
+    "beam-search": {},
+    "mcts": {},
+    "adaptive": {},
+}
+"""Each strategy's options in a bench: limits loose enough for the token budget to bind."""
+
+_CODE_OPTIONS: dict[str, Any] = {"prompt": "code", "prompts": ("code",), "max_tokens": 320}
+"""Options for code datasets, applied where a strategy has them."""
+
+_REMOTE_CONCURRENCY = 4
+"""Problems in flight at once on a remote model, unless told otherwise."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BenchConfig:
+    """What a bench runs; its id is derived from it (and from the model's name)."""
+
+    dataset: str
+    """A shipped dataset's name (see `ponder.eval.DATASETS`) or a ``.jsonl`` file."""
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
+    """The strategies to compare."""
+    budgets: tuple[int, ...] = DEFAULT_BUDGETS
+    """Token budgets (in + out) per problem."""
+    limit: int | None = None
+    """Only the first ``limit`` problems; all when ``None``."""
+    model: str | None = None
+    """A model spec (``smollm2``, ``http://host:port/v1``...); the embedded model when None.
+    A model object given to `arun_bench` takes its place (its name is kept here)."""
+    seed: int = 0
+    """Base sampling seed of every run."""
+    question_field: str = "question"
+    """A JSONL file's question field."""
+    answer_field: str = "answer"
+    """A JSONL file's answer field."""
+    scorer: ScorerName | None = None
+    """A JSONL file's scorer (``number`` or ``string`` by default, from its answers)."""
+
+    def __post_init__(self) -> None:
+        if not self.strategies:
+            raise ConfigurationError("name at least one strategy to bench")
+        for name in self.strategies:
+            strategy_spec(name)
+        if len(set(self.strategies)) != len(self.strategies):
+            raise ConfigurationError(f"a strategy is named twice: {', '.join(self.strategies)}")
+        if not self.budgets:
+            raise ConfigurationError("name at least one token budget")
+        for budget in self.budgets:
+            if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+                raise ConfigurationError(f"budgets are positive token counts, got {budget!r}")
+        if self.limit is not None and (
+            isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1
+        ):
+            raise ConfigurationError(f"limit must be a positive whole number, got {self.limit!r}")
+        object.__setattr__(self, "budgets", tuple(sorted(set(self.budgets))))
+
+    @property
+    def is_file(self) -> bool:
+        """Whether the dataset is a user's JSONL file."""
+        return self.dataset.endswith((".jsonl", ".jsonl.gz")) or "/" in self.dataset
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as plain data."""
+        data = dataclasses.asdict(self)
+        data["strategies"] = list(self.strategies)
+        data["budgets"] = list(self.budgets)
+        return data
+
+    def load(self) -> Dataset:
+        """Load the dataset.
+
+        Raises:
+            ConfigurationError: Unknown dataset, or a bad line in a user's file.
+        """
+        if self.is_file:
+            return load_jsonl(
+                self.dataset, question_field=self.question_field,
+                answer_field=self.answer_field, scorer=self.scorer, limit=self.limit,
+            )  # fmt: skip
+        return load_dataset(self.dataset, limit=self.limit)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Bench:
+    """A bench and its stored results."""
+
+    bench_id: str
+    """Its id."""
+    config: dict[str, Any]
+    """Its configuration (`BenchConfig.to_dict`, plus the dataset's scorer and size)."""
+    results: list[ProblemResult] = field(default_factory=list)
+    """Every stored result."""
+    created_at: float = 0.0
+    """When it first started (Unix seconds)."""
+
+
+def strategy_options(strategy: str, scorer: ScorerName) -> dict[str, Any]:
+    """Return the options a bench runs ``strategy`` with on a dataset scored by ``scorer``."""
+    options = dict(STRATEGY_OPTIONS.get(strategy, {}))
+    if scorer == "code":
+        known = {f.name for f in dataclasses.fields(strategy_spec(strategy).config_type)}
+        options.update({k: v for k, v in _CODE_OPTIONS.items() if k in known})
+    return options
+
+
+def _verifier(strategy: str, dataset: Dataset, problem: Problem) -> tuple[Verifier | None, str]:
+    """The verifier a strategy gets on a problem, and its label (see the module docstring)."""
+    if problem.tests is not None:
+        return tests_verifier(problem), "tests"
+    if strategy_spec(strategy).needs_verifier:
+        return oracle_verifier(problem), "oracle"
+    return None, "none"
+
+
+def _difficulty(result: RunResult) -> float | None:
+    """The adaptive strategy's difficulty estimate: the disagreement of its probe samples."""
+    probes = [c for c in result.candidates if c["kind"] == "probe"]
+    if not probes:
+        return None
+    votes = tally(probes)
+    return 1.0 - max(votes.values()) / len(probes) if votes else 1.0
+
+
+async def _pass_at_n(problem: Problem, result: RunResult, verifier: str) -> bool:
+    """Whether any candidate's answer is right (each distinct answer is scored once)."""
+    if verifier != "none" and any(c["verdict"] == "accepted" for c in result.candidates):
+        return True
+    answers = {
+        c["answer"]
+        for c in result.candidates
+        if c["answer"] is not None and (verifier == "none" or c["verdict"] != "rejected")
+    }
+    for answer in sorted(answers):
+        if await score(problem, answer):
+            return True
+    return False
+
+
+class _Progress:
+    """The progress line on stderr: runs done, running accuracy, tokens, time left."""
+
+    def __init__(self, bench_id: str, total: int, stream: TextIO | None) -> None:
+        self.bench_id, self.total, self.stream = bench_id, total, stream
+        self.done = self.right = self.tokens = self.new = 0
+        self.started = time.monotonic()
+
+    def add(self, result: ProblemResult, *, new: bool) -> None:
+        self.done += 1
+        self.right += bool(result.correct)
+        self.tokens += result.tokens
+        self.new += new
+        self.show()
+
+    def show(self) -> None:
+        if self.stream is None:
+            return
+        width = 24
+        filled = round(width * self.done / self.total) if self.total else width
+        accuracy = f"{self.right / self.done:.0%}" if self.done else "-"
+        tokens = f"{self.tokens / self.done:.0f}" if self.done else "-"
+        elapsed = time.monotonic() - self.started
+        left = self.total - self.done
+        eta = f", ~{elapsed / self.new * left / 60:.0f} min left" if self.new and left else ""
+        self.stream.write(
+            f"\rbench {self.bench_id} [{'#' * filled}{'.' * (width - filled)}] "
+            f"{self.done}/{self.total} runs, accuracy {accuracy}, {tokens} tokens/run, "
+            f"{elapsed / 60:.1f} min{eta}  "
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@dataclass(kw_only=True, slots=True)
+class _Runner:
+    bench_id: str
+    config: BenchConfig
+    dataset: Dataset
+    model: BaseChatModel
+    store: BenchStore
+    progress: _Progress
+
+    async def run(self, index: int, strategy: str, budget: int) -> None:
+        problem = self.dataset.problems[index]
+        result = await self.solve(index, problem, strategy, budget)
+        await self.store.put_result(result)
+        self.progress.add(result, new=True)
+
+    async def solve(
+        self, index: int, problem: Problem, strategy: str, budget: int
+    ) -> ProblemResult:
+        verifier, label = _verifier(strategy, self.dataset, problem)
+        charged = getattr(self.model, "charged_seconds", None)
+        base: dict[str, Any] = {
+            "bench_id": self.bench_id, "strategy": strategy, "budget": budget,
+            "problem_index": index, "problem_id": problem.id, "level": problem.level,
+            "verifier": label, "expected": problem.answer, "created_at": time.time(),
+        }  # fmt: skip
+        try:
+            run = await asolve(
+                problem.question, strategy, budget=Budget(tokens=budget), model=self.model,
+                verifier=verifier, extractor=SCORERS[problem.scorer].extract,
+                seed=self.config.seed, **strategy_options(strategy, problem.scorer),
+            )  # fmt: skip
+        except Exception as exc:  # the bench's boundary: one problem's failure is its result
+            return ProblemResult(
+                **base, status="error", correct=False, pass_at_n=None, candidates=0,
+                answer=None, tokens=0, calls=0, wall_seconds=0.0, difficulty=None,
+                error=f"{type(exc).__name__}: {exc}"[:1000],
+            )  # fmt: skip
+        wall = run.wall_seconds
+        if isinstance(self.model, ReplayingModel) and charged is not None:
+            wall = self.model.charged_seconds - charged + run.overhead_seconds
+        errors = [run.error] if run.status == "failed" and run.error else []
+        correct: bool | None
+        try:
+            correct = await score(problem, run.answer)
+            pass_at_n: bool | None = await _pass_at_n(problem, run, label)
+        except Exception as exc:  # a scorer that raises is recorded for this problem
+            correct = pass_at_n = None
+            errors.append(f"scorer raised {type(exc).__name__}: {exc}")
+        return ProblemResult(
+            **base, status=run.status, correct=correct, pass_at_n=pass_at_n,
+            candidates=len(run.candidates), answer=run.answer, tokens=run.usage.tokens,
+            calls=run.usage.calls, wall_seconds=wall,
+            difficulty=_difficulty(run) if strategy == "adaptive" else None,
+            error="; ".join(errors)[:1000] or None,
+        )  # fmt: skip
+
+
+def _model_name(model: BaseChatModel | None, spec: str | None) -> str:
+    if model is None:
+        return spec or "smollm2"
+    return str(getattr(model, "model_name", None) or type(model).__name__)
+
+
+def _check_scorer(dataset: Dataset) -> None:
+    if dataset.scorer == "math":
+        from ponder.verify.math import math_equal
+
+        math_equal("1", "1")  # raises ConfigurationError naming the extra when missing
+
+
+async def _record(store: BenchStore, bench_id: str, data: Mapping[str, Any]) -> BenchRecord:
+    record = await store.get_bench(bench_id)
+    if record is None:
+        record = BenchRecord(bench_id=bench_id, created_at=time.time(), config=dict(data))
+        await store.put_bench(record)
+    elif record.config != json.loads(json.dumps(dict(data))):
+        raise ConfigurationError(
+            f"bench {bench_id} exists with another configuration; pick another --id"
+        )
+    return record
+
+
+async def arun_bench(
+    config: BenchConfig,
+    *,
+    db: str = DEFAULT_DB,
+    model: BaseChatModel | None = None,
+    bench_id: str | None = None,
+    concurrency: int | None = None,
+    replay: bool = True,
+    progress: bool | TextIO = True,
+) -> Bench:
+    """Run (or resume) a bench and return it with all its stored results.
+
+    Args:
+        config: What to run.
+        db: The database URL the results are kept in (the runs' database by default).
+        model: A chat model to use instead of ``config.model``.
+        bench_id: The bench's id; derived from ``config`` when ``None``.
+        concurrency: Runs in flight at once. Default: one for the embedded model (its
+            llama.cpp context serves one call at a time), four for any other model.
+        replay: For the embedded model, make each distinct call once and replay it (see
+            `ponder.eval._replay`); results are the same, the bench is faster.
+        progress: Show a progress line on stderr (``True``), on a given stream, or not.
+
+    Raises:
+        ConfigurationError: An unknown dataset, strategy or model, a bad line in a user's
+            file, bad options, or a stored bench of that id with another configuration.
+    """
+    dataset = config.load()
+    _check_scorer(dataset)
+    for strategy in config.strategies:
+        make_config(strategy_spec(strategy), strategy_options(strategy, dataset.scorer))
+    if concurrency is not None and (isinstance(concurrency, bool) or concurrency < 1):
+        raise ConfigurationError(f"concurrency must be a positive number, got {concurrency!r}")
+    chat_model = model if model is not None else resolve_model(config.model)
+    embedded = isinstance(chat_model, EmbeddedChatModel)
+    if embedded and replay and not isinstance(chat_model, ReplayingModel):
+        assert isinstance(chat_model, EmbeddedChatModel)
+        chat_model = ReplayingModel.wrapping(chat_model)
+    limit = 1 if embedded else (concurrency or _REMOTE_CONCURRENCY)
+    data = {
+        **config.to_dict(), "model_name": _model_name(model, config.model),
+        "scorer": dataset.scorer, "problems": len(dataset.problems),
+    }  # fmt: skip
+    # The same bench (configuration, model, data) gets the same id: running it again resumes.
+    bench_id = (
+        bench_id or hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+    )
+    keys = [
+        (index, strategy, budget)
+        for index in range(len(dataset.problems))
+        for strategy in config.strategies
+        for budget in config.budgets
+    ]
+    stream = sys.stderr if progress is True else (progress or None)
+    async with BenchStore.from_url(db) as store:
+        record = await _record(store, bench_id, data)
+        stored = await store.results(bench_id)
+        done = {(r.problem_index, r.strategy, r.budget) for r in stored}
+        meter = _Progress(bench_id, len(keys), stream)
+        for result in stored:
+            meter.add(result, new=False)
+        runner = _Runner(
+            bench_id=bench_id, config=config, dataset=dataset, model=chat_model, store=store,
+            progress=meter,
+        )  # fmt: skip
+        gate = asyncio.Semaphore(limit)
+
+        async def one(key: tuple[int, str, int]) -> None:
+            async with gate:
+                await runner.run(*key)
+
+        try:
+            await asyncio.gather(*(one(key) for key in keys if key not in done))
+        finally:
+            meter.close()
+        results = await store.results(bench_id)
+    return Bench(
+        bench_id=bench_id, config=record.config, results=results, created_at=record.created_at
+    )
+
+
+def run_bench(
+    config: BenchConfig,
+    *,
+    db: str = DEFAULT_DB,
+    model: BaseChatModel | None = None,
+    bench_id: str | None = None,
+    concurrency: int | None = None,
+    replay: bool = True,
+    progress: bool | TextIO = True,
+) -> Bench:
+    """Run (or resume) a bench: the sync twin of `arun_bench`, with the same arguments."""
+    return run_sync(
+        arun_bench(
+            config, db=db, model=model, bench_id=bench_id, concurrency=concurrency,
+            replay=replay, progress=progress,
+        ),
+        name="run_bench",
+    )  # fmt: skip
+
+
+async def aload_bench(bench_id: str, *, db: str = DEFAULT_DB) -> Bench:
+    """Return a stored bench and its results.
+
+    Raises:
+        ConfigurationError: No bench has that id in ``db``.
+    """
+    async with BenchStore.from_url(db) as store:
+        record = await store.get_bench(bench_id)
+        if record is None:
+            known = ", ".join(r.bench_id for r in await store.list_benches()) or "none"
+            raise ConfigurationError(f"no bench {bench_id!r} in {db} (benches there: {known})")
+        results = await store.results(bench_id)
+    return Bench(
+        bench_id=bench_id, config=record.config, results=results, created_at=record.created_at
+    )
+
+
+def load_bench(bench_id: str, *, db: str = DEFAULT_DB) -> Bench:
+    """Return a stored bench and its results: the sync twin of `aload_bench`."""
+    return run_sync(aload_bench(bench_id, db=db), name="load_bench")

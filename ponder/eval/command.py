@@ -1,0 +1,135 @@
+"""The ``ponder bench`` command: its arguments, and what it does with them.
+
+- ``ponder bench --dataset NAME --strategies a,b --budgets 250,500 [--limit N] [--model M]
+  [--seed S] [--db URL] [--out DIR]``: run or resume a bench, write its report (markdown,
+  JSON, plot) and print the markdown;
+- ``ponder bench --dataset FILE.jsonl --question-field q --answer-field a``: a user's data;
+- ``ponder bench --compare ID1 ID2 ...``: stored benches side by side;
+- ``ponder bench --list``: the stored benches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, get_args
+
+from ponder.api import DEFAULT_DB
+from ponder.errors import ConfigurationError
+from ponder.eval.bench import (
+    DEFAULT_BUDGETS,
+    DEFAULT_STRATEGIES,
+    BenchConfig,
+    load_bench,
+    run_bench,
+)
+from ponder.eval.datasets import DATASETS, ScorerName
+from ponder.eval.report import compare_markdown, write_report
+from ponder.eval.store import BenchStore
+
+__all__ = ("add_bench_parser", "bench_command")
+
+
+def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add the ``bench`` subcommand to ``ponder``'s subparsers."""
+    bench = commands.add_parser(
+        "bench",
+        help="evaluate strategies on a dataset at several budgets",
+        description="Run strategies x budgets on a dataset, stored as it goes (run the same "
+        "command again to resume), and write a markdown, JSON and PNG report. "
+        f"Datasets: {', '.join(DATASETS)}, or a .jsonl file.",
+    )
+    bench.add_argument("--dataset", "-d", help="a dataset name or a .jsonl file")
+    bench.add_argument(
+        "--strategies", "-s", default=",".join(DEFAULT_STRATEGIES), help="comma-separated"
+    )
+    bench.add_argument(
+        "--budgets", "-b", default=",".join(map(str, DEFAULT_BUDGETS)),
+        help="comma-separated token budgets per problem",
+    )  # fmt: skip
+    bench.add_argument("--limit", "-l", type=int, default=None, help="the first N problems")
+    bench.add_argument("--model", "-m", default=None, help="a model spec (default smollm2)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--question-field", default="question", help="for a .jsonl dataset")
+    bench.add_argument("--answer-field", default="answer", help="for a .jsonl dataset")
+    bench.add_argument(
+        "--scorer", choices=get_args(ScorerName), default=None,
+        help="for a .jsonl dataset (default: number if every answer is one, else string)",
+    )  # fmt: skip
+    bench.add_argument("--id", default=None, help="the bench's id (default: from its settings)")
+    bench.add_argument(
+        "--concurrency", type=int, default=None,
+        help="runs at once on a remote model (default 4; the embedded model runs one)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--no-replay", action="store_true",
+        help="make every call of the embedded model, even one already made",
+    )  # fmt: skip
+    bench.add_argument("--out", "-o", default=None, help="report folder (default bench/ID)")
+    bench.add_argument("--no-plot", action="store_true", help="no PNG (no matplotlib needed)")
+    bench.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    bench.add_argument("--compare", nargs="+", metavar="ID", help="show stored benches")
+    bench.add_argument("--list", action="store_true", help="list the stored benches")
+    bench.add_argument("--db", default=DEFAULT_DB, help=f"where results are kept ({DEFAULT_DB})")
+    return bench  # type: ignore[no-any-return]
+
+
+def _split(text: str, kind: str) -> list[str]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise ConfigurationError(f"give at least one {kind}")
+    return parts
+
+
+def _budgets(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in _split(text, "budget"))
+    except ValueError as exc:
+        raise ConfigurationError(f"budgets are whole token counts: {text!r}") from exc
+
+
+async def _list(db: str) -> list[str]:
+    async with BenchStore.from_url(db) as store:
+        records = await store.list_benches()
+    lines = [f"{'bench':<14} {'dataset':<16} {'problems':>8}  {'strategies':<40} started"]
+    for r in records:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
+        strategies = ",".join(r.config["strategies"])
+        lines.append(
+            f"{r.bench_id:<14} {str(r.config['dataset'])[:16]:<16} "
+            f"{r.config['problems']:>8}  {strategies[:40]:<40} {started}"
+        )
+    return lines
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """Run ``ponder bench`` with parsed ``args``; returns the exit status."""
+    if args.list:
+        from ponder._sync import run_sync
+
+        print("\n".join(run_sync(_list(args.db), name="bench")))
+        return 0
+    if args.compare:
+        if len(args.compare) < 2:
+            raise ConfigurationError("--compare needs two or more bench ids (ponder bench --list)")
+        print(compare_markdown([load_bench(bench_id, db=args.db) for bench_id in args.compare]))
+        return 0
+    if not args.dataset:
+        raise ConfigurationError(
+            f"name a dataset with --dataset ({', '.join(DATASETS)}, or a .jsonl file)"
+        )
+    config = BenchConfig(
+        dataset=args.dataset, strategies=tuple(_split(args.strategies, "strategy")),
+        budgets=_budgets(args.budgets), limit=args.limit, model=args.model, seed=args.seed,
+        question_field=args.question_field, answer_field=args.answer_field, scorer=args.scorer,
+    )  # fmt: skip
+    bench = run_bench(
+        config, db=args.db, bench_id=args.id, concurrency=args.concurrency,
+        replay=not args.no_replay, progress=not args.quiet,
+    )  # fmt: skip
+    out = args.out or f"bench/{bench.bench_id}"
+    paths = write_report(bench, out, plot=not args.no_plot)
+    print(paths["markdown"].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+    return 0

@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
+
+from ponder.cli import main
+from ponder.errors import ConfigurationError
+from ponder.eval import (
+    SCORERS,
+    BenchConfig,
+    Scorer,
+    arun_bench,
+    load_bench,
+    load_dataset,
+    run_bench,
+    write_report,
+)
+from ponder.eval.report import compare_markdown
+from ponder.testing import ScriptedChatModel
+from ponder.verify.extract import extract_number
+
+from .conftest import replying
+
+STRATEGIES = ("self-consistency", "best-of-n")
+BUDGETS = (700, 1400)
+
+
+def scripted(**answers: str | Exception) -> ScriptedChatModel:
+    by_name = {"Ann has": "5", "Bob has": "5", "Cid has": "5"}
+    by_name.update({f"{key} has": value for key, value in answers.items()})  # type: ignore[misc]
+    return ScriptedChatModel(reply_fn=replying(by_name))  # type: ignore[arg-type]
+
+
+async def test_bench_runs_every_cell_and_stores_it(dataset: str, db: str) -> None:
+    model = scripted()
+    stream = io.StringIO()
+    config = BenchConfig(dataset=dataset, strategies=STRATEGIES, budgets=BUDGETS)
+    bench = await arun_bench(config, db=db, model=model, progress=stream)
+    assert len(bench.results) == 3 * 2 * 2
+    assert {(r.strategy, r.verifier) for r in bench.results} == {
+        ("self-consistency", "none"), ("best-of-n", "oracle"),
+    }  # fmt: skip
+    by_problem = {r.problem_index: r for r in bench.results if r.strategy == "self-consistency"}
+    assert [by_problem[i].correct for i in range(3)] == [True, True, False]  # Cid's is 8
+    assert all(r.status == "done" and r.tokens > 0 and r.calls > 0 for r in bench.results)
+    assert all(r.tokens <= r.budget for r in bench.results)
+    assert bench.config["scorer"] == "number" and bench.config["problems"] == 3
+    line = stream.getvalue()
+    assert f"bench {bench.bench_id}" in line and "12/12 runs" in line and "accuracy 67%" in line
+    assert (await arun_bench(config, db=db, model=model, progress=False)).results == bench.results
+
+
+async def test_running_again_resumes_and_runs_nothing_done(dataset: str, db: str) -> None:
+    config = BenchConfig(dataset=dataset, strategies=STRATEGIES, budgets=BUDGETS)
+    first = await arun_bench(config, db=db, model=scripted(), progress=False)
+    again = scripted()
+    second = await arun_bench(config, db=db, model=again, progress=False)
+    assert again.calls == [] and second.results == first.results
+    more = BenchConfig(dataset=dataset, strategies=STRATEGIES, budgets=(*BUDGETS, 2000))
+    third = await arun_bench(more, db=db, model=scripted(), progress=False)
+    assert third.bench_id != first.bench_id and len(third.results) == 18
+
+
+async def test_a_model_failing_on_one_problem_is_recorded(dataset: str, db: str) -> None:
+    model = scripted(Bob=RuntimeError("server fell over"))
+    config = BenchConfig(dataset=dataset, strategies=STRATEGIES, budgets=(700,))
+    bench = await arun_bench(config, db=db, model=model, progress=False)
+    assert len(bench.results) == 6
+    failed = [r for r in bench.results if r.problem_index == 1]
+    assert {r.status for r in failed} == {"failed"}
+    assert all("server fell over" in (r.error or "") and r.correct is False for r in failed)
+    assert {r.status for r in bench.results if r.problem_index != 1} == {"done"}
+
+
+async def test_a_scorer_that_raises_is_recorded(
+    dataset: str, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def check(problem: Any, answer: str) -> bool:
+        if problem.answer == "8":
+            raise ZeroDivisionError("scorer bug")
+        return bool(answer == problem.answer)
+
+    monkeypatch.setitem(
+        SCORERS, "number", Scorer(name="number", extract=extract_number, check=check)
+    )
+    config = BenchConfig(dataset=dataset, strategies=("self-consistency",), budgets=(700,))
+    bench = await arun_bench(config, db=db, model=scripted(), progress=False)
+    broken = bench.results[2]
+    assert broken.correct is None and broken.pass_at_n is None
+    assert "scorer raised ZeroDivisionError: scorer bug" in (broken.error or "")
+    assert [r.correct for r in bench.results[:2]] == [True, True]
+    report = write_report(bench, Path(db.split("///")[1]).parent / "r", plot=False)
+    assert "plot" not in report
+    assert json.loads(report["json"].read_text())["cells"][0]["unscored"] == 1
+
+
+class _Tracking(ScriptedChatModel):
+    in_flight: int = 0
+    peak: int = 0
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(0.02)
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_remote_models_run_with_a_concurrency_limit(
+    dataset: str, db: str, concurrency: int
+) -> None:
+    model = _Tracking(replies=["The answer is 5."])
+    config = BenchConfig(dataset=dataset, strategies=("best-of-n",), budgets=(700, 1400))
+    bench = await arun_bench(config, db=db, model=model, concurrency=concurrency, progress=False)
+    assert len(bench.results) == 6
+    assert model.peak == concurrency
+
+
+async def test_bad_configurations(dataset: str, db: str) -> None:
+    with pytest.raises(ConfigurationError, match="unknown strategy 'magic'"):
+        BenchConfig(dataset=dataset, strategies=("magic",))
+    with pytest.raises(ConfigurationError, match="budgets are positive"):
+        BenchConfig(dataset=dataset, budgets=(0,))
+    with pytest.raises(ConfigurationError, match="named twice"):
+        BenchConfig(dataset=dataset, strategies=("refine", "refine"))
+    with pytest.raises(ConfigurationError, match="unknown dataset 'nope'"):
+        await arun_bench(BenchConfig(dataset="nope"), db=db, model=scripted(), progress=False)
+    with pytest.raises(ConfigurationError, match="concurrency"):
+        await arun_bench(BenchConfig(dataset=dataset), db=db, model=scripted(), concurrency=0)
+    config = BenchConfig(dataset=dataset, strategies=("self-consistency",), budgets=(700,))
+    await arun_bench(config, db=db, model=scripted(), bench_id="mine", progress=False)
+    other = BenchConfig(dataset=dataset, strategies=("best-of-n",), budgets=(700,))
+    with pytest.raises(ConfigurationError, match="bench mine exists with another configuration"):
+        await arun_bench(other, db=db, model=scripted(), bench_id="mine", progress=False)
+
+
+def test_report_files_and_compare(
+    dataset: str, db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = run_bench(
+        BenchConfig(dataset=dataset, strategies=STRATEGIES, budgets=BUDGETS),
+        db=db,
+        model=scripted(),
+        progress=False,
+    )
+    two = run_bench(
+        BenchConfig(dataset=dataset, strategies=("self-consistency",), budgets=(700,), seed=1),
+        db=db,
+        model=scripted(Ann="7"),
+        progress=False,
+    )
+    assert one.bench_id != two.bench_id
+    paths = write_report(one, tmp_path / "out")
+    assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads(paths["json"].read_text())
+    assert [(c["strategy"], c["budget"]) for c in data["cells"]] == [
+        (s, b) for s in STRATEGIES for b in BUDGETS
+    ]
+    text = paths["markdown"].read_text()
+    assert "| self-consistency | 700 | none | 3 | 67% |" in text
+    assert "![accuracy against tokens](accuracy_tokens.png)" in text
+    assert "## Compute-optimal comparison" in text and "oracle verifier" in text
+    table = compare_markdown([load_bench(one.bench_id, db=db), load_bench(two.bench_id, db=db)])
+    assert one.bench_id in table and two.bench_id in table
+    best = next(line for line in table.splitlines() if line.startswith("| best-of-n | 1400 |"))
+    assert best.endswith("| - |") and "67% (" in best
+    assert main(["bench", "--compare", one.bench_id, two.bench_id, "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "| self-consistency | 700 | 67% (" in out and "| self-consistency | 700 | 33% (" not in out
+    )
+    assert main(["bench", "--list", "--db", db]) == 0
+    assert one.bench_id in capsys.readouterr().out
+
+
+def test_command_errors(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--dataset", "nope", "--db", db]) == 2
+    assert "unknown dataset 'nope'; choose one of: gsm8k, math500" in capsys.readouterr().err
+    assert main(["bench", "--compare", "abc", "--db", db]) == 2
+    assert "two or more" in capsys.readouterr().err
+    assert main(["bench", "--compare", "abc", "def", "--db", db]) == 2
+    assert "no bench 'abc'" in capsys.readouterr().err
+    assert main(["bench", "--db", db]) == 2
+    assert "name a dataset" in capsys.readouterr().err
+    assert main(["bench", "--dataset", "arithmetic", "--budgets", "a,b", "--db", db]) == 2
+    assert "budgets are whole token counts" in capsys.readouterr().err
+
+
+async def test_code_problems_are_verified_by_their_tests(db: str) -> None:
+    solutions = {p.id: p.answer for p in load_dataset("humaneval", limit=2).problems}
+    entry = {"HumanEval/0": "has_close_elements", "HumanEval/1": "separate_paren_groups"}
+
+    def reply(messages: list[BaseMessage], _options: dict[str, Any]) -> str:
+        text = messages[-1].text
+        if entry["HumanEval/1"] in text:  # a wrong solution for the second problem
+            return "```python\ndef separate_paren_groups(paren_string):\n    return []\n```"
+        return f"```python\n{solutions['HumanEval/0']}```"
+
+    config = BenchConfig(dataset="humaneval", strategies=STRATEGIES, budgets=(4000,), limit=2)
+    model = ScriptedChatModel(reply_fn=reply)
+    bench = await arun_bench(config, db=db, model=model, progress=False)
+    assert {r.verifier for r in bench.results} == {"tests"}
+    assert {(r.problem_id, r.correct, r.pass_at_n) for r in bench.results} == {
+        ("HumanEval/0", True, True), ("HumanEval/1", False, False),
+    }  # fmt: skip
+    assert all(call.get("max_tokens", 0) <= 320 for call in model.calls)
