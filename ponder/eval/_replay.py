@@ -67,8 +67,10 @@ class ReplayingModel(EmbeddedChatModel):
             started = time.monotonic()
             made = super()._generate(messages, stop, run_manager, **kwargs)
             known = (made, time.monotonic() - started)
-            with self._lock:
-                self.replies[key] = known
+            finish = made.generations[0].message.response_metadata.get("finish_reason")
+            if finish != "timeout":  # a reply cut off by its deadline is not the reply
+                with self._lock:
+                    self.replies[key] = known
         result, seconds = known
         with self._lock:
             self.charged_seconds += seconds

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -194,9 +194,21 @@ async def call_models(
              "latency_s": 0.0}
         )  # fmt: skip
     slots = asyncio.Semaphore(max(1, context.max_concurrent_calls))
+    seconds = budget.remaining(usage).seconds
+    deadline = None if seconds is None else time.monotonic() + seconds
 
     async def one(request: CallRequest, prompt_tokens: int, plan: CallPlan) -> CallResult:
         async with slots:
+            if deadline is not None:  # time spent waiting for a slot counts
+                left = deadline - time.monotonic()
+                if left <= max(context.min_seconds, 0.0):
+                    return _failed(
+                        budget, node, request.candidate_id, (0, 0), 0.0, request.seed,
+                        "BudgetExceeded",
+                        "the wall-time budget ran out while the call waited for a free slot",
+                    )  # fmt: skip
+                timeout = left if context.call_timeout is None else min(context.call_timeout, left)
+                plan = replace(plan, timeout=timeout)
             return await _invoke(context, budget, request, plan, prompt_tokens, node=node)
 
     made = await asyncio.gather(*(one(*item) for item in planned))

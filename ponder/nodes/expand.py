@@ -98,13 +98,19 @@ def expand_node(
         results = await call_models(
             context, budget, usage, [request for _, _, request in requests], node=name
         )
-        for (parent, partial, _), result in zip(requests, results, strict=True):
-            if result.entry is None:  # the layer was cut short by the budget
-                return _update(children, ledger, errors, None if ledger else "budget")
-            ledger.append(result.entry)
+        stop_reason: str | None = None
+        for position, ((parent, partial, _), result) in enumerate(
+            zip(requests, results, strict=True)
+        ):
+            if result.entry is None:  # the layer was cut short by the budget (no call after)
+                if not ledger:
+                    stop_reason = "budget"
+                break
+            ledger.append(result.entry)  # every call made is charged, whatever came after
             if result.error is not None:
                 errors += result.problems
-                return _update(children, ledger, errors, result.stop_reason)
+                stop_reason = stop_reason or result.stop_reason
+                continue
             step = _first_step(result.text)
             answer = None
             if _FINAL.search(step):
@@ -113,7 +119,7 @@ def expand_node(
             children.append(
                 call_candidate(
                     result,
-                    index=index,
+                    index=index + position,  # the index its request (and seed) was made with
                     parent_id=parent,
                     kind="step",
                     node=name,
@@ -124,11 +130,10 @@ def expand_node(
                     temperature=temperature,
                 )  # fmt: skip
             )
-            index += 1
             if result.overrun is not None:
                 errors.append(result.overrun)
-                return _update(children, ledger, errors, "budget")
-        return _update(children, ledger, errors, None)
+                stop_reason = "budget"
+        return _update(children, ledger, errors, stop_reason)
 
     expand.__name__ = name
     return expand

@@ -42,6 +42,7 @@ _REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    500: "Internal Server Error",
 }
 
 
@@ -185,16 +186,24 @@ class ViewerServer:
             return self._cached
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = b""
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
             status, headers, body = await self._respond(head)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+        except (
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            asyncio.TimeoutError,
+            TimeoutError,
+        ):
             status, headers, body = 400, {}, b"bad request\n"
         except ConfigurationError as exc:
             status, headers, body = 404, {}, f"{exc}\n".encode()
         except ConnectionError:
             writer.close()
             return
+        except Exception as exc:  # a locked or damaged store: answer, never leave it hanging
+            status, headers, body = 500, {}, f"{type(exc).__name__}: {exc}\n".encode()
         headers.setdefault("Content-Type", "text/plain; charset=utf-8")
         lines = [f"HTTP/1.1 {status} {_REASONS[status]}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]

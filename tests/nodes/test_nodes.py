@@ -103,3 +103,38 @@ def test_budget_share_never_exceeds_what_remains() -> None:
     assert sum(s.calls or 0 for s in shares) <= 4
     assert all(s.seconds == 30.0 for s in shares)
     assert Budget(calls=2).share(Usage(calls=2), 3) == []
+
+
+async def test_time_waiting_for_a_call_slot_counts_against_the_seconds_budget() -> None:
+    import time
+
+    from ponder.nodes._call import CallRequest, call_models
+
+    model = ScriptedChatModel(replies=["The answer is 1."], delay=0.6)
+    context = RunContext(model=model, max_concurrent_calls=2)
+    requests = [
+        CallRequest(messages=[], candidate_id=f"c{i}", max_tokens=8, temperature=0.0, seed=i)
+        for i in range(4)
+    ]
+    started = time.monotonic()
+    results = await call_models(context, Budget(seconds=1.0), Usage(), requests, node="t")
+    assert time.monotonic() - started < 1.0 + 0.3  # the second pair cannot take another 0.6 s
+    assert [r.error is None for r in results[:2]] == [True, True]
+    assert all(r.entry is not None for r in results)  # every call made is on the ledger
+    late = [r for r in results[2:] if r.error is not None]
+    assert late and all(r.stop_reason == "budget" for r in late)
+
+
+async def test_a_failed_call_in_a_tree_layer_keeps_the_calls_after_it() -> None:
+    from ponder.nodes.expand import expand_node
+
+    def reply(messages: list[Any], kwargs: dict[str, Any]) -> str:
+        if kwargs["seed"] == 1:
+            raise RuntimeError("one call of the layer fails")
+        return "Step: add them."
+
+    model = ScriptedChatModel(reply_fn=reply)
+    state = await run_node(expand_node(branching=3), {"candidates": []}, model, seed=0)
+    assert len(state["ledger"]) == 3  # the failed call and the one after it are charged
+    assert [c["id"] for c in state["candidates"]] == ["c0", "c2"]
+    assert state["stop_reason"] == "error"

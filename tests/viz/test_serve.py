@@ -88,3 +88,23 @@ async def test_unknown_run_and_bad_port(run_db: str) -> None:
             pass
     with pytest.raises(ConfigurationError, match="port"):
         ViewerServer("r", db=run_db, port=70000)
+
+
+async def test_a_failing_store_answers_500_and_an_idle_client_400(
+    run_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with ViewerServer("r", db=run_db, port=0) as server:
+
+        async def broken() -> tuple[str, bytes]:
+            raise RuntimeError("database disk image is malformed")
+
+        monkeypatch.setattr(server, "view_json", broken)
+        status, _, body = await get(server.port, "/run.json")
+        assert status == 500 and b"malformed" in body
+        # A client that connects and sends half a request is answered, not left hanging.
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\n")
+        writer.write_eof()
+        answer = await asyncio.wait_for(reader.read(), timeout=10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 400")
