@@ -26,9 +26,10 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, get_args
+from typing import get_args
 
 from ponder import runs
+from ponder._options import parse_option
 from ponder.api import DEFAULT_DB, solve
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError, PonderError
@@ -51,20 +52,6 @@ _CANDIDATE_LIMIT = {
     "mcts": "iterations",
     "adaptive": "probe_samples",
 }
-
-
-def _option(text: str) -> tuple[str, Any]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"options look like key=value, got {text!r}")
-    value: Any = raw
-    for cast in (int, float):
-        try:
-            value = cast(raw)
-            break
-        except ValueError:
-            continue
-    return key.replace("-", "_"), value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     solve_cmd.add_argument(
         "--option",
         "-o",
-        type=_option,
+        type=parse_option,
         action="append",
         default=[],
         metavar="KEY=VALUE",

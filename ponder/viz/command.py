@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
+from ponder._options import parse_option
 from ponder.api import DEFAULT_DB
 from ponder.graphs.registry import StrategyName
 from ponder.viz.graph import DiagramFormat, draw
@@ -22,20 +23,6 @@ from ponder.viz.serve import serve
 from ponder.viz.viewer import load_view
 
 __all__ = ("add_graph_parser", "add_show_parser", "graph_command", "show_command")
-
-
-def _option(text: str) -> tuple[str, Any]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"options look like key=value, got {text!r}")
-    value: Any = raw
-    for cast in (int, float):
-        try:
-            value = cast(raw)
-            break
-        except ValueError:
-            continue
-    return key.replace("-", "_"), value
 
 
 def add_graph_parser(commands: Any) -> None:
@@ -48,7 +35,7 @@ def add_graph_parser(commands: Any) -> None:
     )  # fmt: skip
     graph_cmd.add_argument("-o", "--output", default=None, help="the file to write")
     graph_cmd.add_argument(
-        "--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+        "--option", type=parse_option, action="append", default=[], metavar="KEY=VALUE",
         help="a strategy option, e.g. --option max_depth=3 (repeatable)",
     )  # fmt: skip
 
