@@ -42,6 +42,11 @@ def worker(mode: str, db: str, run_id: str, strategy: str, log: Path) -> subproc
     )  # fmt: skip
 
 
+def finished_calls(log: Path) -> int:
+    """Model calls the worker has logged so far (whole lines only: it may be mid-write)."""
+    return log.read_text().count("\n") if log.exists() else 0
+
+
 def logged(log: Path) -> list[tuple[str, str]]:
     if not log.exists():
         return []
@@ -81,9 +86,16 @@ def test_killed_runs_resume_without_paying_twice(tmp_path: Path) -> None:
         first_log, second_log = tmp_path / f"t{trial}-1.log", tmp_path / f"t{trial}-2.log"
         run_id = f"crash{trial}"
         process = worker("solve", db, run_id, strategy, first_log)
-        deadline = time.monotonic() + rng.uniform(2.0, 9.0)
-        while process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # Kill at a random point of the run's progress, not of the clock (batched sampling
+        # makes a run's length vary a lot with the machine's load): once the worker has
+        # finished `calls` model calls (0: while loading or in the first call), plus a delay.
+        calls, delay = rng.randint(0, 4), rng.uniform(0.0, 0.5)
+        deadline = time.monotonic() + 120
+        while process.poll() is None and finished_calls(first_log) < calls:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        time.sleep(delay)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed += 1
