@@ -16,9 +16,8 @@ embedded model (SmolLM2-135M, llama.cpp, CPU).
 3. End to end: best-of-N (N = 8, a verifier that scores without accepting, so all eight are
    drawn) through ``ponder.asolve``: with ``batched=False`` (before), with the batched model
    (after: the strategy draws one candidate per step, so it gains from prefix reuse only),
-   and the same graph drawing its eight candidates in one step (``attempt_node(per_step=8)``,
-   what a ``per_step`` option of the strategy would do: the samples are then decoded
-   together).
+   and the strategy drawing its eight candidates in one step (``per_step=8``: the samples
+   are then decoded together).
 
 Other processes share the 2 cores: the load average at start and end is in the table header.
 
@@ -40,20 +39,10 @@ from typing import Any
 
 from _common import RESULTS, write_report
 from langchain_core.messages import BaseMessage, HumanMessage
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
 
 import ponder
-from ponder.api import make_context
-from ponder.context import RunContext
-from ponder.graphs._routing import end_route
-from ponder.graphs.best_of_n import BestOfNConfig, stop_reason
 from ponder.models import EmbeddedChatModel
-from ponder.nodes import attempt_node, prepare, select_node, verify_node
-from ponder.nodes.pause import pause
 from ponder.prompts import FEW_SHOT
-from ponder.runner import drive, result_from
-from ponder.state import RunInput, RunOutput, RunState, StopReason
 from ponder.verify import Verdict, answers_match
 
 PROBLEMS = [
@@ -155,39 +144,6 @@ def decode_only(ns: list[int], repeats: int, max_tokens: int) -> list[dict[str, 
     return rows
 
 
-def best_of_n_per_step(
-    config: BestOfNConfig, per_step: int
-) -> Any:  # the graph of ponder.graphs.best_of_n, drawing per_step candidates per step
-    def reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
-        return stop_reason(config, state, runtime.context)
-
-    def route(state: RunState, runtime: Runtime[RunContext]) -> str:
-        stop = reason(state, runtime)
-        return "attempt" if stop is None else end_route(stop, runtime.context)
-
-    graph = StateGraph(
-        RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
-    )
-    graph.add_node("prepare", prepare)
-    graph.add_node(
-        "attempt",
-        attempt_node(
-            prompt=config.prompt, temperature=config.temperature, max_tokens=config.max_tokens,
-            per_step=per_step, max_candidates=config.n,
-        ),
-    )  # fmt: skip
-    graph.add_node("verify", verify_node(accept_at=config.accept_at))
-    graph.add_node("select", select_node("best_score", reason))
-    graph.add_edge(START, "prepare")
-    graph.add_edge("prepare", "attempt")
-    graph.add_edge("attempt", "verify")
-    graph.add_conditional_edges("verify", route)
-    graph.add_node("pause", pause)
-    graph.add_edge("pause", "attempt")
-    graph.add_edge("select", END)
-    return graph.compile(name="best-of-n-per-step")
-
-
 def scorer(expected: str) -> Any:
     """Score 0.9 for the right answer, 0.1 otherwise: never accepts, so all N are drawn."""
 
@@ -202,8 +158,6 @@ async def end_to_end(repeats: int, max_tokens: int) -> dict[str, Any]:
     budget = ponder.Budget(tokens=20_000)
     sequential = EmbeddedChatModel.from_name("smollm2", batched=False)
     batched = EmbeddedChatModel.from_name("smollm2")
-    config = BestOfNConfig(n=8, max_tokens=max_tokens)
-    one_step = best_of_n_per_step(config, per_step=8)
     runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": [], "after_one_step": []}
     for repeat in range(repeats):
         problem, expected = PROBLEMS[repeat % len(PROBLEMS)], ANSWERS[repeat % len(ANSWERS)]
@@ -216,19 +170,11 @@ async def end_to_end(repeats: int, max_tokens: int) -> dict[str, Any]:
             )  # fmt: skip
             runs[name].append(summary(result, expected))
         batched._batcher().clear_cache()
-        context = make_context(
-            batched, verifier=verifier, extractor=None, step_scorer=None, seed=0,
-            call_timeout=300.0, persisted=False, verifier_timeout=30.0,
+        result = await ponder.asolve(
+            problem, "best-of-n", model=batched, budget=budget, verifier=verifier,
+            n=8, max_tokens=max_tokens, per_step=8,
         )  # fmt: skip
-        inputs = {"problem": problem, "budget": budget.to_limits()}
-        values = await drive(
-            one_step, inputs, context=context, config={"recursion_limit": config.recursion_limit}
-        )
-        runs["after_one_step"].append(
-            summary(
-                result_from(values, strategy="best-of-n", wall_seconds=context.elapsed()), expected
-            )
-        )
+        runs["after_one_step"].append(summary(result, expected))
         print(f"best-of-N repeat {repeat}: " + ", ".join(
             f"{k} {v[-1]['wall_s']:.1f} s" for k, v in runs.items()
         ), file=sys.stderr)  # fmt: skip
