@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatResult
-from pydantic import Field
-
 import ponder
-from ponder.models import EmbeddedChatModel
+from ponder.eval._replay import ReplayingModel
+from ponder.eval.datasets import load_dataset
 from ponder.verify import answers_match
 
-DATA = Path(__file__).parent / "data"
 RESULTS = Path(__file__).parent / "results"
 
 
 def load(name: str, limit: int) -> list[tuple[str, str]]:
-    """Return (question, answer) pairs of a dataset copied into benchmarks/data."""
-    if name == "arithmetic":
-        rows = [json.loads(line) for line in (DATA / "basic_skills_arithmetic.jsonl").open()]
-        return [(row["question"], str(row["answer"])) for row in rows[:limit]]
-    if name == "addsub":
-        items = json.loads((DATA / "addsub.json").read_text())
-        return [(i["sQuestion"].strip(), str(i["lSolutions"][0])) for i in items[:limit]]
-    if name == "singleeq":
-        items = json.loads((DATA / "singleeq.json").read_text())
-        return [(i["sQuestion"].strip(), str(i["lSolutions"][0])) for i in items[:limit]]
-    raise SystemExit(f"unknown dataset {name!r}")
+    """Return the first ``limit`` (question, answer) pairs of a dataset shipped with ponder."""
+    return [(p.question, p.answer) for p in load_dataset(name, limit=limit).problems]
 
 
 def write_report(report: dict[str, Any], table: str, out: Path) -> None:
@@ -45,40 +29,8 @@ def write_report(report: dict[str, Any], table: str, out: Path) -> None:
     print(table)
 
 
-def load_humaneval(limit: int) -> list[dict[str, Any]]:
-    """Return the first ``limit`` HumanEval problems."""
-    with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as rows:
-        return [json.loads(line) for _, line in zip(range(limit), rows, strict=False)]
-
-
-class RecordedModel(EmbeddedChatModel):
-    """The embedded model, making each distinct call once and replaying it after."""
-
-    replies: dict[Any, tuple[ChatResult, float]] = Field(default_factory=dict)
-    charged_seconds: float = 0.0
-    """Recorded latency of every call served, replayed or not."""
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        key = (
-            tuple((m.type, m.text) for m in messages),
-            tuple(stop or ()),
-            kwargs.get("max_tokens"),
-            kwargs.get("temperature"),
-            kwargs.get("seed"),
-        )
-        if key not in self.replies:
-            started = time.monotonic()
-            result = super()._generate(messages, stop, run_manager, **kwargs)
-            self.replies[key] = (result, time.monotonic() - started)
-        result, seconds = self.replies[key]
-        self.charged_seconds += seconds
-        return result
+RecordedModel = ReplayingModel
+"""The embedded model, making each distinct seeded call once and replaying it after."""
 
 
 @dataclass

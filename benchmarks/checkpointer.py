@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
@@ -59,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from _common import RESULTS, write_report
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, create_checkpoint, empty_checkpoint
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -71,7 +71,6 @@ from ponder.context import RunContext
 from ponder.persistence import SqlCheckpointer
 from ponder.testing import ScriptedChatModel
 
-RESULTS = Path(__file__).parent / "results"
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 CHANNELS = ("question", "samples", "votes", "ledger")
 POOL = 64  # distinct values per channel, cycled so consecutive checkpoints differ
@@ -901,12 +900,7 @@ def main() -> None:
         report = asyncio.run(
             run(counts, args.quick, Path(folder), None if args.no_postgres else args.pg_url)
         )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    out.with_suffix(".md").write_text(text)
-    print(text)
+    write_report(report, markdown(report), Path(args.out))
 
 
 if __name__ == "__main__":

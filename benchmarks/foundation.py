@@ -39,7 +39,7 @@ from ponder.models import EmbeddedChatModel
 
 async def run(datasets: list[str], limit: int, ns: list[int], seed: int) -> dict[str, Any]:
     base = EmbeddedChatModel.from_name("smollm2")
-    model = RecordedModel(model_name=base.model_name, model_path=base.model_path)
+    model = RecordedModel.wrapping(base)
     model.count_prompt_tokens([HumanMessage("warm up")])  # load the weights before timing
     big = ponder.Budget(tokens=20_000)
     report: dict[str, Any] = {

@@ -26,22 +26,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, Cell, RecordedModel, load, load_humaneval, write_report
+from _common import RESULTS, Cell, RecordedModel, load, write_report
 from langchain_core.messages import HumanMessage
 
 import ponder
+from ponder.eval.bench import STRATEGY_OPTIONS
+from ponder.eval.datasets import load_dataset
 from ponder.models import EmbeddedChatModel
 from ponder.verify import CodeTests, extract_code
-
-STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
-    "self-consistency": {"max_samples": 16, "agreement": 0.75},
-    "best-of-n": {"n": 16},
-    "refine": {"max_rounds": 4},
-    "beam-search": {},
-    "mcts": {},
-    "adaptive": {},
-}
-"""Each strategy with limits loose enough for the token budget to be what binds."""
 
 
 def interpolate_tokens(curve: list[tuple[float, float]], accuracy: float) -> float | None:
@@ -90,15 +82,13 @@ async def easy_sets(
 async def humaneval(model: RecordedModel, limit: int, ns: list[int], seed: int) -> dict[str, Any]:
     cells: dict[str, Cell] = {}
     started = time.monotonic()
-    problems = load_humaneval(limit)
+    problems = load_dataset("humaneval", limit=limit).problems
     for index, problem in enumerate(problems):
-        tests = CodeTests(
-            f"{problem['test']}\ncheck({problem['entry_point']})", prelude=problem["prompt"]
-        )
+        tests = CodeTests(problem.tests or "", prelude=problem.prelude)
         for n in ns:
             before = model.charged_seconds
             result = await ponder.asolve(
-                problem["prompt"], "best-of-n", model=model, seed=seed,
+                problem.question, "best-of-n", model=model, seed=seed,
                 budget=ponder.Budget(tokens=20_000), verifier=tests, extractor=extract_code,
                 prompt="code", n=n, temperature=0.8, max_tokens=320,
             )  # fmt: skip
@@ -184,7 +174,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     base = EmbeddedChatModel.from_name("smollm2")
-    model = RecordedModel(model_name=base.model_name, model_path=base.model_path)
+    model = RecordedModel.wrapping(base)
     model.count_prompt_tokens([HumanMessage("warm up")])
     budgets = [int(b) for b in args.budgets.split(",")]
     easy = await easy_sets(model, args.datasets.split(","), args.limit, budgets, args.seed)

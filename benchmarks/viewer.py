@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import RESULTS, write_report
 from langchain_core.messages import BaseMessage
 from playwright.sync_api import sync_playwright
 
@@ -37,7 +37,6 @@ import ponder
 from ponder.testing import ScriptedChatModel
 from ponder.viz import load_view, render_html
 
-RESULTS = Path(__file__).parent / "results"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -193,12 +192,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}",
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    out.with_suffix(".md").write_text(text)
-    print(text)
+    write_report(report, markdown(report), Path(args.out))
 
 
 if __name__ == "__main__":
