@@ -155,10 +155,8 @@ async def call_model(
         messages=messages, candidate_id=candidate_id, max_tokens=max_tokens,
         temperature=temperature, seed=seed, stop=stop,
     )  # fmt: skip
-    prompt_tokens, plan = _plan(context, budget, usage, request)
-    if not plan.allowed:
-        return _refused(request, plan, prompt_tokens)
-    return await _invoke(context, budget, request, plan, prompt_tokens, node=node)
+    (result,) = await call_models(context, budget, usage, [request], node=node)
+    return result
 
 
 async def call_models(
