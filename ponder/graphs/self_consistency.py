@@ -77,6 +77,24 @@ class SelfConsistencyConfig:
         return self.max_samples + 8
 
 
+def _standing(state: RunState) -> tuple[int, int, int]:
+    """Samples drawn, and the votes of the leading and the second answer."""
+    candidates = state.get("candidates", [])
+    counts = sorted(tally(candidates).values(), reverse=True)
+    return len(candidates), (counts[0] if counts else 0), (counts[1] if len(counts) > 1 else 0)
+
+
+def _vote_ends(
+    config: SelfConsistencyConfig, drawn: int, leader: int, runner_up: int
+) -> StopReason | None:
+    """Whether the vote ends with this standing: ``converged``, ``decided`` or ``None``."""
+    if drawn >= config.min_samples and leader / drawn >= config.agreement:
+        return "converged"
+    if leader > 0 and leader - runner_up > config.max_samples - drawn:
+        return "decided"
+    return None
+
+
 def samples_before_stop(config: SelfConsistencyConfig, state: RunState) -> int:
     """Return the fewest more samples after which the vote could stop (at least 1).
 
@@ -88,17 +106,10 @@ def samples_before_stop(config: SelfConsistencyConfig, state: RunState) -> int:
         >>> samples_before_stop(SelfConsistencyConfig(min_samples=3), {"candidates": []})
         3
     """
-    candidates = state.get("candidates", [])
-    drawn = len(candidates)
-    counts = sorted(tally(candidates).values(), reverse=True)
-    leader = counts[0] if counts else 0
-    runner_up = counts[1] if len(counts) > 1 else 0
+    drawn, leader, runner_up = _standing(state)
     left = config.max_samples - drawn
     for more in range(1, left + 1):
-        total, votes = drawn + more, leader + more
-        if total >= config.min_samples and votes / total >= config.agreement:
-            return more
-        if votes - runner_up > left - more:
+        if _vote_ends(config, drawn + more, leader + more, runner_up) is not None:
             return more
     return max(1, left)
 
@@ -109,17 +120,11 @@ def stop_reason(
     """Return why sampling should stop now, or ``None`` to draw another sample."""
     if state.get("stop_reason"):
         return state["stop_reason"]
-    candidates = state.get("candidates", [])
-    drawn = len(candidates)
-    counts = sorted(tally(candidates).values(), reverse=True)
-    leader = counts[0] if counts else 0
-    runner_up = counts[1] if len(counts) > 1 else 0
-    left = config.max_samples - drawn
-    if drawn >= config.min_samples and leader / drawn >= config.agreement:
-        return "converged"
-    if leader > 0 and leader - runner_up > left:
-        return "decided"
-    if left <= 0:
+    drawn, leader, runner_up = _standing(state)
+    ended = _vote_ends(config, drawn, leader, runner_up)
+    if ended is not None:
+        return ended
+    if drawn >= config.max_samples:
         return "exhausted"
     if refusing_limit(state, context, max_tokens=config.max_tokens) is not None:
         return "budget"
