@@ -10,32 +10,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
-import json
-from pathlib import Path
 from typing import Any
 
 import ponder
+from ponder.eval.datasets import Problem, load_dataset
 from ponder.verify import CodeTests, extract_code
-
-DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "HumanEval.jsonl.gz"
-
-
-def load_humaneval(limit: int) -> list[dict[str, Any]]:
-    """Return the first ``limit`` HumanEval problems."""
-    with gzip.open(DATA, "rt") as rows:
-        return [json.loads(line) for _, line in zip(range(limit), rows, strict=False)]
 
 
 async def solve_problem(
-    problem: dict[str, Any], *, n: int, budget: ponder.Budget, model: Any = None
+    problem: Problem, *, n: int, budget: ponder.Budget, model: Any = None
 ) -> ponder.RunResult:
     """Write a function for one HumanEval problem; its tests are the verifier."""
-    tests = CodeTests(
-        f"{problem['test']}\ncheck({problem['entry_point']})", prelude=problem["prompt"]
-    )
+    tests = CodeTests(problem.tests or "", prelude=problem.prelude)
     return await ponder.asolve(
-        problem["prompt"],
+        problem.question,
         "best-of-n",
         model=model,
         budget=budget,
@@ -51,11 +39,11 @@ async def solve_problem(
 async def main(problems: int = 5, n: int = 4) -> list[ponder.RunResult]:
     """Run the agent on the first ``problems`` problems and print one line each."""
     results = []
-    for problem in load_humaneval(problems):
+    for problem in load_dataset("humaneval", limit=problems).problems:
         result = await solve_problem(problem, n=n, budget=ponder.Budget(tokens=6000))
         passed = any(c["verdict"] == "accepted" for c in result.candidates)
         print(
-            f"{problem['task_id']:<14} {'PASS' if passed else 'fail'}  "
+            f"{problem.id:<14} {'PASS' if passed else 'fail'}  "
             f"{len(result.candidates)} candidates, {result.usage.tokens} tokens, "
             f"{result.wall_seconds:.1f} s"
         )
