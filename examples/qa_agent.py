@@ -1,7 +1,8 @@
 """A question-answering agent that sends hard questions to a ponder strategy subgraph.
 
 The agent is an ordinary LangGraph graph. A triage node answers easy questions with one
-model call and routes questions that need arithmetic to a compiled ponder strategy
+model call (through ponder's metered call, so it is planned within the budget and charged to
+the ledger) and routes questions that need arithmetic to a compiled ponder strategy
 (self-consistency), added to the agent as a subgraph: it reads the agent's ``problem`` and
 ``budget`` keys and writes ``answer`` back. Budget and ledger are the agent's own state.
 
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
+from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
@@ -21,6 +23,8 @@ import ponder
 from ponder.budget import BudgetLimits
 from ponder.context import RunContext
 from ponder.models import EmbeddedChatModel, prompt_style_of
+from ponder.nodes import Meter
+from ponder.state import LedgerEntry, RunError, merge_by_id
 
 
 class AgentState(TypedDict, total=False):
@@ -34,6 +38,10 @@ class AgentState(TypedDict, total=False):
     """The question, as the ponder strategy reads it."""
     budget: BudgetLimits
     """The budget the ponder strategy spends."""
+    ledger: Annotated[list[LedgerEntry], merge_by_id]
+    """Every model call of the agent, its own and the strategy's, with its cost."""
+    errors: Annotated[list[RunError], merge_by_id]
+    """Failures recorded along the way."""
     answer: str | None
     """The final answer."""
 
@@ -54,11 +62,11 @@ def route(state: AgentState) -> Literal["think", "direct"]:
 
 
 async def direct(state: AgentState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Answer with one model call."""
-    reply = await runtime.context.model.ainvoke(
-        f"{state['question']}\nAnswer in a few words.", max_tokens=32, temperature=0.0
-    )
-    return {"answer": reply.text.strip()}
+    """Answer with one model call, metered: planned within the budget and charged."""
+    meter = Meter(state, runtime.context, node="direct")
+    prompt = [HumanMessage(f"{state['question']}\nAnswer in a few words.")]
+    result = await meter.call(prompt, max_tokens=32, temperature=0.0)
+    return meter.update(answer=result.text.strip() if result.usable else None)
 
 
 def build_agent() -> Any:

@@ -1,4 +1,8 @@
-"""`solve` and `asolve`: run a strategy on one problem and get a `RunResult`."""
+"""`solve` and `asolve`: run a strategy on one problem and get a `RunResult`.
+
+Setting the run up (its context, and for a persisted run its record) is `ponder.setup`'s,
+shared with `ponder.runs`; ``DEFAULT_DB`` and `make_context` are re-exported from there.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,17 @@ import time
 import uuid
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-
 from ponder._sync import run_sync
 from ponder.budget import Budget
-from ponder.context import RunContext
 from ponder.errors import ConfigurationError
-from ponder.graphs.registry import StrategySpec, compiled, make_config, strategy_spec
-from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
+from ponder.graphs.registry import StrategyName, compiled, make_config, strategy_spec
+from ponder.models.resolve import ModelSpec, resolve_model
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback, drive, result_from
-from ponder.verify.extract import Extractor, extract_number
-from ponder.verify.math import MathAnswer
+from ponder.setup import DEFAULT_DB, check_verifier, make_context, start_run
+from ponder.verify.extract import Extractor
 from ponder.verify.reward import ProcessReward
-from ponder.verify.verifier import ExpectedAnswer, Verifier
+from ponder.verify.verifier import Verifier
 
 __all__ = (
     "DEFAULT_BUDGET",
@@ -29,76 +30,15 @@ __all__ = (
     "asolve",
     "make_context",
     "solve",
-    "verifier_record",
 )
 
 DEFAULT_BUDGET = Budget(tokens=4000)
 """The budget of a run that names none: 4,000 tokens."""
 
-DEFAULT_DB = "sqlite+aiosqlite:///ponder.db"
-"""Where `ponder solve` keeps runs: ``ponder.db`` in the working directory."""
-
-
-def verifier_record(verifier: Verifier | None) -> dict[str, Any] | None:
-    """Describe a verifier as plain data when it can be rebuilt from that, for the registry."""
-    if verifier is None:
-        return None
-    if isinstance(verifier, ExpectedAnswer):
-        return {"expected": verifier.expected, "kind": verifier.kind}
-    if isinstance(verifier, MathAnswer):
-        return {"math": verifier.expected}
-    return {"custom": type(verifier).__name__}
-
-
-def check_verifier(spec: StrategySpec, verifier: Verifier | None) -> None:
-    """Refuse a verifier that is not callable, or a missing one the strategy needs."""
-    if verifier is not None and not callable(verifier):
-        raise ConfigurationError("verifier must be callable: (problem, candidate) -> score")
-    if spec.needs_verifier and verifier is None:
-        raise ConfigurationError(
-            f"strategy {spec.name!r} needs a verifier, for example "
-            "verifier=ponder.ExpectedAnswer('42') or any (problem, candidate) -> score"
-        )
-
-
-def make_context(
-    model: BaseChatModel,
-    *,
-    verifier: Verifier | None,
-    extractor: Extractor | None,
-    step_scorer: ProcessReward | None,
-    seed: int,
-    call_timeout: float | None,
-    persisted: bool,
-    verifier_timeout: float = 30.0,
-) -> RunContext:
-    """Build the run context (persisted runs pause, instead of ending, when out of budget)."""
-    if extractor is not None and not callable(extractor):
-        raise ConfigurationError("extractor must be callable: (text) -> answer or None")
-    if call_timeout is not None and (
-        isinstance(call_timeout, bool)
-        or not isinstance(call_timeout, (int, float))
-        or not call_timeout > 0
-    ):
-        raise ConfigurationError(
-            f"call_timeout must be positive seconds or None, got {call_timeout!r}"
-        )
-    return RunContext(
-        model=model,
-        verifier=verifier,
-        extractor=extractor or extract_number,
-        step_scorer=step_scorer,
-        prompt_style=prompt_style_of(model),
-        seed=seed,
-        call_timeout=call_timeout,
-        verifier_timeout=verifier_timeout,
-        pause_on_budget=persisted,
-    )
-
 
 async def asolve(
     problem: str,
-    strategy: str = "self-consistency",
+    strategy: StrategyName = "self-consistency",
     *,
     budget: Budget | None = None,
     model: ModelSpec = None,
@@ -153,10 +93,9 @@ async def asolve(
     if not isinstance(budget, Budget):
         raise ConfigurationError(f"budget must be a ponder.Budget, got {type(budget).__name__}")
     check_verifier(spec, verifier)
-    if getattr(config, "confirm_before", ()) and db is None:
-        raise ConfigurationError(
-            "confirm_before pauses the run for approval, which needs a persisted run: pass db=..."
-        )
+    persist_because = spec.needs_persistence(config)
+    if persist_because is not None and db is None:
+        raise ConfigurationError(f"{persist_because}, which needs a persisted run: pass db=...")
     chat_model = resolve_model(model)
     context = make_context(
         chat_model, verifier=verifier, extractor=extractor, step_scorer=step_scorer,
@@ -177,20 +116,17 @@ async def asolve(
             "a persisted run keeps its options as plain data: pass prompts by name "
             f"(prompt='few_shot') and numbers or strings only ({exc})"
         ) from exc
-    from ponder.runs import start_run
-
     return await start_run(
         db, run_id or uuid.uuid4().hex[:12], spec=spec, config=config, inputs=inputs,
         options=stored_options, context=context,
         model_spec=model if isinstance(model, str) or model is None else None,
-        verifier=verifier_record(verifier), on_progress=on_progress,
-        created_at=time.time(), parent_run_id=None,
+        on_progress=on_progress, created_at=time.time(), parent_run_id=None,
     )  # fmt: skip
 
 
 def solve(
     problem: str,
-    strategy: str = "self-consistency",
+    strategy: StrategyName = "self-consistency",
     *,
     budget: Budget | None = None,
     model: ModelSpec = None,

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypedDict
 
-from ponder.errors import ConfigurationError
+from ponder.errors import ConfigurationError, Limit
 
 __all__ = ("Budget", "BudgetLimits", "CallPlan", "Pricing", "Remaining", "Usage", "plan_call")
 
@@ -136,7 +136,7 @@ class Remaining:
     cost: float | None
 
     @property
-    def exhausted(self) -> str | None:
+    def exhausted(self) -> Limit | None:
         """The name of the first limit with nothing left, or ``None``."""
         if self.calls is not None and self.calls <= 0:
             return "calls"
@@ -157,7 +157,7 @@ class CallPlan:
     """The output cap to send (may be lowered to fit the budget); 0 when refused."""
     timeout: float | None
     """Seconds the call may take before it is cut off, or ``None`` for no limit."""
-    refused_by: str | None
+    refused_by: Limit | None
     """The limit that refuses the call, or ``None`` when the call may start."""
 
     @property
@@ -337,7 +337,7 @@ def plan_call(
     """
     left = budget.remaining(usage)
 
-    def refuse(limit: str) -> CallPlan:
+    def refuse(limit: Limit) -> CallPlan:
         return CallPlan(max_tokens=0, timeout=None, refused_by=limit)
 
     if left.calls is not None and left.calls < 1:
@@ -353,7 +353,7 @@ def plan_call(
         if out_price > 0:
             cap = min(cap, math.floor((left.cost - in_cost) / out_price))
     if cap < min(min_tokens, max_tokens):
-        limit = "tokens"
+        limit: Limit = "tokens"
         if left.tokens is None or left.tokens - prompt_tokens >= min(min_tokens, max_tokens):
             limit = "cost"
         return refuse(limit)

@@ -26,7 +26,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import get_args
 
 from ponder import runs
 from ponder._options import parse_option
@@ -34,7 +33,7 @@ from ponder.api import DEFAULT_DB, solve
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError, PonderError
 from ponder.eval.command import add_bench_parser, bench_command
-from ponder.graphs.registry import STRATEGIES, StrategyName
+from ponder.graphs.registry import STRATEGIES
 from ponder.models.embedded import EMBEDDED_MODELS
 from ponder.result import RunResult
 from ponder.state import Candidate
@@ -44,15 +43,6 @@ from ponder.viz.command import add_graph_parser, add_show_parser, graph_command,
 
 __all__ = ("main",)
 
-_CANDIDATE_LIMIT = {
-    "self-consistency": "max_samples",
-    "best-of-n": "n",
-    "refine": "max_rounds",
-    "beam-search": "beam_width",
-    "mcts": "iterations",
-    "adaptive": "probe_samples",
-}
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -61,9 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     solve_cmd = commands.add_parser("solve", help="solve one problem")
     solve_cmd.add_argument("problem", help="the problem, as text")
-    solve_cmd.add_argument(
-        "--strategy", "-s", default="self-consistency", choices=get_args(StrategyName)
-    )
+    solve_cmd.add_argument("--strategy", "-s", default="self-consistency", choices=list(STRATEGIES))
     solve_cmd.add_argument("--max-tokens", type=int, default=4000, help="token budget (in + out)")
     solve_cmd.add_argument("--max-calls", type=int, default=None, help="model-call budget")
     solve_cmd.add_argument("--max-seconds", type=float, default=None, help="wall-time budget")
@@ -140,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     fork_cmd = commands.add_parser("fork", help="start a new run from a run's checkpoint")
     fork_cmd.add_argument("run")
     fork_cmd.add_argument("--at", default=None, help="checkpoint id (`ponder runs RUN`)")
-    fork_cmd.add_argument("--strategy", "-s", default=None, choices=get_args(StrategyName))
+    fork_cmd.add_argument("--strategy", "-s", default=None, choices=list(STRATEGIES))
     fork_cmd.add_argument("--add-tokens", type=int, default=None)
     fork_cmd.add_argument("--json", action="store_true")
     fork_cmd.add_argument("--quiet", "-q", action="store_true")
@@ -206,7 +194,7 @@ def _solve(args: argparse.Namespace) -> int:
         )
     options = dict(args.option)
     if args.n is not None:
-        options[_CANDIDATE_LIMIT[args.strategy]] = args.n
+        options[STRATEGIES[args.strategy].candidate_limit] = args.n
     budget = Budget(tokens=args.max_tokens, calls=args.max_calls, seconds=args.max_seconds)
     verifier = ExpectedAnswer(args.expected, args.answer_kind) if args.expected else None
     extractor = extract_number if args.answer_kind == "number" else extract_short_answer

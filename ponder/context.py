@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 
-from ponder.budget import Budget, Usage
+from ponder.budget import Budget, CallPlan, Usage, plan_call
+from ponder.models.traits import ModelTraits, traits_of
 from ponder.prompts import PromptStyle
 from ponder.state import RunState
 from ponder.verify.extract import Extractor, extract_number
@@ -60,10 +61,32 @@ class RunContext:
     """Pause (interrupt) instead of ending when the budget runs out; needs a checkpointer."""
     started: float = field(default_factory=time.monotonic)
     """`time.monotonic` when this session of the run started."""
+    traits: ModelTraits = field(init=False, repr=False, compare=False)
+    """How `model` is called (worked out once, from the model; see `ponder.models.traits`)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "traits", traits_of(self.model))
 
     def elapsed(self) -> float:
         """Seconds since this session of the run started."""
         return time.monotonic() - self.started
+
+    def plan(
+        self, budget: Budget, usage: Usage, *, prompt_tokens: int, max_tokens: int
+    ) -> CallPlan:
+        """Plan a call of this run within ``budget``: `ponder.budget.plan_call`.
+
+        The run's smallest useful cap, call timeout and least useful wall time apply.
+        """
+        return plan_call(
+            budget,
+            usage,
+            prompt_tokens=prompt_tokens,
+            max_tokens=max_tokens,
+            min_tokens=self.min_tokens,
+            call_timeout=self.call_timeout,
+            min_seconds=self.min_seconds,
+        )
 
 
 def seconds_left(state: RunState, context: RunContext) -> float | None:

@@ -6,30 +6,73 @@ The tree::
     ├── ConfigurationError (ValueError)     a user mistake: bad budget, empty problem,
     │                                       unknown strategy, model or option
     ├── BudgetExceeded                      a limit was reached (carries limit and spend)
+    │   └── BudgetOverrun                   a model spent more than its call was planned for
     ├── ModelError (RuntimeError)           the model raised or could not be loaded
     │   └── ModelTimeout (TimeoutError)     the model did not answer in time
     ├── ModelOutputError (ValueError)       the model's text could not be used (carries it)
+    ├── ExtractorError (ValueError)         the answer extractor raised or returned garbage
     ├── VerifierError (RuntimeError)        a verifier raised, hung or returned garbage
+    ├── NodeError (RuntimeError)            a node raised something unexpected (a bug)
     └── CheckpointError (RuntimeError)      a checkpoint store is unusable
 
 Each subclasses the builtin a caller would naturally catch, keeps structured fields, and says
 in its message what to do next. Errors that happen *during* a run (a model that fails on the
 fifth sample) are recorded in the run's result instead of being raised, so that the work done
-so far is kept; see `ponder.RunResult.error`.
+so far is kept; see `ponder.RunResult.error`. Such a record (`ponder.state.RunError`) names
+its error by `ErrorKind`, the name of one of the classes below: `record_kind` maps an
+exception to it.
 """
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 __all__ = (
+    "ERROR_KINDS",
     "BudgetExceeded",
+    "BudgetOverrun",
     "CheckpointError",
     "ConfigurationError",
+    "ErrorKind",
+    "ExtractorError",
+    "Limit",
     "ModelError",
     "ModelOutputError",
     "ModelTimeout",
+    "NodeError",
     "PonderError",
     "VerifierError",
+    "record_kind",
 )
+
+Limit = Literal["tokens", "calls", "seconds", "cost"]
+"""The names of a budget's limits: input plus output ``tokens``, model ``calls``, wall
+``seconds`` and ``cost`` (money, per the budget's pricing)."""
+
+ErrorKind = Literal[
+    "BudgetExceeded",
+    "BudgetOverrun",
+    "ModelError",
+    "ModelTimeout",
+    "ModelOutputError",
+    "ExtractorError",
+    "VerifierError",
+    "NodeError",
+    "CheckpointError",
+]
+"""What a failure recorded during a run was: the name of the error class it stands for.
+
+- ``BudgetExceeded``: a call could not start, or was cut off, for lack of budget.
+- ``BudgetOverrun``: the model spent more than its call was planned for; the run stopped.
+- ``ModelError``: the model raised.
+- ``ModelTimeout``: the model did not answer within the call timeout.
+- ``ModelOutputError``: the model's text could not be used (an unreadable rating).
+- ``ExtractorError``: the answer extractor raised or returned something not text.
+- ``VerifierError``: a verifier raised, timed out or returned garbage.
+- ``NodeError``: a node raised an exception ponder did not expect (its type is in the
+  message).
+- ``CheckpointError``: the checkpoint store failed mid-run.
+"""
 
 
 class PonderError(Exception):
@@ -51,20 +94,54 @@ class ConfigurationError(PonderError, ValueError):
 class BudgetExceeded(PonderError):
     """A budget limit does not allow the next step.
 
+    Raised by `ponder.nodes.CallResult.raise_for_status` for a call the budget refused or cut
+    off; recorded (kind ``BudgetExceeded``) when that happens inside a strategy.
+
     Attributes:
-        limit: The name of the limit that was reached (``"tokens"``, ``"calls"``,
-            ``"seconds"`` or ``"cost"``).
+        limit: The name of the limit that was reached.
         allowed: The limit's value.
         spent: What had been spent of it.
-    """
 
-    def __init__(self, limit: str, allowed: float, spent: float) -> None:
-        self.limit = limit
+    Example:
+        >>> str(BudgetExceeded("tokens", 100, 96))
+        "budget limit 'tokens' reached: spent 96 of 100; raise the limit (for example Budget(tokens=...)) to let the run go on"
+    """  # noqa: E501
+
+    def __init__(
+        self, limit: Limit, allowed: float, spent: float, *, message: str | None = None
+    ) -> None:
+        self.limit: Limit = limit
         self.allowed = allowed
         self.spent = spent
         super().__init__(
-            f"budget limit '{limit}' reached: spent {spent:g} of {allowed:g}; "
+            message
+            or f"budget limit '{limit}' reached: spent {spent:g} of {allowed:g}; "
             "raise the limit (for example Budget(tokens=...)) to let the run go on"
+        )
+
+
+class BudgetOverrun(BudgetExceeded):
+    """The model spent more than its call was planned for (it ignored the output cap).
+
+    Attributes:
+        tokens_in: The prompt tokens the model reported.
+        tokens_out: The output tokens it reported.
+        planned_in: The prompt tokens the call was planned with.
+        planned_out: The output cap the call was sent with.
+    """
+
+    def __init__(self, *, tokens_in: int, tokens_out: int, planned_in: int, planned_out: int):
+        self.tokens_in, self.tokens_out = tokens_in, tokens_out
+        self.planned_in, self.planned_out = planned_in, planned_out
+        super().__init__(
+            "tokens",
+            planned_in + planned_out,
+            tokens_in + tokens_out,
+            message=(
+                f"the model used {tokens_in} prompt and {tokens_out} output tokens where at "
+                f"most {planned_in} and {planned_out} were planned (it ignored the output "
+                "cap, or its chat template adds text); the run stops here"
+            ),
         )
 
 
@@ -108,9 +185,55 @@ class ModelOutputError(PonderError, ValueError):
         super().__init__(f"{message}; raw output: {text[:200]!r}")
 
 
+class ExtractorError(PonderError, ValueError):
+    """The answer extractor raised, or returned something that is neither text nor ``None``.
+
+    Raised by `ponder.verify.run_extractor`; the candidate then has no answer.
+    """
+
+
 class VerifierError(PonderError, RuntimeError):
     """A verifier raised, timed out or returned something that is not a verdict."""
 
 
+class NodeError(PonderError, RuntimeError):
+    """A node raised an exception that is not one of ponder's (a bug in a node or a graph).
+
+    The run keeps what it gathered and ends ``failed``; the record names the original type.
+    """
+
+
 class CheckpointError(PonderError, RuntimeError):
     """A checkpoint store cannot be used (corrupt, foreign or from a newer ponder)."""
+
+
+ERROR_KINDS: dict[ErrorKind, type[PonderError]] = {
+    "BudgetExceeded": BudgetExceeded,
+    "BudgetOverrun": BudgetOverrun,
+    "ModelError": ModelError,
+    "ModelTimeout": ModelTimeout,
+    "ModelOutputError": ModelOutputError,
+    "ExtractorError": ExtractorError,
+    "VerifierError": VerifierError,
+    "NodeError": NodeError,
+    "CheckpointError": CheckpointError,
+}
+"""The class each `ErrorKind` names."""
+
+assert set(ERROR_KINDS) == set(get_args(ErrorKind))  # noqa: S101 - kept in step by hand
+
+
+def record_kind(error: BaseException) -> ErrorKind:
+    """Return the `ErrorKind` that records ``error``: its own class's, or ``NodeError``.
+
+    Example:
+        >>> record_kind(ModelTimeout(3.0)), record_kind(KeyError("x"))
+        ('ModelTimeout', 'NodeError')
+    """
+    for kind, cls in ERROR_KINDS.items():
+        if type(error) is cls:
+            return kind
+    for kind, cls in ERROR_KINDS.items():
+        if isinstance(error, cls):
+            return kind
+    return "NodeError"

@@ -40,8 +40,10 @@ __all__ = (
     "WORK_BACKWARDS",
     "STEP_BY_STEP",
     "AttemptPromptName",
+    "PromptName",
     "PromptStyle",
     "PromptTemplate",
+    "resolve_prompt",
 )
 
 PromptStyle = Literal["chat", "base"]
@@ -366,6 +368,36 @@ ATTEMPT_PROMPTS: dict[AttemptPromptName, PromptTemplate] = {
     "direct": DIRECT,
 }
 """Attempt prompts by name."""
+
+PromptName = Literal[AttemptPromptName, Literal["program", "code"]]
+"""What a strategy's ``prompt`` option may name: an attempt prompt, ``program`` (program-aided:
+the model writes Python whose output is the answer) or ``code`` (a function, for code
+problems)."""
+
+
+def resolve_prompt(value: PromptTemplate | PromptName, owner: str = "prompt") -> PromptTemplate:
+    """Return the prompt ``value`` names (a `PromptTemplate` or a `PromptName`).
+
+    Raises:
+        ConfigurationError: ``value`` is neither.
+
+    Example:
+        >>> resolve_prompt("step_by_step").name
+        'step_by_step'
+    """
+    if isinstance(value, PromptTemplate):
+        return value
+    if isinstance(value, str) and value in ATTEMPT_PROMPTS:
+        return ATTEMPT_PROMPTS[value]
+    if value == "program":
+        return PROGRAM
+    if value == "code":
+        return CODE
+    raise ConfigurationError(
+        f"{owner} must be a PromptTemplate or one of "
+        f"{', '.join([*ATTEMPT_PROMPTS, 'program', 'code'])}; got {value!r}"
+    )
+
 
 PROMPTS: dict[str, PromptTemplate] = {
     **{name: template for name, template in ATTEMPT_PROMPTS.items()},

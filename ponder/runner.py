@@ -15,7 +15,7 @@ from ponder.context import RunContext
 from ponder.errors import PonderError
 from ponder.nodes.select import provisional_answer, tally
 from ponder.result import RunResult
-from ponder.state import Candidate, RunError, Status, StopReason, new_id
+from ponder.state import Candidate, Status, StopReason, run_error
 
 __all__ = ("ProgressCallback", "drive", "result_from")
 
@@ -62,7 +62,7 @@ async def drive(
     except PonderError:
         raise  # a user mistake (bad problem, bad options): say so, do not record it
     except Exception as exc:  # a failure inside a node: keep what was gathered
-        error = RunError(id=new_id(), node="graph", kind=type(exc).__name__, message=str(exc)[:500])
+        error = run_error(exc, "graph")
         final = {**final, "errors": [*final.get("errors", []), error], "status": "failed"}
         final.setdefault("stop_reason", "error")
     return final

@@ -13,39 +13,50 @@ recorded in the run registry. It can then be:
   the candidates and the spend up to that checkpoint;
 - listed (`alist_runs`, `alist_checkpoints`) and removed (`aremove_run`).
 
-Every function has a sync twin without the ``a`` (``resume``, ``fork``, ...).
+A resumed or forked run is set up as the run started: its record keeps the model spec, the
+verifier, the answer extractor, the step scorer and the timeouts (`ponder.setup` builds and
+restores the context; `open_store` and `start_run` are re-exported from there). Every
+function has a sync twin without the ``a`` (``resume``, ``fork``, ...).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any, TypedDict, cast
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
-from sqlalchemy.engine import make_url
 
 from ponder._sync import run_sync
-from ponder.api import DEFAULT_DB, check_verifier, make_context, verifier_record
 from ponder.budget import Budget
-from ponder.context import RunContext
 from ponder.errors import ConfigurationError
-from ponder.graphs.registry import StrategySpec, compiled, make_config, strategy_spec
-from ponder.models.resolve import ModelSpec, resolve_model
-from ponder.nodes.pause import TopUp
+from ponder.graphs.registry import make_config, strategy_spec
+from ponder.models.resolve import ModelSpec
+from ponder.nodes import TopUp
 from ponder.persistence.runs import RunRecord
-from ponder.persistence.sqlalchemy import SqlCheckpointer
 from ponder.result import RunResult
-from ponder.runner import ProgressCallback, drive, result_from
-from ponder.state import StopReason
+from ponder.runner import ProgressCallback
+from ponder.setup import (
+    DEFAULT_DB,
+    STORED,
+    Stored,
+    get_record,
+    open_store,
+    pause_reason,
+    persisted_graph,
+    restore_context,
+    run_persisted,
+    run_settings,
+    start_run,
+    thread_config,
+)
 from ponder.verify.extract import Extractor
-from ponder.verify.math import MathAnswer
-from ponder.verify.verifier import ExpectedAnswer, Verifier
+from ponder.verify.record import verifier_record
+from ponder.verify.reward import ProcessReward
+from ponder.verify.verifier import Verifier
 
 __all__ = (
+    "STORED",
     "CheckpointInfo",
     "afork",
     "alist_checkpoints",
@@ -111,172 +122,6 @@ def top_up(
     )
 
 
-def open_store(db: str) -> SqlCheckpointer:
-    """Open the store at ``db``; a ``?schema=NAME`` query picks a PostgreSQL schema.
-
-    Example:
-        >>> saver = open_store("postgresql+asyncpg://postgres@127.0.0.1/test?schema=ponder")
-        >>> saver.close()
-    """
-    url = make_url(db)
-    schema = url.query.get("schema")
-    if isinstance(schema, tuple):
-        raise ConfigurationError(f"the database URL names several schemas: {schema}")
-    return SqlCheckpointer.from_url(url.difference_update_query(["schema"]), schema=schema)
-
-
-def _pause_reason(snapshot: Any) -> StopReason | None:
-    """Why a run is paused (``budget`` or ``approval``), or ``None`` when it is not."""
-    for task in snapshot.tasks:
-        for pending in task.interrupts:
-            value = pending.value
-            return (
-                "approval"
-                if isinstance(value, dict) and value.get("reason") == "approval"
-                else "budget"
-            )
-    return None
-
-
-def _graph(spec: StrategySpec, config: Any, saver: SqlCheckpointer) -> Any:
-    return compiled(spec.name, config).builder.compile(checkpointer=saver, name=spec.name)
-
-
-def _thread(run_id: str, config: Any, checkpoint_id: str | None = None) -> RunnableConfig:
-    configurable: dict[str, Any] = {"thread_id": run_id}
-    if checkpoint_id is not None:
-        configurable["checkpoint_id"] = checkpoint_id
-    return {"configurable": configurable, "recursion_limit": config.recursion_limit}
-
-
-async def _run(
-    saver: SqlCheckpointer,
-    graph: Any,
-    record: RunRecord,
-    inputs: Any,
-    *,
-    context: RunContext,
-    config: Any,
-    on_progress: ProgressCallback | None,
-) -> RunResult:
-    thread = _thread(record["run_id"], config)
-    before = record["seconds"]
-    spent = {"ledger": -1}
-
-    async def on_step(values: Mapping[str, Any]) -> None:
-        ledger = values.get("ledger", [])
-        if len(ledger) != spent["ledger"]:  # keep the registry current as calls are made
-            spent["ledger"] = len(ledger)
-            record["tokens"] = sum(e["tokens_in"] + e["tokens_out"] for e in ledger)
-            record["calls"] = len(ledger)
-            record["seconds"] = before + context.elapsed()
-            record["updated_at"] = time.time()
-            await saver.aput_run(record)
-
-    streamed = await drive(
-        graph, inputs, config=thread, context=context, on_progress=on_progress, on_step=on_step
-    )
-    snapshot = await graph.aget_state(thread)
-    reason = _pause_reason(snapshot)
-    paused = reason is not None
-    values = dict(snapshot.values)
-    if streamed.get("status") == "failed" and len(streamed.get("errors", [])) > len(
-        values.get("errors", [])
-    ):  # a node raised: the failure is in what drive() kept, not in the checkpoint
-        values.update(status="failed", errors=streamed["errors"], stop_reason="error")
-    result = result_from(
-        values, strategy=record["strategy"], wall_seconds=context.elapsed(),
-        paused=paused, pause_reason=reason or "budget", seconds_before=before,
-        run_id=record["run_id"],
-    )  # fmt: skip
-    record["status"] = result.status
-    record["stop_reason"] = result.stop_reason
-    record["answer"] = result.answer
-    record["tokens"] = result.usage.tokens
-    record["calls"] = result.usage.calls
-    record["seconds"] = result.wall_seconds
-    record["budget"] = snapshot.values.get("budget", record["budget"])
-    record["updated_at"] = time.time()
-    await saver.aput_run(record)
-    return result
-
-
-async def start_run(
-    db: str,
-    run_id: str,
-    *,
-    spec: StrategySpec,
-    config: Any,
-    inputs: dict[str, Any],
-    options: dict[str, Any],
-    context: RunContext,
-    model_spec: str | None,
-    verifier: dict[str, Any] | None,
-    on_progress: ProgressCallback | None,
-    created_at: float,
-    parent_run_id: str | None,
-) -> RunResult:
-    """Record a new run in ``db`` and run it, checkpointed (used by `ponder.asolve`)."""
-    async with open_store(db) as saver:
-        if await saver.aget_run(run_id) is not None:
-            raise ConfigurationError(f"run {run_id!r} exists already: resume it or pick another id")
-        record = RunRecord(
-            run_id=run_id, strategy=spec.name, problem=inputs["problem"], options=options,
-            model=model_spec if model_spec is not None else _model_label(context.model),
-            verifier=verifier, budget=inputs["budget"], seed=context.seed, status="running",
-            stop_reason=None, answer=None, tokens=0, calls=0, seconds=0.0,
-            parent_run_id=parent_run_id, created_at=created_at, updated_at=created_at,
-        )  # fmt: skip
-        await saver.aput_run(record)
-        return await _run(
-            saver, _graph(spec, config, saver), record, inputs,
-            context=context, config=config, on_progress=on_progress,
-        )  # fmt: skip
-
-
-def _model_label(model: BaseChatModel) -> str | None:
-    from ponder.models.embedded import EmbeddedChatModel
-
-    if isinstance(model, EmbeddedChatModel) and model.model_name in ("smollm2", "gemma3"):
-        return None if model.model_name == "smollm2" else model.model_name
-    return f"object:{type(model).__name__}"
-
-
-def _model_for(record: RunRecord, model: ModelSpec) -> BaseChatModel:
-    if model is not None:
-        return resolve_model(model)
-    stored = record["model"]
-    if stored is not None and stored.startswith("object:"):
-        raise ConfigurationError(
-            f"run {record['run_id']!r} used a model given as an object ({stored[7:]}); "
-            "pass it again: model=..."
-        )
-    return resolve_model(stored)
-
-
-def _verifier_for(record: RunRecord, verifier: Verifier | None) -> Verifier | None:
-    if verifier is not None:
-        return verifier
-    stored = record["verifier"]
-    if stored is None:
-        return None
-    if "expected" in stored:
-        return ExpectedAnswer(stored["expected"], stored.get("kind", "number"))
-    if "math" in stored:
-        return MathAnswer(stored["math"])
-    raise ConfigurationError(
-        f"run {record['run_id']!r} used a verifier given as code ({stored.get('custom')}); "
-        "pass it again: verifier=..."
-    )
-
-
-async def _record(saver: SqlCheckpointer, run_id: str) -> RunRecord:
-    record = await saver.aget_run(run_id)
-    if record is None:
-        raise ConfigurationError(f"no run {run_id!r} here; `ponder runs` lists the runs")
-    return record
-
-
 async def aresume(
     run_id: str,
     *,
@@ -288,11 +133,19 @@ async def aresume(
     model: ModelSpec = None,
     verifier: Verifier | None = None,
     extractor: Extractor | None = None,
-    call_timeout: float | None = 300.0,
+    step_scorer: ProcessReward | None = None,
+    call_timeout: float | None | Stored = STORED,
+    verifier_timeout: float | None = None,
     on_progress: ProgressCallback | None = None,
     approve: bool | None = None,
 ) -> RunResult:
     """Resume a paused run with a top-up, or continue a run that was killed mid-way.
+
+    The run goes on with the context it was started with: its model spec, verifier, answer
+    extractor, step scorer and timeouts, as its record stores them. Each one passed here
+    replaces the stored one (and is stored for the next resume); one that was given as code
+    (a model object, a verifier, extractor or step scorer of yours) is not stored and must be
+    passed again.
 
     Args:
         run_id: The run.
@@ -304,29 +157,34 @@ async def aresume(
         add_cost: Money to add.
         model: The model, when the run's was given as an object (else the stored spec).
         verifier: The verifier, when the run's was given as code (else the stored one).
-        extractor: The answer extractor (numbers by default).
-        call_timeout: Seconds one model call may take.
+        extractor: The answer extractor, when the run's was given as code (else the
+            stored one: `ponder.verify.extract_number` by default).
+        step_scorer: The process reward scoring tree-search steps, when the run had one
+            (always given as code).
+        call_timeout: Seconds one model call may take (``None``: no limit); the run's own
+            when left at `ponder.setup.STORED`.
+        verifier_timeout: Seconds one verification may take; the run's own when ``None``.
         on_progress: Called as candidates are drawn and judged.
         approve: The answer to a run waiting for approval before an expensive phase:
             ``True`` runs the phase, ``False`` ends the run with what it has.
 
     Raises:
         ConfigurationError: No such run; a paused run without a top-up or an approval;
-            a finished run.
+            a finished run; a model, verifier, extractor or step scorer given as code that
+            is not given again.
     """
     async with open_store(db) as saver:
-        record = await _record(saver, run_id)
+        record = await get_record(saver, run_id)
         spec = strategy_spec(record["strategy"])
         config = make_config(spec, record["options"])
-        checked = _verifier_for(record, verifier)
-        check_verifier(spec, checked)
-        context = make_context(
-            _model_for(record, model), verifier=checked, extractor=extractor, step_scorer=None,
-            seed=record["seed"], call_timeout=call_timeout, persisted=True,
+        context = restore_context(
+            record, spec, model=model, verifier=verifier, extractor=extractor,
+            step_scorer=step_scorer, call_timeout=call_timeout,
+            verifier_timeout=verifier_timeout,
         )  # fmt: skip
-        graph = _graph(spec, config, saver)
-        snapshot = await graph.aget_state(_thread(run_id, config))
-        reason = _pause_reason(snapshot)
+        graph = persisted_graph(spec, config, saver)
+        snapshot = await graph.aget_state(thread_config(run_id, config))
+        reason = pause_reason(snapshot)
         paused = reason is not None
         wants_more = any(v is not None for v in (add_tokens, add_calls, add_seconds, add_cost))
         inputs: Any
@@ -367,8 +225,10 @@ async def aresume(
                 "(fork it to try again: ponder fork RUN --at CHECKPOINT)"
             )
         record["status"] = "running"
+        record["verifier"] = verifier_record(context.verifier)
+        record["settings"] = run_settings(context)
         await saver.aput_run(record)
-        return await _run(
+        return await run_persisted(
             saver, graph, record, inputs, context=context, config=config,
             on_progress=on_progress,
         )  # fmt: skip
@@ -385,10 +245,16 @@ async def afork(
     model: ModelSpec = None,
     verifier: Verifier | None = None,
     extractor: Extractor | None = None,
+    step_scorer: ProcessReward | None = None,
+    call_timeout: float | None | Stored = STORED,
+    verifier_timeout: float | None = None,
     on_progress: ProgressCallback | None = None,
     **options: Any,
 ) -> RunResult:
     """Start a new run from a checkpoint of ``run_id``, keeping its candidates and spend.
+
+    The new run is set up as ``run_id`` was (model spec, verifier, answer extractor, step
+    scorer, timeouts), except for what is passed here; see `aresume`.
 
     Args:
         run_id: The run to fork.
@@ -399,20 +265,26 @@ async def afork(
         add_tokens: Tokens to add to the budget the run had at that checkpoint.
         model: The model (the run's stored spec when ``None``).
         verifier: The verifier (the run's stored one when ``None``).
-        extractor: The answer extractor.
+        extractor: The answer extractor (the run's stored one when ``None``).
+        step_scorer: The process reward scoring tree-search steps (needed again when the
+            run had one).
+        call_timeout: Seconds one model call may take (``None``: no limit); the run's own
+            when left at `ponder.setup.STORED`.
+        verifier_timeout: Seconds one verification may take; the run's own when ``None``.
         on_progress: Called as candidates are drawn and judged.
         **options: The new strategy's options (the run's own when the strategy is the same
             and none are given).
 
     Raises:
-        ConfigurationError: No such run or checkpoint, or unusable options.
+        ConfigurationError: No such run or checkpoint, unusable options, or a model,
+            verifier, extractor or step scorer given as code that is not given again.
     """
     async with open_store(db) as saver:
-        record = await _record(saver, run_id)
+        record = await get_record(saver, run_id)
         old_spec = strategy_spec(record["strategy"])
         old_config = make_config(old_spec, record["options"])
-        source = await _graph(old_spec, old_config, saver).aget_state(
-            _thread(run_id, old_config, at)
+        source = await persisted_graph(old_spec, old_config, saver).aget_state(
+            thread_config(run_id, old_config, at)
         )
         if not source.values:
             raise ConfigurationError(f"run {run_id!r} has no checkpoint {at!r}")
@@ -420,8 +292,10 @@ async def afork(
     if not options and spec.name == record["strategy"]:
         options = dict(record["options"])
     config = make_config(spec, options)
-    checked = _verifier_for(record, verifier)
-    check_verifier(spec, checked)
+    context = restore_context(
+        record, spec, model=model, verifier=verifier, extractor=extractor,
+        step_scorer=step_scorer, call_timeout=call_timeout, verifier_timeout=verifier_timeout,
+    )  # fmt: skip
     values = source.values
     budget = top_up(Budget.from_limits(values["budget"]), add_tokens=add_tokens)
     inputs = {
@@ -431,15 +305,10 @@ async def afork(
         "ledger": values.get("ledger", []),
         "errors": values.get("errors", []),
     }
-    context = make_context(
-        _model_for(record, model), verifier=checked, extractor=extractor, step_scorer=None,
-        seed=record["seed"], call_timeout=300.0, persisted=True,
-    )  # fmt: skip
     return await start_run(
         db, new_run_id or uuid.uuid4().hex[:12], spec=spec, config=config, inputs=inputs,
         options=options, context=context, model_spec=record["model"],
-        verifier=verifier_record(checked), on_progress=on_progress, created_at=time.time(),
-        parent_run_id=run_id,
+        on_progress=on_progress, created_at=time.time(), parent_run_id=run_id,
     )  # fmt: skip
 
 
@@ -452,7 +321,7 @@ async def alist_runs(*, db: str = DEFAULT_DB, limit: int | None = None) -> list[
 async def alist_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[CheckpointInfo]:
     """Return a run's checkpoints (its top-level graph's), newest first."""
     async with open_store(db) as saver:
-        await _record(saver, run_id)
+        await get_record(saver, run_id)
         found: list[CheckpointInfo] = []
         async for item in saver.alist({"configurable": {"thread_id": run_id, "checkpoint_ns": ""}}):
             channels = item.checkpoint["channel_values"]
@@ -479,14 +348,82 @@ async def aremove_run(run_id: str, *, db: str = DEFAULT_DB) -> None:
             raise ConfigurationError(f"no run {run_id!r} here; `ponder runs` lists the runs")
 
 
-def resume(run_id: str, **kwargs: Any) -> RunResult:
+def resume(
+    run_id: str,
+    *,
+    db: str = DEFAULT_DB,
+    add_tokens: int | None = None,
+    add_calls: int | None = None,
+    add_seconds: float | None = None,
+    add_cost: float | None = None,
+    model: ModelSpec = None,
+    verifier: Verifier | None = None,
+    extractor: Extractor | None = None,
+    step_scorer: ProcessReward | None = None,
+    call_timeout: float | None | Stored = STORED,
+    verifier_timeout: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    approve: bool | None = None,
+) -> RunResult:
     """Sync twin of `aresume`."""
-    return run_sync(aresume(run_id, **kwargs), name="resume")
+    return run_sync(
+        aresume(
+            run_id,
+            db=db,
+            add_tokens=add_tokens,
+            add_calls=add_calls,
+            add_seconds=add_seconds,
+            add_cost=add_cost,
+            model=model,
+            verifier=verifier,
+            extractor=extractor,
+            step_scorer=step_scorer,
+            call_timeout=call_timeout,
+            verifier_timeout=verifier_timeout,
+            on_progress=on_progress,
+            approve=approve,
+        ),
+        name="resume",
+    )
 
 
-def fork(run_id: str, **kwargs: Any) -> RunResult:
+def fork(
+    run_id: str,
+    *,
+    at: str | None = None,
+    strategy: str | None = None,
+    db: str = DEFAULT_DB,
+    new_run_id: str | None = None,
+    add_tokens: int | None = None,
+    model: ModelSpec = None,
+    verifier: Verifier | None = None,
+    extractor: Extractor | None = None,
+    step_scorer: ProcessReward | None = None,
+    call_timeout: float | None | Stored = STORED,
+    verifier_timeout: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    **options: Any,
+) -> RunResult:
     """Sync twin of `afork`."""
-    return run_sync(afork(run_id, **kwargs), name="fork")
+    return run_sync(
+        afork(
+            run_id,
+            at=at,
+            strategy=strategy,
+            db=db,
+            new_run_id=new_run_id,
+            add_tokens=add_tokens,
+            model=model,
+            verifier=verifier,
+            extractor=extractor,
+            step_scorer=step_scorer,
+            call_timeout=call_timeout,
+            verifier_timeout=verifier_timeout,
+            on_progress=on_progress,
+            **options,
+        ),
+        name="fork",
+    )
 
 
 def list_runs(*, db: str = DEFAULT_DB, limit: int | None = None) -> list[RunRecord]:

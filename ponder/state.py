@@ -14,11 +14,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Literal, TypedDict, TypeVar
 
+from typing_extensions import NotRequired
+
 from ponder.budget import BudgetLimits
+from ponder.errors import ErrorKind, PonderError, record_kind
 
 __all__ = (
     "ROOT_ID",
     "Candidate",
+    "Confidence",
     "FinishReason",
     "LedgerEntry",
     "NodeKind",
@@ -35,6 +39,7 @@ __all__ = (
     "merge_stats",
     "new_id",
     "next_index",
+    "run_error",
 )
 
 ROOT_ID = "root"
@@ -84,6 +89,23 @@ VerdictLabel = Literal["accepted", "rejected", "unverified"]
 """
 
 
+class Confidence(TypedDict):
+    """A sample's confidence, from the model's token probabilities (`ponder.models.confidence`)."""
+
+    tokens: int
+    """Tokens the figures are over."""
+    mean_logprob: float
+    """Mean log-probability of the sampled tokens."""
+    mean_confidence: float
+    """Mean token confidence (minus the mean top-k log-probability of each step)."""
+    tail_confidence: float
+    """Mean token confidence of the last ``TAIL`` tokens."""
+    lowest_group: float
+    """Lowest mean token confidence over ``WINDOW`` consecutive tokens."""
+    self_certainty: float | None
+    """Mean KL(uniform || model) per token, or ``None`` without the whole distribution."""
+
+
 class Candidate(TypedDict):
     """One model attempt: a node of the reasoning tree."""
 
@@ -121,6 +143,9 @@ class Candidate(TypedDict):
     """Seconds the call took."""
     finish_reason: FinishReason
     """How the call ended."""
+    confidence: NotRequired[Confidence | None]
+    """The model's own confidence in the sample (from its token probabilities), or ``None``
+    when the model reports none; absent in runs stored before ponder recorded it."""
 
 
 class _Identified(TypedDict):
@@ -200,10 +225,24 @@ class RunError(TypedDict):
     """Unique id of the record."""
     node: str
     """Where it happened."""
-    kind: str
-    """The error type's name (``"ModelError"``, ``"ModelTimeout"``, ...)."""
+    kind: ErrorKind
+    """The error class it stands for (``"ModelError"``, ``"ModelTimeout"``, ...)."""
     message: str
     """What went wrong."""
+
+
+def run_error(error: BaseException, node: str) -> RunError:
+    """Record ``error``, raised or met at ``node``, as plain data for the state.
+
+    One of ponder's errors keeps its own kind and message; any other exception is recorded
+    as a ``NodeError`` whose message starts with its type.
+
+    Example:
+        >>> run_error(KeyError("x"), "attempt")["kind"]
+        'NodeError'
+    """
+    message = str(error) if isinstance(error, PonderError) else f"{type(error).__name__}: {error}"
+    return RunError(id=new_id(), node=node, kind=record_kind(error), message=message[:500])
 
 
 class _RequiredInput(TypedDict):

@@ -21,7 +21,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
@@ -42,6 +42,8 @@ class ScriptedChatModel(BaseChatModel):
     """A chat model that answers from a script; for tests of graph logic, never of quality."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+    accepts_seed: ClassVar[bool] = True
+    """Each call is sent its seed (recorded in `calls`), as the embedded model is."""
 
     replies: Sequence[Reply] = ()
     """Replies in order, cycled when exhausted."""
@@ -52,6 +54,9 @@ class ScriptedChatModel(BaseChatModel):
     """Seconds each call takes."""
     report_usage: bool = True
     """Whether replies carry ``usage_metadata``."""
+    logprob_fn: Callable[[str], float] | None = None
+    """Scripted confidence: the log-probability of every word of a reply, given the reply;
+    replies then carry OpenAI-style ``logprobs`` (each word's top log-probability the same)."""
     calls: list[dict[str, Any]] = Field(default_factory=list)
     """Every call's keyword options (``max_tokens``, ``temperature``, ...), in order."""
     _cursor: Any = PrivateAttr(default=None)
@@ -94,9 +99,16 @@ class ScriptedChatModel(BaseChatModel):
             if self.report_usage
             else None
         )
-        message = AIMessage(
-            content=reply, usage_metadata=usage, response_metadata={"finish_reason": finish}
-        )
+        metadata: dict[str, Any] = {"finish_reason": finish}
+        if self.logprob_fn is not None:
+            value = self.logprob_fn(reply)
+            metadata["logprobs"] = {
+                "content": [
+                    {"token": word, "logprob": value, "top_logprobs": [{"logprob": value}]}
+                    for word in words
+                ]
+            }
+        message = AIMessage(content=reply, usage_metadata=usage, response_metadata=metadata)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _generate(

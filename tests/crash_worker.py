@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
@@ -16,6 +16,7 @@ from langchain_core.outputs import ChatResult
 
 import ponder
 from ponder import runs
+from ponder.graphs import StrategyName
 from ponder.models import EmbeddedChatModel
 
 PROBLEM = "Sara had 15 pencils and gave away 6. How many pencils does she have left?"
@@ -62,8 +63,8 @@ def main() -> None:
     verifier = ponder.ExpectedAnswer("10")
     if mode == "solve":
         ponder.solve(
-            PROBLEM, strategy, model=model, verifier=verifier, db=db, run_id=run_id,
-            budget=ponder.Budget(tokens=6000), **OPTIONS[strategy],
+            PROBLEM, cast(StrategyName, strategy), model=model, verifier=verifier, db=db,
+            run_id=run_id, budget=ponder.Budget(tokens=6000), **OPTIONS[strategy],
         )  # fmt: skip
     else:
         runs.resume(run_id, db=db, model=model, verifier=verifier)

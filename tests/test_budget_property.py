@@ -6,11 +6,28 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from langchain_core.messages import AIMessage, BaseMessage
+from pydantic import Field
 
 import ponder
 from ponder.budget import Pricing
 from ponder.errors import ConfigurationError
+from ponder.graphs import StrategyName
 from ponder.testing import ScriptedChatModel
+
+
+class RecordingModel(ScriptedChatModel):
+    """A scripted model that also keeps the usage it reports, one total per reply."""
+
+    reported: list[int] = Field(default_factory=list)
+
+    def _result(self, messages: list[BaseMessage], reply: Any, kwargs: dict[str, Any]) -> Any:
+        result = super()._result(messages, reply, kwargs)
+        message = result.generations[0].message
+        assert isinstance(message, AIMessage) and message.usage_metadata is not None
+        self.reported.append(message.usage_metadata["total_tokens"])
+        return result
+
 
 replies = st.lists(
     st.builds(
@@ -42,7 +59,7 @@ budgets: st.SearchStrategy[dict[str, Any]] = st.builds(
 def test_spent_never_exceeds_the_limit(
     limits: dict[str, float | int | None],
     script: list[str],
-    strategy: str,
+    strategy: StrategyName,
     max_tokens: int,
     n: int,
 ) -> None:
@@ -56,7 +73,7 @@ def test_spent_never_exceeds_the_limit(
         )
     except ConfigurationError:
         return  # no limit at all: refused up front, nothing to spend
-    model = ScriptedChatModel(replies=script)
+    model = RecordingModel(replies=script)
     table: dict[str, dict[str, Any]] = {
         "self-consistency": {"max_samples": n, "agreement": 1.0, "max_tokens": max_tokens},
         "best-of-n": {"n": n, "max_tokens": max_tokens},
@@ -82,3 +99,13 @@ def test_spent_never_exceeds_the_limit(
     if budget.cost is not None:
         assert usage.cost <= budget.cost + 1e-12
     assert usage.calls == len(model.calls)
+    # And nothing spent goes uncharged: the run was charged exactly what the model reported
+    # (it always reports, and honours the cap); a run that called nothing did so because the
+    # budget could not afford its first call, and says so.
+    assert len(model.reported) == usage.calls
+    assert usage.tokens == sum(model.reported)
+    if usage.calls == 0:
+        assert result.candidates == []
+        assert result.stop_reason == "budget" or any(
+            "cannot afford a single call" in error["message"] for error in result.errors
+        )

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from ponder.graphs.registry import make_config, strategy_spec
-from ponder.runs import _graph, open_store
+from ponder.setup import open_store, persisted_graph
 
 pytestmark = pytest.mark.embedded
 
@@ -64,7 +64,7 @@ async def checkpointed_replies(db: str, run_id: str, strategy: str) -> tuple[set
         if record is None:
             return set(), "missing"
         config = make_config(spec, record["options"])
-        state = await _graph(spec, config, saver).aget_state(
+        state = await persisted_graph(spec, config, saver).aget_state(
             {"configurable": {"thread_id": run_id}}
         )
     texts = []

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import ponder
+from ponder.graphs import StrategyName
 from ponder.models import EmbeddedChatModel
 
 pytestmark = pytest.mark.embedded
@@ -47,6 +48,16 @@ async def test_best_of_n_on_smollm2(
         n=6,
     )
     assert result.usage.tokens <= 2500
+    # ... and it spends what it can: every call was charged as the model reported, and the
+    # run ends only at an accepted candidate, at n candidates, or where the budget cannot
+    # afford another (less left than a prompt plus RunContext.min_tokens, 32).
+    assert 1 <= len(result.candidates) <= 6
+    assert all(entry["usage_reported"] for entry in result.ledger)
+    assert result.usage.tokens == sum(c["tokens_in"] + c["tokens_out"] for c in result.candidates)
+    if result.stop_reason == "exhausted":
+        assert len(result.candidates) == 6
+    if result.stop_reason == "budget":
+        assert 2500 - result.usage.tokens < result.candidates[-1]["tokens_in"] + 32
     accepted = [c for c in result.candidates if c["verdict"] == "accepted"]
     if accepted:
         assert result.answer == expected
@@ -69,6 +80,14 @@ async def test_a_tight_budget_is_never_exceeded_on_the_real_model(
         )
         assert result.usage.tokens <= tokens
         assert result.stop_reason in ("budget", "decided", "exhausted")
+        # ... and spends what it can: it stops for the budget only once less is left than
+        # another sample needs (its prompt plus RunContext.min_tokens, 32), and a run that
+        # drew nothing says the budget could not afford a single call.
+        if not result.candidates:
+            assert result.usage.calls == 0
+            assert "cannot afford a single call" in result.errors[0]["message"]
+        elif result.stop_reason == "budget":
+            assert tokens - result.usage.tokens < result.candidates[-1]["tokens_in"] + 32
 
 
 def test_cli_solve_json_on_the_embedded_model() -> None:
@@ -97,6 +116,7 @@ def test_cli_solve_json_on_the_embedded_model() -> None:
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["usage"]["tokens"] <= 1500
+    assert data["candidates"] and data["usage"]["calls"] >= 1 and data["usage"]["tokens"] > 0
     assert data["strategy"] == "best-of-n"
     assert "c0" in out.stderr  # progress went to stderr
 
@@ -132,7 +152,7 @@ def test_cli_reports_bad_input_without_a_traceback() -> None:
     ],
 )
 async def test_every_strategy_runs_on_smollm2(
-    smollm2: EmbeddedChatModel, strategy: str, options: dict[str, Any]
+    smollm2: EmbeddedChatModel, strategy: StrategyName, options: dict[str, Any]
 ) -> None:
     budget = ponder.Budget(tokens=3000)
     result = await ponder.asolve(
@@ -172,13 +192,18 @@ def test_cli_pause_resume_and_remove_a_run(tmp_path: Path) -> None:
     out = ponder_cli("solve", "7 + 5 =", "--max-tokens", "500", "-n", "8", "--run-id", "cli1",
                      "-o", "agreement=1.0", "--json")  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["status"] == "paused"
+    paused = json.loads(out.stdout)
+    assert paused["status"] == "paused"
+    assert paused["candidates"] and 0 < paused["usage"]["tokens"] <= 500
     listing = ponder_cli("runs")
     assert "cli1" in listing.stdout and "paused" in listing.stdout
     resumed = ponder_cli("resume", "cli1", "--add-tokens", "3000", "--json")
     assert resumed.returncode == 0, resumed.stderr
     data = json.loads(resumed.stdout)
     assert data["status"] == "done" and data["usage"]["tokens"] <= 3500
+    # It paused for the budget, so its vote had not ended: resuming drew more samples.
+    assert data["usage"]["tokens"] > paused["usage"]["tokens"]
+    assert len(data["candidates"]) > len(paused["candidates"])
     assert "cli1" in ponder_cli("runs").stdout
     assert ponder_cli("rm", "cli1").returncode == 0
     assert "cli1" not in ponder_cli("runs").stdout

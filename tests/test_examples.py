@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -26,10 +27,18 @@ def load(name: str) -> ModuleType:
 async def test_qa_agent_routes_hard_questions_to_the_strategy() -> None:
     outputs = await load("qa_agent").main()
     easy, hard = outputs
-    assert easy["route"] == "direct" and easy["answer"]
+    # The direct answer is greedy (temperature 0): the model knows this one.
+    assert easy["route"] == "direct" and "Paris" in easy["answer"]
+    # The direct call went through the metered call: it is on the agent's ledger.
+    assert [entry["node"] for entry in easy["ledger"]] == ["direct"]
+    assert easy["ledger"][0]["tokens_in"] > 0 and easy["ledger"][0]["tokens_out"] > 0
+    assert hard["ledger"] and all(entry["node"] == "attempt" for entry in hard["ledger"])
     assert hard["route"] == "think"
     assert "candidates" not in hard  # the agent keeps its own keys; the subgraph's stay inside
-    assert hard["answer"] is None or hard["answer"].lstrip("-").replace(".", "").isdigit()
+    # The strategy writes a number back (the question's answer is 7; SmolLM2's majority is
+    # not always right, so only the form is checked).
+    assert isinstance(hard["answer"], str)
+    assert re.fullmatch(r"-?\d+(\.\d+)?", hard["answer"]), hard["answer"]
 
 
 async def test_code_agent_verifies_with_the_unit_tests() -> None:
@@ -38,6 +47,12 @@ async def test_code_agent_verifies_with_the_unit_tests() -> None:
     for result in results:
         assert result.usage.tokens <= 6000
         assert result.candidates
+        # It stops at the first passing candidate, or once it has drawn all n = 2 (6000
+        # tokens afford two 320-token samples of a HumanEval prompt).
+        if result.stop_reason == "verified":
+            assert result.candidates[-1]["verdict"] == "accepted"
+        else:
+            assert result.stop_reason == "exhausted" and len(result.candidates) == 2
         for candidate in result.candidates:
             assert candidate["verdict"] in ("accepted", "rejected", "unverified")
             assert candidate["reason"]  # the test run's outcome, pass or failure

@@ -53,6 +53,18 @@ async def test_unreported_usage_is_charged_within_the_cap() -> None:
         "q", model=model, budget=ponder.Budget(tokens=1500), max_samples=10, max_tokens=100
     )
     assert result.usage.tokens <= 1500
+    # Every call was charged, and charged its planned bounds, not nothing: the prompt bound
+    # in, and out the cap it was sent (the reply, cut at the cap, has more bytes than that).
+    assert result.usage.calls == len(model.calls) == len(result.ledger) >= 1
+    assert not any(entry["usage_reported"] for entry in result.ledger)
+    assert all(entry["tokens_in"] > 0 for entry in result.ledger)
+    assert sorted(entry["tokens_out"] for entry in result.ledger) == sorted(
+        call["max_tokens"] for call in model.calls
+    )
+    # The replies hold no answer, so only the budget ends the run; and it ends it only once
+    # less is left than one more call needs (its prompt plus RunContext.min_tokens, 32).
+    assert result.stop_reason == "budget"
+    assert 1500 - result.usage.tokens < result.ledger[-1]["tokens_in"] + 32
 
 
 async def test_a_model_that_ignores_the_cap_stops_the_run_with_an_overrun() -> None:
@@ -142,7 +154,9 @@ async def test_a_node_that_raises_keeps_what_was_gathered() -> None:
     )  # fmt: skip
     assert values["answer"] == "partial"
     assert values["status"] == "failed"
-    assert values["errors"][-1]["kind"] == "RuntimeError"
+    # The record's kind is one of ponder's error classes; the original type is in the message.
+    assert values["errors"][-1]["kind"] == "NodeError"
+    assert values["errors"][-1]["message"] == "RuntimeError: node bug"
 
 
 async def test_a_budget_too_small_for_one_call_says_so() -> None:
@@ -153,3 +167,28 @@ async def test_a_budget_too_small_for_one_call_says_so() -> None:
     assert result.candidates == []
     assert result.errors[0]["kind"] == "BudgetExceeded"
     assert "cannot afford a single call" in result.errors[0]["message"]
+
+
+class NegativeUsageModel(ScriptedChatModel):
+    """Reports usage that would hand budget back."""
+
+    def _result(self, messages: list[BaseMessage], reply: Any, kwargs: dict[str, Any]) -> Any:
+        result = super()._result(messages, reply, kwargs)
+        message: Any = result.generations[0].message
+        message.usage_metadata = {
+            "input_tokens": -5000,
+            "output_tokens": -50,
+            "total_tokens": -5050,
+        }
+        return result
+
+
+async def test_negative_usage_is_charged_as_unreported() -> None:
+    model = NegativeUsageModel(replies=["The answer is 4. " + " ".join(["x"] * 30)])
+    result = await ponder.asolve(
+        "q", model=model, budget=ponder.Budget(tokens=1000), max_samples=40, agreement=1.0
+    )
+    assert result.usage.tokens <= 1000
+    assert all(e["tokens_in"] > 0 and e["tokens_out"] > 0 for e in result.ledger)
+    assert not any(e["usage_reported"] for e in result.ledger)
+    assert 1 < result.usage.calls < 40  # the bounds, not the negative report, were charged

@@ -41,6 +41,6 @@ def test_missing_values_are_refused() -> None:
 
 
 def test_strategies_take_a_prompt_by_name() -> None:
-    assert SelfConsistencyConfig(prompt="direct").prompt is ATTEMPT_PROMPTS["direct"]  # type: ignore[arg-type]
+    assert SelfConsistencyConfig(prompt="direct").prompt is ATTEMPT_PROMPTS["direct"]
     with pytest.raises(ConfigurationError, match="prompt"):
         BestOfNConfig(prompt="shout")  # type: ignore[arg-type]

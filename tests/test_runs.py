@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,12 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 import ponder
-from ponder import runs
+from ponder import runs, setup
 from ponder.errors import ConfigurationError
+from ponder.graphs.registry import strategy_spec
+from ponder.setup import restore_context
 from ponder.testing import ScriptedChatModel
+from ponder.verify.extract import extract_short_answer
 from tests.persistence.conftest import drop_schemas
 
 
@@ -149,3 +153,108 @@ async def test_approval_before_an_expensive_phase(db: str) -> None:
 async def test_approval_needs_a_persisted_run() -> None:
     with pytest.raises(ConfigurationError, match="persisted"):
         await ponder.asolve("q", "adaptive", model=seeded(), confirm_before=["search"])
+
+
+def wanderer() -> ScriptedChatModel:
+    """A tree-search model whose steps never reach an answer: the search runs to its depth."""
+    return ScriptedChatModel(replies=["Think about the sum first."])
+
+
+class Reward:
+    """A process reward that records the paths it scores."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    def __call__(self, problem: str, steps: Sequence[str], /) -> float:
+        self.seen.append(list(steps))
+        return 0.5
+
+
+async def test_a_resumed_tree_search_keeps_its_process_reward(db: str) -> None:
+    model, reward = wanderer(), Reward()
+    paused = await ponder.asolve(
+        "3 + 4 =", "beam-search", model=model, step_scorer=reward, db=db, run_id="tree",
+        budget=ponder.Budget(tokens=250), max_depth=4,
+    )  # fmt: skip
+    assert (paused.status, paused.stop_reason) == ("paused", "budget")
+    depth_before = max(len(path) for path in reward.seen)
+    assert depth_before < 4 and not any("How likely" in str(c) for c in model.calls)
+    [record] = await runs.alist_runs(db=db)
+    assert record["settings"] is not None
+    assert record["settings"]["step_scorer"] == {"custom": "Reward"}
+
+    with pytest.raises(ConfigurationError, match=r"step scorer .*pass it again: step_scorer="):
+        await runs.aresume("tree", db=db, add_tokens=5000, model=model)
+    scored = len(reward.seen)
+    done = await runs.aresume("tree", db=db, add_tokens=5000, model=model, step_scorer=reward)
+    assert done.status == "done" and done.stop_reason == "exhausted"
+    assert len(reward.seen) > scored  # the resumed search scored its steps with it
+    assert max(len(path) for path in reward.seen) == 4
+    steps = [c for c in done.candidates if c["kind"] == "step"]
+    assert steps and all(c["reason"] == "process reward" for c in steps)
+
+
+async def test_resume_and_fork_restore_the_stored_timeouts(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contexts: list[Any] = []  # the context of every session, new, resumed or forked
+    real = setup.run_persisted
+
+    async def spy(*args: Any, context: Any, **kwargs: Any) -> ponder.RunResult:
+        contexts.append(context)
+        return await real(*args, context=context, **kwargs)
+
+    monkeypatch.setattr(setup, "run_persisted", spy)  # new runs and forks
+    monkeypatch.setattr(runs, "run_persisted", spy)  # resumes
+    await ponder.asolve(
+        "q", model=seeded(), budget=ponder.Budget(calls=1), db=db, run_id="slow",
+        call_timeout=12.5, verifier_timeout=7.0, extractor=extract_short_answer, max_samples=3,
+    )  # fmt: skip
+    [record] = await runs.alist_runs(db=db)
+    assert record["settings"] == {
+        "call_timeout": 12.5, "verifier_timeout": 7.0,
+        "extractor": {"name": "extract_short_answer"}, "step_scorer": None,
+    }  # fmt: skip
+
+    await runs.aresume("slow", db=db, add_calls=1, model=seeded())
+    context = contexts[-1]
+    assert (context.call_timeout, context.verifier_timeout) == (12.5, 7.0)
+    assert context.extractor is extract_short_answer
+
+    await runs.aresume("slow", db=db, add_calls=1, model=seeded(), call_timeout=None)
+    assert contexts[-1].call_timeout is None  # passed again: replaces the stored one
+    stored = (await runs.alist_runs(db=db))[0]["settings"]
+    assert stored is not None and stored["call_timeout"] is None
+
+    forked = await runs.afork(
+        "slow", db=db, new_run_id="child", model=seeded(), verifier_timeout=3.0
+    )
+    assert forked.run_id == "child"
+    assert (contexts[-1].call_timeout, contexts[-1].verifier_timeout) == (None, 3.0)
+    assert contexts[-1].extractor is extract_short_answer
+
+
+async def test_a_run_recorded_before_settings_resumes_with_the_defaults(db: str) -> None:
+    await ponder.asolve(
+        "q", model=seeded(), budget=ponder.Budget(calls=1), db=db, run_id="old",
+        call_timeout=5.0, max_samples=3,
+    )  # fmt: skip
+    async with runs.open_store(db) as saver:  # as a run recorded before schema version 4
+        record = await saver.aget_run("old")
+        assert record is not None
+        record["settings"] = None
+        await saver.aput_run(record)
+    context = restore_context(
+        record, strategy_spec("self-consistency"), model=seeded(), verifier=None,
+        extractor=None, step_scorer=None, call_timeout=runs.STORED, verifier_timeout=None,
+    )  # fmt: skip
+    assert (context.call_timeout, context.verifier_timeout) == (300.0, 30.0)
+    done = await runs.aresume("old", db=db, add_calls=2, model=seeded())
+    assert done.status == "done"
+
+
+def test_sync_twins_have_the_async_signatures() -> None:
+    for sync, twin in ((runs.resume, runs.aresume), (runs.fork, runs.afork)):
+        assert inspect.signature(sync) == inspect.signature(twin)
+        assert sync.__doc__ == f"Sync twin of `{twin.__name__}`."

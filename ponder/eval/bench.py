@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from langchain_core.language_models import BaseChatModel
 
@@ -44,7 +44,7 @@ from ponder.eval._replay import ReplayingModel
 from ponder.eval.datasets import Dataset, Problem, ScorerName, load_dataset, load_jsonl
 from ponder.eval.scorers import SCORERS, oracle_verifier, score, tests_verifier
 from ponder.eval.store import BenchRecord, BenchStore, ProblemResult
-from ponder.graphs.registry import make_config, strategy_spec
+from ponder.graphs.registry import STRATEGIES, StrategyName, make_config, strategy_spec
 from ponder.models.embedded import EmbeddedChatModel
 from ponder.models.resolve import resolve_model
 from ponder.nodes.select import tally
@@ -70,15 +70,12 @@ DEFAULT_STRATEGIES = ("self-consistency", "best-of-n", "adaptive")
 DEFAULT_BUDGETS = (250, 500, 1000)
 """The token budgets a bench runs when none are named."""
 
+
 STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
-    "self-consistency": {"max_samples": 16, "agreement": 0.75},
-    "best-of-n": {"n": 16},
-    "refine": {"max_rounds": 4},
-    "beam-search": {},
-    "mcts": {},
-    "adaptive": {},
+    name: dict(spec.bench_options) for name, spec in STRATEGIES.items()
 }
-"""Each strategy's options in a bench: limits loose enough for the token budget to bind."""
+"""Each shipped strategy's options in a bench (its spec's ``bench_options``): limits loose
+enough for the token budget to bind."""
 
 _CODE_OPTIONS: dict[str, Any] = {"prompt": "code", "prompts": ("code",), "max_tokens": 320}
 """Options for code datasets, applied where a strategy has them."""
@@ -171,7 +168,7 @@ class Bench:
 
 def strategy_options(strategy: str, scorer: ScorerName) -> dict[str, Any]:
     """Return the options a bench runs ``strategy`` with on a dataset scored by ``scorer``."""
-    options = dict(STRATEGY_OPTIONS.get(strategy, {}))
+    options = dict(strategy_spec(strategy).bench_options)
     if scorer == "code":
         known = {f.name for f in dataclasses.fields(strategy_spec(strategy).config_type)}
         options.update({k: v for k, v in _CODE_OPTIONS.items() if k in known})
@@ -276,8 +273,8 @@ class _Runner:
         }  # fmt: skip
         try:
             run = await asolve(
-                problem.question, strategy, budget=Budget(tokens=budget), model=self.model,
-                verifier=verifier, extractor=SCORERS[problem.scorer].extract,
+                problem.question, cast(StrategyName, strategy), budget=Budget(tokens=budget),
+                model=self.model, verifier=verifier, extractor=SCORERS[problem.scorer].extract,
                 seed=self.config.seed, **strategy_options(strategy, problem.scorer),
             )  # fmt: skip
         except Exception as exc:  # the bench's boundary: one problem's failure is its result

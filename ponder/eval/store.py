@@ -5,7 +5,7 @@
 that problem is scored. A killed bench therefore loses at most the problems in flight, and
 `BenchStore.done` tells a resumed bench which ones to skip.
 
-The database is first opened as a run store (`ponder.runs.open_store`), so a new file becomes
+The database is first opened as a run store (`SqlCheckpointer`), so a new file becomes
 a ponder store that ``ponder solve`` can share, and a foreign database is refused untouched.
 
 Example:
@@ -19,11 +19,12 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ponder.errors import CheckpointError, ConfigurationError
+from ponder.errors import CheckpointError
+from ponder.persistence.sqlalchemy import SqlCheckpointer
+from ponder.persistence.url import parse_db_url
 
 __all__ = ("BenchRecord", "BenchStore", "ProblemResult")
 
@@ -118,25 +119,12 @@ class ProblemResult:
     """When it was stored (Unix seconds)."""
 
 
-def _async_url(db: str) -> tuple[URL, str | None]:
-    try:
-        url = make_url(db)
-    except (ArgumentError, ValueError) as exc:
-        raise ConfigurationError(f"not a database URL: {db!r} ({exc})") from exc
-    drivers = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
-    url = url.set(drivername=drivers.get(url.drivername, url.drivername))
-    schema = url.query.get("schema")
-    if isinstance(schema, tuple):
-        raise ConfigurationError(f"the database URL names several schemas: {schema}")
-    return url.difference_update_query(["schema"]), schema
-
-
 class BenchStore:
     """The bench tables of a ponder database; an async context manager."""
 
     def __init__(self, db: str) -> None:
         self._db = db
-        url, schema = _async_url(db)
+        url, schema = parse_db_url(db)
         options: dict[str, Any] = {}
         if url.get_backend_name() == "sqlite":
             options["connect_args"] = {"timeout": 30.0}
@@ -150,7 +138,7 @@ class BenchStore:
         """Return the store at ``db`` (a SQLAlchemy URL; ``?schema=`` for PostgreSQL).
 
         Raises:
-            ConfigurationError: The URL is malformed.
+            ConfigurationError: The URL is not usable (see `ponder.persistence.parse_db_url`).
         """
         return cls(db)
 
@@ -162,9 +150,7 @@ class BenchStore:
         """
         if self._ready:
             return
-        from ponder.runs import open_store
-
-        async with open_store(self._db) as saver:
+        async with SqlCheckpointer.from_url(self._db) as saver:
             await saver.setup()
         try:
             async with self._engine.begin() as connection:

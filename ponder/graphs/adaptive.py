@@ -12,7 +12,8 @@ The graph::
 2. ``plan`` grants the problem ``min(difficulty x tokens_per_difficulty, what remains)``
    tokens (at least ``min_allotment``), sets that as the phase limit every nested strategy
    obeys, and lists the phases the allotment affords by the thresholds: ``attempts`` always,
-   ``refine`` from ``refine_from`` tokens, ``search`` from ``search_from`` tokens.
+   ``refine`` from ``refine_from`` tokens, ``search`` from ``search_from`` tokens
+   (`ponder.nodes.PlanPolicy`).
 3. Easy problems stop at the probes when they all agree. Otherwise ``attempts`` runs several
    prompting strategies in parallel (program-aided among them), ``check`` verifies them, and
    each later phase runs only while nothing has verified, the evidence still disagrees
@@ -24,86 +25,55 @@ The graph::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, cast
+from typing import Any
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.runtime import Runtime
-from langgraph.types import Command, interrupt
 
-from ponder.budget import Budget
-from ponder.context import RunContext, usage_of
+from ponder.context import RunContext
 from ponder.errors import ConfigurationError
-from ponder.graphs._config import check_positive_int, resolve_prompt
-from ponder.graphs._routing import end_route, refusing_limit
+from ponder.graphs.beam_search import BeamSearchConfig, build_beam_search
+from ponder.graphs.config import StrategyConfig, option
 from ponder.graphs.refine import RefineConfig, build_refine
-from ponder.graphs.tree_search import BeamSearchConfig, build_beam_search
-from ponder.nodes import prepare, select_node, tally, verify_node
-from ponder.nodes.attempt import AttemptTask, attempt_branch_node, fan_out_attempts
-from ponder.nodes.difficulty import difficulty_node
-from ponder.nodes.pause import pause
-from ponder.prompts import PromptTemplate
-from ponder.state import Plan, RunInput, RunOutput, RunState, StopReason
-
-
-class ApprovalRequest(TypedDict):
-    """What a run waiting for approval asks (the interrupt's value)."""
-
-    reason: str
-    """``approval``."""
-    phase: str
-    """The phase about to start."""
-    allotment: int
-    """The tokens the plan grants the problem."""
-
-
-__all__ = (
-    "AdaptiveConfig",
-    "AdaptiveRoute",
-    "AfterAttemptsRoute",
-    "AfterRefineRoute",
-    "ApprovalRequest",
-    "approve_node",
-    "build_adaptive",
-    "make_plan",
+from ponder.graphs.skeleton import Skeleton, StrategyGraph, StrategySpec, end_route, refusing_limit
+from ponder.nodes import (
+    PHASES,
+    AttemptTask,
+    PlanPolicy,
+    approve_node,
+    attempt_branch_node,
+    difficulty_node,
+    fan_out_attempts,
+    plan_node,
+    tally,
+    verify_node,
 )
+from ponder.prompts import PromptName, PromptTemplate, resolve_prompt
+from ponder.state import RunState, StopReason
 
-AdaptiveRoute = Literal[
-    "attempts", "refine", "search", "select", "pause", "approve_refine", "approve_search"
-]
-"""The phase the adaptive strategy enters next."""
-
-AfterAttemptsRoute = Literal[
-    "refine", "search", "select", "pause", "approve_refine", "approve_search"
-]
-"""Where the adaptive strategy goes after its attempts (a later phase, or the end)."""
-
-AfterRefineRoute = Literal["search", "select", "pause", "approve_search"]
-"""Where the adaptive strategy goes after critique-and-refine (search, or the end).
-
-Each router declares its own routes, so the drawn graph has exactly the possible edges."""
+__all__ = ("SPEC", "AdaptiveConfig", "build_adaptive")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class AdaptiveConfig:
+class AdaptiveConfig(StrategyConfig):
     """Options of the adaptive strategy."""
 
-    tokens_per_difficulty: int = 6000
+    tokens_per_difficulty: int = option(6000, "positive")
     """Tokens granted per unit of difficulty (difficulty is in [0, 1])."""
-    min_allotment: int = 1500
+    min_allotment: int = option(1500, "positive")
     """Tokens granted however easy the problem looks."""
-    refine_from: int = 2000
+    refine_from: int = option(2000, "positive")
     """Allotment from which critique-and-refine is in the plan."""
-    search_from: int = 3000
+    search_from: int = option(3000, "positive")
     """Allotment from which tree search is in the plan."""
-    probe_samples: int = 3
+    probe_samples: int = option(3, "positive")
     """Probe samples drawn to estimate difficulty."""
-    prompts: tuple[PromptTemplate, ...] = ()
+    prompts: tuple[PromptTemplate | PromptName, ...] = ()
     """The prompting strategies of the attempts phase (names or templates); by default
     few-shot, step-by-step and program-aided."""
     temperature: float = 0.7
     """Sampling temperature of attempts."""
-    max_tokens: int = 256
+    max_tokens: int = option(256, "positive")
     """Output cap of one attempt, in tokens."""
     confirm_before: tuple[str, ...] = ()
     """Phases (``refine``, ``search``) to ask approval for before spending on them: the run
@@ -111,16 +81,13 @@ class AdaptiveConfig:
     (``ponder.runs.aresume(run_id, approve=True)``). Needs a persisted run."""
 
     def __post_init__(self) -> None:
+        StrategyConfig.__post_init__(self)
         owner = type(self).__name__
-        for name in (
-            "tokens_per_difficulty", "min_allotment", "refine_from", "search_from",
-            "probe_samples", "max_tokens",
-        ):  # fmt: skip
-            check_positive_int(owner, name, getattr(self, name))
         prompts: Any = self.prompts or ("few_shot", "step_by_step", "program")
         if isinstance(prompts, (str, PromptTemplate)):
             prompts = (prompts,)  # one prompt given on its own
-        object.__setattr__(self, "prompts", tuple(resolve_prompt(owner, p) for p in prompts))
+        resolved = tuple(resolve_prompt(p, f"{owner}.prompt") for p in prompts)
+        object.__setattr__(self, "prompts", resolved)
         confirm: Any = self.confirm_before
         if isinstance(confirm, str):
             confirm = (confirm,)
@@ -129,27 +96,27 @@ class AdaptiveConfig:
                 f"{owner}.confirm_before names phases refine and search only, got {confirm}"
             )
         object.__setattr__(self, "confirm_before", tuple(confirm))
-        names = [p.name for p in self.prompts]
+        names = [p.name for p in resolved]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"{owner}.prompts must have distinct names, got {names}")
+
+    @property
+    def templates(self) -> tuple[PromptTemplate, ...]:
+        """The attempts phase's prompts, as templates."""
+        return tuple(resolve_prompt(p) for p in self.prompts)
+
+    @property
+    def policy(self) -> PlanPolicy:
+        """How the plan grants tokens by difficulty."""
+        return PlanPolicy(
+            tokens_per_difficulty=self.tokens_per_difficulty, min_allotment=self.min_allotment,
+            refine_from=self.refine_from, search_from=self.search_from,
+        )  # fmt: skip
 
     @property
     def recursion_limit(self) -> int:
         """LangGraph super-steps the strategy can need (its nested strategies included)."""
         return 60
-
-
-def make_plan(config: AdaptiveConfig, difficulty: float, budget: Budget, spent: int) -> Plan:
-    """Return the spending plan for a problem of this difficulty (see the module docstring)."""
-    wanted = max(config.min_allotment, round(difficulty * config.tokens_per_difficulty))
-    left = None if budget.tokens is None else budget.tokens - spent
-    allotment = wanted if left is None else max(0, min(wanted, left))
-    phases = ["attempts"]
-    if allotment >= config.refine_from:
-        phases.append("refine")
-    if allotment >= config.search_from:
-        phases.append("search")
-    return Plan(difficulty=difficulty, allotment=allotment, phases=phases)
 
 
 def _doubtful(state: RunState) -> bool:
@@ -176,42 +143,21 @@ def stop_reason(config: AdaptiveConfig, state: RunState, context: RunContext) ->
     return None
 
 
-_PHASES = ("attempts", "refine", "search")
-
-
-def route_after(
-    config: AdaptiveConfig, phase: str, state: RunState, context: RunContext
-) -> AdaptiveRoute:
-    """Return the next planned phase after ``phase``, or ``select`` when it should stop."""
+def route_after(config: AdaptiveConfig, phase: str, state: RunState, context: RunContext) -> str:
+    """Return the next planned phase after ``phase`` (or its approval), else the end."""
     planned = (state.get("plan") or {"phases": []})["phases"]
-    later = [p for p in _PHASES[_PHASES.index(phase) + 1 :] if p in planned]
+    later = [p for p in PHASES[PHASES.index(phase) + 1 :] if p in planned]
     stop = stop_reason(config, state, context)
     if stop is not None:
         return end_route(stop, context)
     if not later:
         return "select"
-    if later[0] in config.confirm_before:
-        return f"approve_{later[0]}"  # type: ignore[return-value]
-    return later[0]  # type: ignore[return-value]
-
-
-def approve_node(phase: str) -> Any:
-    """Return a node that asks approval before ``phase``; a ``False`` answer ends the run."""
-
-    def approve(state: RunState) -> Command[str]:
-        plan = state.get("plan") or {"allotment": 0}
-        answer = interrupt(
-            ApprovalRequest(reason="approval", phase=phase, allotment=plan["allotment"])
-        )
-        return Command(goto=phase if answer is True else "select")
-
-    approve.__name__ = f"approve_{phase}"
-    return approve
+    return f"approve_{later[0]}" if later[0] in config.confirm_before else later[0]
 
 
 def build_adaptive(
-    config: AdaptiveConfig | None = None,
-) -> CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]:
+    config: AdaptiveConfig | None = None, *, checkpointer: BaseCheckpointSaver[Any] | None = None
+) -> StrategyGraph:
     """Build the adaptive graph.
 
     Example:
@@ -221,70 +167,64 @@ def build_adaptive(
         True
     """
     config = config or AdaptiveConfig()
-    prompts = {prompt.name: prompt for prompt in config.prompts}
+    templates = config.templates
 
-    def plan(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        budget, usage = usage_of(state, runtime.context)
-        made = make_plan(config, state.get("difficulty") or 0.0, budget, usage.tokens)
-        phase = budget.to_limits()
-        phase["tokens"] = usage.tokens + made["allotment"]
-        return {"plan": made, "phase_limit": phase}
+    def select_reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
+        return state.get("stop_reason") or stop_reason(config, state, runtime.context)
 
-    def reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
-        return stop_reason(config, state, runtime.context)
+    def after(phase: str) -> Any:
+        def route(state: RunState, runtime: Runtime[RunContext]) -> str:
+            return route_after(config, phase, state, runtime.context)
 
-    # route_after only returns phases later than the one named, so the casts are exact.
-    def after_attempts(state: RunState, runtime: Runtime[RunContext]) -> AfterAttemptsRoute:
-        return cast(AfterAttemptsRoute, route_after(config, "attempts", state, runtime.context))
-
-    def after_refine(state: RunState, runtime: Runtime[RunContext]) -> AfterRefineRoute:
-        return cast(AfterRefineRoute, route_after(config, "refine", state, runtime.context))
+        route.__name__ = f"after_{phase}"
+        return route
 
     def after_plan(state: RunState, runtime: Runtime[RunContext]) -> Any:
         stop = stop_reason(config, state, runtime.context)
         if stop is not None:  # a probe verified, the probes all agree, or no budget left
             return end_route(stop, runtime.context)
-        sends = fan_out_attempts(config.prompts, branch="attempts")(state, runtime)
+        sends = fan_out_attempts(templates, branch="attempts")(state, runtime)
         return sends or "select"  # nothing affordable to send: choose from the probes
 
-    def select_reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
-        return reason(state, runtime) or "exhausted"
-
-    graph = StateGraph(
-        RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
-    )
-    graph.add_node("prepare", prepare)
-    graph.add_node(
-        "estimate_difficulty", difficulty_node("probe", probe_samples=config.probe_samples)
-    )
-    graph.add_node("plan", plan)
-    graph.add_node(
-        "attempts",
-        attempt_branch_node(
-            prompts,
-            temperature=config.temperature,
-            max_tokens=config.max_tokens,
-            name="attempts",
-        ),  # fmt: skip
-        input_schema=AttemptTask,
-    )
-    graph.add_node("check", verify_node(optional=True))
-    graph.add_node("refine", build_refine(RefineConfig(max_rounds=2)))
-    graph.add_node("approve_refine", approve_node("refine"), destinations=("refine", "select"))
-    graph.add_node("approve_search", approve_node("search"), destinations=("search", "select"))
-    graph.add_node("search", build_beam_search(BeamSearchConfig()))
-    graph.add_node("select", select_node("best_score", select_reason))
-    graph.add_edge(START, "prepare")
-    graph.add_node("check_probes", verify_node(optional=True, name="check_probes"))
-    graph.add_edge("prepare", "estimate_difficulty")
-    graph.add_edge("estimate_difficulty", "check_probes")
-    graph.add_edge("check_probes", "plan")
+    frame = Skeleton(
+        "adaptive", first="estimate_difficulty", resume_at="plan", select="best_score",
+        reason=select_reason,
+    )  # fmt: skip
+    frame.node("estimate_difficulty", difficulty_node("probe", probe_samples=config.probe_samples))
+    frame.node("check_probes", verify_node(optional=True, name="check_probes"))
+    frame.node("plan", plan_node(config.policy))
+    attempts = attempt_branch_node(
+        {prompt.name: prompt for prompt in templates}, temperature=config.temperature,
+        max_tokens=config.max_tokens, name="attempts",
+    )  # fmt: skip
+    frame.node("attempts", attempts, input_schema=AttemptTask)
+    frame.node("check", verify_node(optional=True))
+    frame.node("refine", build_refine(RefineConfig(max_rounds=2)))
+    frame.node("approve_refine", approve_node("refine"), destinations=("refine", "select"))
+    frame.node("approve_search", approve_node("search"), destinations=("search", "select"))
+    frame.node("search", build_beam_search(BeamSearchConfig()))
+    frame.edge("estimate_difficulty", "check_probes").edge("check_probes", "plan")
+    graph = frame.graph
     graph.add_conditional_edges("plan", after_plan, ["attempts", "select", "pause"])
-    graph.add_node("pause", pause)
-    graph.add_edge("pause", "plan")
-    graph.add_edge("attempts", "check")
-    graph.add_conditional_edges("check", after_attempts)
-    graph.add_conditional_edges("refine", after_refine)
-    graph.add_edge("search", "select")
-    graph.add_edge("select", END)
-    return graph.compile(name="adaptive")
+    frame.edge("attempts", "check")
+    ends = ["select", "pause"]
+    graph.add_conditional_edges(
+        "check", after("attempts"), ["refine", "search", "approve_refine", "approve_search", *ends]
+    )
+    graph.add_conditional_edges("refine", after("refine"), ["search", "approve_search", *ends])
+    return frame.edge("search", "select").compile(checkpointer)
+
+
+def _needs_persistence(config: AdaptiveConfig) -> str | None:
+    return "confirm_before pauses the run for approval" if config.confirm_before else None
+
+
+SPEC = StrategySpec(
+    name="adaptive",
+    summary="estimate difficulty, grant a budget, escalate through attempts, refine, search",
+    config_type=AdaptiveConfig,
+    build=build_adaptive,
+    candidate_limit="probe_samples",
+    needs_persistence=_needs_persistence,
+)
+"""The adaptive strategy, for the registry."""

@@ -12,59 +12,30 @@ best-scored one's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from ponder.context import RunContext
-from ponder.graphs._config import (
-    check_fraction,
-    check_positive_int,
-    check_temperature,
-    resolve_prompt,
-)
-from ponder.graphs._routing import end_route, refusing_limit
-from ponder.nodes import attempt_node, prepare, select_node, verify_node
-from ponder.nodes.pause import pause
-from ponder.prompts import FEW_SHOT, PromptTemplate
-from ponder.state import RunInput, RunOutput, RunState, StopReason
+from ponder.graphs.config import SamplingConfig, option
+from ponder.graphs.skeleton import Skeleton, StrategyGraph, StrategySpec, stop_rule
+from ponder.nodes import attempt_node, verify_node
+from ponder.state import RunState, StopReason
 
-__all__ = ("BestOfNConfig", "BestOfNRoute", "build_best_of_n")
-
-BestOfNRoute = Literal["attempt", "select", "pause"]
-"""Where the routing edge goes: ``attempt`` draws another candidate, ``select`` ends,
-``pause`` waits for a budget top-up."""
+__all__ = ("SPEC", "BestOfNConfig", "build_best_of_n")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class BestOfNConfig:
-    """Options of the best-of-N strategy."""
+class BestOfNConfig(SamplingConfig):
+    """Options of the best-of-N strategy (and those of `SamplingConfig`)."""
 
-    n: int = 8
+    n: int = option(8, "positive")
     """Most candidates to draw."""
-    temperature: float = 0.7
-    """Sampling temperature."""
-    max_tokens: int = 256
-    """Output cap per candidate, in tokens."""
-    accept_at: float = 1.0
+    accept_at: float = option(1.0, "fraction")
     """A verifier score at or above this accepts a candidate and ends the search."""
-    per_step: int = 1
+    per_step: int = option(1, "positive")
     """Candidates drawn together per step (one batched decode on the embedded model). Above 1
     a run takes less wall time but may draw up to ``per_step - 1`` candidates past the first
     one accepted."""
-    prompt: PromptTemplate = FEW_SHOT
-    """The attempt prompt (a template, or the name of one in `ponder.prompts.ATTEMPT_PROMPTS`)."""
-
-    def __post_init__(self) -> None:
-        owner = type(self).__name__
-        check_positive_int(owner, "n", self.n)
-        check_positive_int(owner, "per_step", self.per_step)
-        check_positive_int(owner, "max_tokens", self.max_tokens)
-        check_fraction(owner, "accept_at", self.accept_at)
-        check_temperature(owner, self.temperature)
-        object.__setattr__(self, "prompt", resolve_prompt(owner, self.prompt))
 
     @property
     def recursion_limit(self) -> int:
@@ -72,23 +43,9 @@ class BestOfNConfig:
         return 2 * self.n + 8
 
 
-def stop_reason(config: BestOfNConfig, state: RunState, context: RunContext) -> StopReason | None:
-    """Return why sampling should stop now, or ``None`` to draw another candidate."""
-    if state.get("stop_reason"):
-        return state["stop_reason"]
-    candidates = state.get("candidates", [])
-    if any(candidate["verdict"] == "accepted" for candidate in candidates):
-        return "verified"
-    if len(candidates) >= config.n:
-        return "exhausted"
-    if refusing_limit(state, context, max_tokens=config.max_tokens) is not None:
-        return "budget"
-    return None
-
-
 def build_best_of_n(
-    config: BestOfNConfig | None = None,
-) -> CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]:
+    config: BestOfNConfig | None = None, *, checkpointer: BaseCheckpointSaver[Any] | None = None
+) -> StrategyGraph:
     """Build the best-of-N graph; the run context must carry a verifier.
 
     Example:
@@ -98,34 +55,28 @@ def build_best_of_n(
     """
     config = config or BestOfNConfig()
 
-    def reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
-        return stop_reason(config, state, runtime.context)
+    def drawn_all(state: RunState) -> StopReason | None:
+        return "exhausted" if len(state.get("candidates", [])) >= config.n else None
 
-    def route(state: RunState, runtime: Runtime[RunContext]) -> BestOfNRoute:
-        stop = reason(state, runtime)
-        return "attempt" if stop is None else end_route(stop, runtime.context)
+    reason = stop_rule(tokens_needed=config.max_tokens, own=drawn_all)
+    attempt = attempt_node(
+        prompt=config.prompt, temperature=config.temperature, max_tokens=config.max_tokens,
+        per_step=config.per_step, max_candidates=config.n,
+    )  # fmt: skip
+    frame = Skeleton(
+        "best-of-n", first="attempt", resume_at="attempt", select="best_score", reason=reason
+    )
+    frame.node("attempt", attempt).node("verify", verify_node(accept_at=config.accept_at))
+    return frame.edge("attempt", "verify").loop("verify", "attempt").compile(checkpointer)
 
-    graph = StateGraph(
-        RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
-    )
-    graph.add_node("prepare", prepare)
-    graph.add_node(
-        "attempt",
-        attempt_node(
-            prompt=config.prompt,
-            temperature=config.temperature,
-            max_tokens=config.max_tokens,
-            per_step=config.per_step,
-            max_candidates=config.n,
-        ),
-    )
-    graph.add_node("verify", verify_node(accept_at=config.accept_at))
-    graph.add_node("select", select_node("best_score", reason))
-    graph.add_edge(START, "prepare")
-    graph.add_edge("prepare", "attempt")
-    graph.add_edge("attempt", "verify")
-    graph.add_conditional_edges("verify", route)
-    graph.add_node("pause", pause)
-    graph.add_edge("pause", "attempt")
-    graph.add_edge("select", END)
-    return graph.compile(name="best-of-n")
+
+SPEC = StrategySpec(
+    name="best-of-n",
+    summary="sample and verify each candidate; stops at the first one the verifier accepts",
+    config_type=BestOfNConfig,
+    build=build_best_of_n,
+    candidate_limit="n",
+    needs_verifier=True,
+    bench_options={"n": 16},
+)
+"""The best-of-N strategy, for the registry."""

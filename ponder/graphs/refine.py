@@ -16,61 +16,40 @@ refinement's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from ponder.context import RunContext
-from ponder.graphs._config import check_positive_int, check_temperature, resolve_prompt
-from ponder.graphs._routing import end_route, refusing_limit
-from ponder.nodes import attempt_node, prepare, select_node, verify_node
-from ponder.nodes._target import latest_leaf
-from ponder.nodes.critique import critique_node, finds_nothing
-from ponder.nodes.pause import pause
-from ponder.nodes.refine import refine_node
-from ponder.prompts import FEW_SHOT, PromptTemplate
-from ponder.state import RunInput, RunOutput, RunState, StopReason
+from ponder.graphs.config import SamplingConfig, option
+from ponder.graphs.skeleton import Skeleton, StrategyGraph, StrategySpec, stop_rule
+from ponder.nodes import (
+    attempt_node,
+    critique_node,
+    finds_nothing,
+    latest_leaf,
+    refine_node,
+    verify_node,
+)
+from ponder.state import RunState, StopReason
 
-__all__ = ("AfterCheckRoute", "AfterCritiqueRoute", "RefineConfig", "RefineRoute", "build_refine")
-
-RefineRoute = Literal["critique", "refine", "select", "pause"]
-"""Where the refine loop goes next."""
-
-AfterCheckRoute = Literal["critique", "select", "pause"]
-"""Where the loop goes after a check: ``critique`` the draft, ``select``, or ``pause``."""
-
-AfterCritiqueRoute = Literal["refine", "select", "pause"]
-"""Where the loop goes after a critique: ``refine`` the draft, ``select``, or ``pause``.
-
-Each router declares its own routes, so the drawn graph has exactly the possible edges."""
+__all__ = ("SPEC", "RefineConfig", "build_refine")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class RefineConfig:
-    """Options of the critique-and-refine strategy."""
+class RefineConfig(SamplingConfig):
+    """Options of the critique-and-refine strategy.
 
-    max_rounds: int = 3
+    Those of `SamplingConfig` are the first draft's and the refinements'.
+    """
+
+    max_rounds: int = option(3, "positive")
     """Most refinements."""
-    temperature: float = 0.0
+    temperature: float = option(0.0, "temperature")
     """Temperature of the first draft and of refinements."""
-    max_tokens: int = 256
-    """Output cap of drafts and refinements, in tokens."""
-    critique_tokens: int = 160
+    critique_tokens: int = option(160, "positive")
     """Output cap of a critique, in tokens."""
     accept_at: float = 1.0
     """A verifier score at or above this ends the loop."""
-    prompt: PromptTemplate = FEW_SHOT
-    """The first draft's prompt (a template or an attempt-prompt name)."""
-
-    def __post_init__(self) -> None:
-        owner = type(self).__name__
-        check_positive_int(owner, "max_rounds", self.max_rounds)
-        check_positive_int(owner, "max_tokens", self.max_tokens)
-        check_positive_int(owner, "critique_tokens", self.critique_tokens)
-        check_temperature(owner, self.temperature)
-        object.__setattr__(self, "prompt", resolve_prompt(owner, self.prompt))
 
     @property
     def recursion_limit(self) -> int:
@@ -78,29 +57,9 @@ class RefineConfig:
         return 3 * self.max_rounds + 10
 
 
-def stop_reason(config: RefineConfig, state: RunState, context: RunContext) -> StopReason | None:
-    """Return why the loop should stop before the next critique, or ``None`` to go on."""
-    if state.get("stop_reason"):
-        return state["stop_reason"]
-    candidates = state.get("candidates", [])
-    if any(c["verdict"] == "accepted" for c in candidates):
-        return "verified"
-    leaf = latest_leaf(candidates)
-    if leaf is None:
-        return "exhausted"
-    if leaf["critique"] is not None and finds_nothing(leaf["critique"]):
-        return "converged"
-    if sum(c["kind"] == "refine" for c in candidates) >= config.max_rounds:
-        return "exhausted"
-    needed = config.critique_tokens + config.max_tokens
-    if refusing_limit(state, context, max_tokens=needed) is not None:
-        return "budget"
-    return None
-
-
 def build_refine(
-    config: RefineConfig | None = None,
-) -> CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]:
+    config: RefineConfig | None = None, *, checkpointer: BaseCheckpointSaver[Any] | None = None
+) -> StrategyGraph:
     """Build the critique-and-refine graph.
 
     Example:
@@ -109,43 +68,39 @@ def build_refine(
     """
     config = config or RefineConfig()
 
-    def reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
-        return stop_reason(config, state, runtime.context)
+    def nothing_left(state: RunState) -> StopReason | None:
+        candidates = state.get("candidates", [])
+        leaf = latest_leaf(candidates)
+        if leaf is None:
+            return "exhausted"
+        if leaf["critique"] is not None and finds_nothing(leaf["critique"]):
+            return "converged"
+        if sum(c["kind"] == "refine" for c in candidates) >= config.max_rounds:
+            return "exhausted"
+        return None
 
-    def after_check(state: RunState, runtime: Runtime[RunContext]) -> AfterCheckRoute:
-        stop = reason(state, runtime)
-        return "critique" if stop is None else end_route(stop, runtime.context)
+    reason = stop_rule(tokens_needed=config.critique_tokens + config.max_tokens, own=nothing_left)
+    draft = attempt_node(
+        prompt=config.prompt, temperature=config.temperature, max_tokens=config.max_tokens,
+        max_candidates=10**9,
+    )  # fmt: skip
+    frame = Skeleton(
+        "refine", first="attempt", resume_at="critique", select="latest", reason=reason
+    )
+    frame.node("attempt", draft)
+    frame.node("check", verify_node(accept_at=config.accept_at, optional=True))
+    frame.node("critique", critique_node(max_tokens=config.critique_tokens))
+    frame.node("refine", refine_node(temperature=config.temperature, max_tokens=config.max_tokens))
+    frame.edge("attempt", "check").loop("check", "critique").loop("critique", "refine")
+    return frame.edge("refine", "check").compile(checkpointer)
 
-    def after_critique(state: RunState, runtime: Runtime[RunContext]) -> AfterCritiqueRoute:
-        stop = reason(state, runtime)
-        return "refine" if stop is None else end_route(stop, runtime.context)
 
-    graph = StateGraph(
-        RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
-    )
-    graph.add_node("prepare", prepare)
-    graph.add_node(
-        "attempt",
-        attempt_node(
-            prompt=config.prompt,
-            temperature=config.temperature,
-            max_tokens=config.max_tokens,
-            max_candidates=10**9,
-        ),  # fmt: skip
-    )
-    graph.add_node("check", verify_node(accept_at=config.accept_at, optional=True))
-    graph.add_node("critique", critique_node(max_tokens=config.critique_tokens))
-    graph.add_node(
-        "refine", refine_node(temperature=config.temperature, max_tokens=config.max_tokens)
-    )
-    graph.add_node("select", select_node("latest", reason))
-    graph.add_edge(START, "prepare")
-    graph.add_edge("prepare", "attempt")
-    graph.add_edge("attempt", "check")
-    graph.add_conditional_edges("check", after_check)
-    graph.add_conditional_edges("critique", after_critique)
-    graph.add_edge("refine", "check")
-    graph.add_node("pause", pause)
-    graph.add_edge("pause", "critique")
-    graph.add_edge("select", END)
-    return graph.compile(name="refine")
+SPEC = StrategySpec(
+    name="refine",
+    summary="draft, critique and rewrite until verified or the critique finds nothing",
+    config_type=RefineConfig,
+    build=build_refine,
+    candidate_limit="max_rounds",
+    bench_options={"max_rounds": 4},
+)
+"""The critique-and-refine strategy, for the registry."""

@@ -1,23 +1,23 @@
-"""The strategies by name, for the API and the command line."""
+"""The strategies by name: the specs the strategy modules export, collected.
+
+Adding a strategy means one module that exports a `StrategySpec` (see
+`ponder.graphs.skeleton`) and a call to `register_strategy` with it; ponder's own are
+registered here. ``solve``, the command line (``--strategy``, ``-n``) and ``ponder bench``
+read everything they need from the spec.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
 
-from langgraph.graph.state import CompiledStateGraph
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from ponder.context import RunContext
 from ponder.errors import ConfigurationError
-from ponder.graphs.adaptive import AdaptiveConfig, build_adaptive
-from ponder.graphs.best_of_n import BestOfNConfig, build_best_of_n
-from ponder.graphs.refine import RefineConfig, build_refine
-from ponder.graphs.self_consistency import SelfConsistencyConfig, build_self_consistency
-from ponder.graphs.tree_search import BeamSearchConfig, MctsConfig, build_beam_search, build_mcts
-from ponder.state import RunInput, RunOutput, RunState
+from ponder.graphs import adaptive, beam_search, best_of_n, mcts, refine, self_consistency
+from ponder.graphs.skeleton import StrategyGraph, StrategySpec
 
 __all__ = (
     "STRATEGIES",
@@ -26,11 +26,13 @@ __all__ = (
     "build_strategy",
     "compiled",
     "make_config",
+    "register_strategy",
     "strategy_spec",
 )
 
 StrategyName = Literal["self-consistency", "best-of-n", "refine", "beam-search", "mcts", "adaptive"]
-"""The strategies ponder ships.
+"""The strategies ponder ships (a strategy registered with `register_strategy` is accepted
+wherever one of these is).
 
 - ``self-consistency``: sample several solutions, majority vote, stop early when decided.
 - ``best-of-n``: sample and verify, stop at the first candidate the verifier accepts.
@@ -40,71 +42,23 @@ StrategyName = Literal["self-consistency", "best-of-n", "refine", "beam-search",
 - ``adaptive``: estimate difficulty, grant a budget, escalate through the others on doubt.
 """
 
-StrategyGraph = CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]
-"""A compiled strategy graph."""
+STRATEGIES: dict[str, StrategySpec] = {}
+"""Every strategy, by name: ponder's own, then those registered."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class StrategySpec:
-    """How to build one strategy."""
+def register_strategy(spec: StrategySpec, *, replace: bool = False) -> StrategySpec:
+    """Make ``spec``'s strategy known to ``solve``, the command line and ``ponder bench``.
 
-    name: StrategyName
-    """The strategy's name."""
-    summary: str
-    """One line on what it does."""
-    config_type: type[Any]
-    """Its options, a frozen dataclass."""
-    build: Callable[[Any], StrategyGraph]
-    """Builds the compiled graph from a config."""
-    needs_verifier: bool
-    """Whether a run needs ``verifier=``."""
-
-
-STRATEGIES: dict[StrategyName, StrategySpec] = {
-    "self-consistency": StrategySpec(
-        name="self-consistency",
-        summary="sample several solutions and take the majority answer; stops when decided",
-        config_type=SelfConsistencyConfig,
-        build=build_self_consistency,
-        needs_verifier=False,
-    ),
-    "best-of-n": StrategySpec(
-        name="best-of-n",
-        summary="sample and verify each candidate; stops at the first one the verifier accepts",
-        config_type=BestOfNConfig,
-        build=build_best_of_n,
-        needs_verifier=True,
-    ),
-    "refine": StrategySpec(
-        name="refine",
-        summary="draft, critique and rewrite until verified or the critique finds nothing",
-        config_type=RefineConfig,
-        build=build_refine,
-        needs_verifier=False,
-    ),
-    "beam-search": StrategySpec(
-        name="beam-search",
-        summary="tree search over reasoning steps, keeping the best few at each depth",
-        config_type=BeamSearchConfig,
-        build=build_beam_search,
-        needs_verifier=False,
-    ),
-    "mcts": StrategySpec(
-        name="mcts",
-        summary="Monte Carlo tree search over reasoning steps, choosing by UCT",
-        config_type=MctsConfig,
-        build=build_mcts,
-        needs_verifier=False,
-    ),
-    "adaptive": StrategySpec(
-        name="adaptive",
-        summary="estimate difficulty, grant a budget, escalate through attempts, refine, search",
-        config_type=AdaptiveConfig,
-        build=build_adaptive,
-        needs_verifier=False,
-    ),
-}
-"""Every strategy, by name."""
+    Raises:
+        ConfigurationError: A strategy of that name exists already (and not ``replace``).
+    """
+    if spec.name in STRATEGIES and not replace:
+        raise ConfigurationError(f"a strategy named {spec.name!r} is registered already")
+    if not dataclasses.is_dataclass(spec.config_type):
+        raise ConfigurationError(f"{spec.name}: config_type must be a dataclass")
+    STRATEGIES[spec.name] = spec
+    compiled.cache_clear()
+    return spec
 
 
 def strategy_spec(name: str) -> StrategySpec:
@@ -113,16 +67,17 @@ def strategy_spec(name: str) -> StrategySpec:
     Raises:
         ConfigurationError: No strategy has that name.
     """
-    if name not in get_args(StrategyName):
+    spec = STRATEGIES.get(name) if isinstance(name, str) else None
+    if spec is None:
         raise ConfigurationError(
-            f"unknown strategy {name!r}; choose one of: {', '.join(get_args(StrategyName))}"
+            f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}"
         )
-    return STRATEGIES[cast(StrategyName, name)]
+    return spec
 
 
 def make_config(spec: StrategySpec, options: Mapping[str, Any]) -> Any:
     """Build ``spec``'s config from keyword options, naming any option it does not have."""
-    known = {field.name for field in dataclasses.fields(spec.config_type)}
+    known = {item.name for item in dataclasses.fields(spec.config_type)}
     unknown = sorted(set(options) - known)
     if unknown:
         raise ConfigurationError(
@@ -136,7 +91,7 @@ def make_config(spec: StrategySpec, options: Mapping[str, Any]) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def compiled(name: StrategyName, config: Any) -> StrategyGraph:
+def compiled(name: str, config: Any) -> StrategyGraph:
     """Return the compiled graph of strategy ``name`` for ``config``, built once per process.
 
     Compiled graphs hold no run data (that lives in the state and the run context), so one
@@ -145,8 +100,19 @@ def compiled(name: StrategyName, config: Any) -> StrategyGraph:
     return STRATEGIES[name].build(config)
 
 
-def build_strategy(name: str, **options: Any) -> StrategyGraph:
+def build_strategy(
+    name: StrategyName | str,
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    **options: Any,
+) -> StrategyGraph:
     """Build the compiled graph of strategy ``name`` with ``options`` for its config.
+
+    Args:
+        name: The strategy.
+        checkpointer: A LangGraph saver to compile the graph with (for a graph run on its
+            own; a strategy nested in a user's graph uses the parent's).
+        **options: The strategy's options.
 
     Example:
         >>> graph = build_strategy("self-consistency", max_samples=5)
@@ -154,4 +120,16 @@ def build_strategy(name: str, **options: Any) -> StrategyGraph:
         'self-consistency'
     """
     spec = strategy_spec(name)
-    return spec.build(make_config(spec, options))
+    return spec.build(make_config(spec, options), checkpointer=checkpointer)
+
+
+for _spec in (
+    self_consistency.SPEC,
+    best_of_n.SPEC,
+    refine.SPEC,
+    beam_search.SPEC,
+    mcts.SPEC,
+    adaptive.SPEC,
+):
+    register_strategy(_spec)
+assert tuple(STRATEGIES) == get_args(StrategyName)  # noqa: S101 - the Literal lists them all

@@ -14,62 +14,72 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from ponder.context import RunContext
-from ponder.graphs._config import (
-    check_fraction,
-    check_positive_int,
-    check_temperature,
-    resolve_prompt,
-)
-from ponder.graphs._routing import end_route, refusing_limit
-from ponder.nodes import attempt_node, prepare, select_node, tally
-from ponder.nodes.pause import pause
-from ponder.prompts import FEW_SHOT, PromptTemplate
-from ponder.state import RunInput, RunOutput, RunState, StopReason
+from ponder.errors import ConfigurationError
+from ponder.graphs.config import SamplingConfig, option
+from ponder.graphs.skeleton import Skeleton, StrategyGraph, StrategySpec, stop_rule
+from ponder.nodes import ConfidenceVote, attempt_node, tally
+from ponder.nodes.vote import ConfidenceMeasure
+from ponder.state import RunState, StopReason
 
 __all__ = (
+    "SPEC",
     "SelfConsistencyConfig",
-    "SelfConsistencyRoute",
+    "VoteMethod",
     "build_self_consistency",
     "samples_before_stop",
 )
 
-SelfConsistencyRoute = Literal["attempt", "select", "pause"]
-"""Where the routing edge goes: ``attempt`` draws another sample, ``select`` ends the vote,
-``pause`` waits for a budget top-up."""
+VoteMethod = Literal["majority", "confidence", "filtered", "borda"]
+"""How self-consistency chooses its answer (see `ponder.nodes.SelectMethod`)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class SelfConsistencyConfig:
-    """Options of the self-consistency strategy."""
+class SelfConsistencyConfig(SamplingConfig):
+    """Options of the self-consistency strategy (and those of `SamplingConfig`)."""
 
-    max_samples: int = 8
+    max_samples: int = option(8, "positive")
     """Most samples to draw."""
-    min_samples: int = 3
+    min_samples: int = option(3, "positive")
     """Samples to draw before the agreement threshold may stop the vote."""
-    agreement: float = 0.75
+    agreement: float = option(0.75, "fraction")
     """Stop once the leading answer holds this share of the samples drawn."""
-    temperature: float = 0.7
-    """Sampling temperature."""
-    max_tokens: int = 256
-    """Output cap per sample, in tokens."""
-    prompt: PromptTemplate = FEW_SHOT
-    """The attempt prompt (a template, or the name of one in `ponder.prompts.ATTEMPT_PROMPTS`)."""
+    select: VoteMethod = "majority"
+    """How the answer is chosen from the samples: ``majority``, or a vote that reads the
+    model's confidence in each sample (``confidence``, ``filtered``, ``borda``; see
+    `ponder.nodes.vote`), which is a plain majority for a model that reports none."""
+    confidence_measure: ConfidenceMeasure = "mean_logprob"
+    """The confidence figure a confidence vote reads."""
+    confidence_keep: float = option(0.5, "fraction")
+    """``filtered``: the share of the most confident samples that vote."""
+    confidence_temperature: float = 0.3
+    """``confidence``: the softmax temperature of the weights."""
 
     def __post_init__(self) -> None:
+        SamplingConfig.__post_init__(self)
         owner = type(self).__name__
-        check_positive_int(owner, "max_samples", self.max_samples)
-        check_positive_int(owner, "min_samples", self.min_samples)
-        check_positive_int(owner, "max_tokens", self.max_tokens)
-        check_fraction(owner, "agreement", self.agreement)
-        check_temperature(owner, self.temperature)
-        object.__setattr__(self, "prompt", resolve_prompt(owner, self.prompt))
+        if self.select not in get_args(VoteMethod):
+            raise ConfigurationError(
+                f"{owner}.select must be one of {', '.join(get_args(VoteMethod))}, "
+                f"got {self.select!r}"
+            )
+        if self.confidence_measure not in get_args(ConfidenceMeasure):
+            raise ConfigurationError(
+                f"{owner}.confidence_measure must be one of "
+                f"{', '.join(get_args(ConfidenceMeasure))}, got {self.confidence_measure!r}"
+            )
+        temperature = self.confidence_temperature
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not (0 < temperature < float("inf"))
+        ):
+            raise ConfigurationError(
+                f"{owner}.confidence_temperature must be a positive number, got {temperature!r}"
+            )
 
     @property
     def recursion_limit(self) -> int:
@@ -114,26 +124,19 @@ def samples_before_stop(config: SelfConsistencyConfig, state: RunState) -> int:
     return max(1, left)
 
 
-def stop_reason(
-    config: SelfConsistencyConfig, state: RunState, context: RunContext
-) -> StopReason | None:
-    """Return why sampling should stop now, or ``None`` to draw another sample."""
-    if state.get("stop_reason"):
-        return state["stop_reason"]
+def _vote_stop(config: SelfConsistencyConfig, state: RunState) -> StopReason | None:
     drawn, leader, runner_up = _standing(state)
     ended = _vote_ends(config, drawn, leader, runner_up)
-    if ended is not None:
-        return ended
-    if drawn >= config.max_samples:
+    if ended is None and drawn >= config.max_samples:
         return "exhausted"
-    if refusing_limit(state, context, max_tokens=config.max_tokens) is not None:
-        return "budget"
-    return None
+    return ended
 
 
 def build_self_consistency(
     config: SelfConsistencyConfig | None = None,
-) -> CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]:
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+) -> StrategyGraph:
     """Build the self-consistency graph.
 
     Example:
@@ -142,33 +145,31 @@ def build_self_consistency(
         ['__end__', '__start__', 'attempt', 'pause', 'prepare', 'select']
     """
     config = config or SelfConsistencyConfig()
-
-    def reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
-        return stop_reason(config, state, runtime.context)
-
-    def route(state: RunState, runtime: Runtime[RunContext]) -> SelfConsistencyRoute:
-        stop = reason(state, runtime)
-        return "attempt" if stop is None else end_route(stop, runtime.context)
-
-    graph = StateGraph(
-        RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
+    reason = stop_rule(
+        tokens_needed=config.max_tokens, own=functools.partial(_vote_stop, config), verifies=False
     )
-    graph.add_node("prepare", prepare)
-    graph.add_node(
-        "attempt",
-        attempt_node(
-            prompt=config.prompt,
-            temperature=config.temperature,
-            max_tokens=config.max_tokens,
-            per_step=functools.partial(samples_before_stop, config),
-            max_candidates=config.max_samples,
-        ),
-    )
-    graph.add_node("select", select_node("majority", reason))
-    graph.add_edge(START, "prepare")
-    graph.add_edge("prepare", "attempt")
-    graph.add_conditional_edges("attempt", route)
-    graph.add_node("pause", pause)
-    graph.add_edge("pause", "attempt")
-    graph.add_edge("select", END)
-    return graph.compile(name="self-consistency")
+    attempt = attempt_node(
+        prompt=config.prompt, temperature=config.temperature, max_tokens=config.max_tokens,
+        per_step=functools.partial(samples_before_stop, config),
+        max_candidates=config.max_samples,
+    )  # fmt: skip
+    vote = ConfidenceVote(
+        measure=config.confidence_measure, keep=config.confidence_keep,
+        temperature=config.confidence_temperature,
+    )  # fmt: skip
+    frame = Skeleton(
+        "self-consistency", first="attempt", resume_at="attempt", select=config.select,
+        reason=reason, vote=vote,
+    )  # fmt: skip
+    return frame.node("attempt", attempt).loop("attempt", "attempt").compile(checkpointer)
+
+
+SPEC = StrategySpec(
+    name="self-consistency",
+    summary="sample several solutions and take the majority answer; stops when decided",
+    config_type=SelfConsistencyConfig,
+    build=build_self_consistency,
+    candidate_limit="max_samples",
+    bench_options={"max_samples": 16, "agreement": 0.75},
+)
+"""The self-consistency strategy, for the registry."""

@@ -18,7 +18,12 @@ continuous batching:
 - each sequence has its own sampler chain and seed, built exactly as llama-cpp-python builds
   it for ``create_completion`` (top-k 40, typical 1, top-p 0.95, min-p 0.05, temperature,
   then a seeded draw; greedy at temperature 0), its own stop strings, output cap and
-  deadline, and its usage is counted as a separate call would count it.
+  deadline, and its usage is counted as a separate call would count it;
+- for every generated token the driver also reads, from the logits it computed anyway, the
+  token's log-probability under the model (temperature 1, before any truncation), the mean
+  log-probability of the ``TOP_K_CONFIDENCE`` most likely tokens (DeepConf's token
+  confidence is its negative) and the mean log-probability over the whole vocabulary
+  (self-certainty's ingredient): three floats per token, from one pass over the logits.
 
 The driver owns the context: nothing else touches it, so no lock is held while decoding.
 """
@@ -50,6 +55,8 @@ _MIN_P = 0.05
 _TYPICAL_P = 1.0
 _PIECE_BYTES = 64
 """Room for one token's text; llama.cpp says how much it needs when a piece is longer."""
+TOP_K_CONFIDENCE = 5
+"""How many of the most likely tokens a token's confidence averages over."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -88,6 +95,12 @@ class SampleOutcome:
     """The most sequences decoded together in one step while this sample was generated."""
     tokens: tuple[int, ...] = ()
     """The generated tokens (as counted in `completion_tokens`)."""
+    logprobs: tuple[float, ...] = ()
+    """Each generated token's log-probability under the model (temperature 1)."""
+    top_logprobs: tuple[float, ...] = ()
+    """Each step's mean log-probability of the `TOP_K_CONFIDENCE` most likely tokens."""
+    mean_logprobs: tuple[float, ...] = ()
+    """Each step's mean log-probability over the whole vocabulary."""
 
 
 @dataclass(eq=False, slots=True)
@@ -125,6 +138,9 @@ class _Seq:
     logit_index: int | None = None
     inflight: int = 0
     peak: int = 1
+    logprobs: list[float] = field(default_factory=list)
+    top_logprobs: list[float] = field(default_factory=list)
+    mean_logprobs: list[float] = field(default_factory=list)
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -172,6 +188,7 @@ class BatchEngine:
         params.n_threads_batch = n_threads
         params.no_perf = True
         self._vocab = llama._model.vocab
+        self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         ctx = llama_cpp.llama_init_from_model(llama._model.model, params)
         if not ctx:
             raise ModelError("llama.cpp could not create the batched context", model="embedded")
@@ -552,7 +569,21 @@ class BatchEngine:
         now = time.monotonic()
         for seq in sampling:
             token = int(lib.llama_sampler_sample(seq.sampler, self._ctx, seq.logit_index))
+            self._record(seq, token)
             self._advance(seq, token, now, finished)
+
+    def _record(self, seq: _Seq, token: int) -> None:
+        """Note the sampled token's log-probability and its step's confidence figures."""
+        import numpy as np
+
+        pointer = self._lib.llama_get_logits_ith(self._ctx, seq.logit_index)
+        logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
+        top = float(logits.max())
+        total = top + float(np.log(np.exp(logits - top).sum()))
+        best = np.partition(logits, self._n_vocab - TOP_K_CONFIDENCE)[-TOP_K_CONFIDENCE:]
+        seq.logprobs.append(float(logits[token]) - total)
+        seq.top_logprobs.append(float(best.mean()) - total)
+        seq.mean_logprobs.append(float(logits.mean()) - total)
 
     def _advance(self, seq: _Seq, token: int, now: float, finished: list[_Ticket]) -> None:
         """Take a sampled token, in the order llama-cpp-python's completion loop checks."""
@@ -617,6 +648,9 @@ class BatchEngine:
             reused_tokens=seq.reused,
             batch_peak=seq.peak,
             tokens=tuple(seq.generated),
+            logprobs=tuple(seq.logprobs[: len(seq.generated)]),
+            top_logprobs=tuple(seq.top_logprobs[: len(seq.generated)]),
+            mean_logprobs=tuple(seq.mean_logprobs[: len(seq.generated)]),
         )
         finished.append(seq.ticket)
         self._lib.llama_sampler_free(seq.sampler)

@@ -45,6 +45,7 @@ from pydantic import ConfigDict, Field
 
 from ponder.errors import ConfigurationError, ModelError
 from ponder.models._batch import BatchEngine, SampleFinish, SampleOutcome, SampleRequest
+from ponder.models.confidence import summarize
 from ponder.prompts import PromptStyle
 
 __all__ = ("EMBEDDED_MODELS", "EmbeddedChatModel", "EmbeddedName", "locate_gguf")
@@ -270,7 +271,30 @@ class EmbeddedChatModel(BaseChatModel):
             max(self.batch_ctx, self.n_ctx), self.max_batch, self.n_threads
         )
 
-    def _message(self, outcome: SampleOutcome, seed: int) -> AIMessage:
+    def _message(self, outcome: SampleOutcome, seed: int, detail: bool = False) -> AIMessage:
+        """The reply for a sample: its text, usage, and its confidence summary.
+
+        With ``detail`` (a call made with ``logprobs=True``) the per-token figures come too.
+        """
+        metadata: dict[str, Any] = {
+            "finish_reason": outcome.finish_reason,
+            "model_name": self.model_name,
+            "seed": seed,
+            "reused_prompt_tokens": outcome.reused_tokens,
+            "batch_peak": outcome.batch_peak,
+        }
+        summary = summarize(
+            outcome.logprobs, outcome.top_logprobs, outcome.mean_logprobs,
+            vocab_size=self._engine().llama.n_vocab(),
+        )  # fmt: skip
+        if summary is not None:
+            metadata["confidence"] = dict(summary)
+        if detail and outcome.logprobs:
+            metadata["token_logprobs"] = {
+                "logprob": list(outcome.logprobs),
+                "top_logprob": list(outcome.top_logprobs),
+                "mean_logprob": list(outcome.mean_logprobs),
+            }
         return AIMessage(
             content=outcome.text,
             usage_metadata={
@@ -278,13 +302,7 @@ class EmbeddedChatModel(BaseChatModel):
                 "output_tokens": outcome.completion_tokens,
                 "total_tokens": outcome.prompt_tokens + outcome.completion_tokens,
             },
-            response_metadata={
-                "finish_reason": outcome.finish_reason,
-                "model_name": self.model_name,
-                "seed": seed,
-                "reused_prompt_tokens": outcome.reused_tokens,
-                "batch_peak": outcome.batch_peak,
-            },
+            response_metadata=metadata,
         )
 
     def _generate(
@@ -299,7 +317,7 @@ class EmbeddedChatModel(BaseChatModel):
             outcome = self._batcher().submit([request])[0]
         else:
             outcome = self._sequential(request)
-        message = self._message(outcome, request.seed)
+        message = self._message(outcome, request.seed, bool(kwargs.get("logprobs")))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(
@@ -315,7 +333,7 @@ class EmbeddedChatModel(BaseChatModel):
             return await super()._agenerate(messages, stop, run_manager, **kwargs)
         request = await asyncio.to_thread(self._request, messages, stop, kwargs)
         outcome = (await self._batcher().asubmit([request]))[0]
-        message = self._message(outcome, request.seed)
+        message = self._message(outcome, request.seed, bool(kwargs.get("logprobs")))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def generate_n(
@@ -346,7 +364,8 @@ class EmbeddedChatModel(BaseChatModel):
             outcomes = self._batcher().submit(requests)
         else:
             outcomes = [self._sequential(request) for request in requests]
-        return [self._message(o, r.seed) for o, r in zip(outcomes, requests, strict=True)]
+        detail = bool(kwargs.get("logprobs"))
+        return [self._message(o, r.seed, detail) for o, r in zip(outcomes, requests, strict=True)]
 
     async def agenerate_n(
         self,
@@ -364,7 +383,8 @@ class EmbeddedChatModel(BaseChatModel):
             )
         requests = await asyncio.to_thread(self._requests_n, messages, n, seeds, stop, kwargs)
         outcomes = await self._batcher().asubmit(requests)
-        return [self._message(o, r.seed) for o, r in zip(outcomes, requests, strict=True)]
+        detail = bool(kwargs.get("logprobs"))
+        return [self._message(o, r.seed, detail) for o, r in zip(outcomes, requests, strict=True)]
 
     def _requests_n(
         self,

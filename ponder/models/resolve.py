@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 
 from ponder.errors import ConfigurationError
 from ponder.models.embedded import EMBEDDED_MODELS, EmbeddedChatModel, EmbeddedName
+from ponder.models.traits import traits_of
 from ponder.prompts import PromptStyle
 
 __all__ = ("ModelSpec", "prompt_style_of", "resolve_model")
@@ -68,5 +69,4 @@ def resolve_model(spec: ModelSpec) -> BaseChatModel:
 
 def prompt_style_of(model: BaseChatModel) -> PromptStyle:
     """Return how ``model`` wants its prompts (``base`` for base models, else ``chat``)."""
-    style = getattr(model, "prompt_style", "chat")
-    return "base" if style == "base" else "chat"
+    return traits_of(model).prompt_style

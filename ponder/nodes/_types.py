@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
 
 from ponder.context import RunContext
 from ponder.state import RunState
 
-__all__ = ("BranchNode", "Node")
+__all__ = ("Node",)
 
 
 class Node(Protocol):
@@ -19,16 +19,5 @@ class Node(Protocol):
     """
 
     def __call__(self, state: RunState, *, runtime: Runtime[RunContext]) -> Any:
-        """Return the state update (or an awaitable of it)."""
-        ...
-
-
-TaskT = TypeVar("TaskT", contravariant=True)
-
-
-class BranchNode(Protocol[TaskT]):
-    """A node that receives a ``Send`` payload (a task) instead of the state."""
-
-    def __call__(self, state: TaskT, *, runtime: Runtime[RunContext]) -> Any:
         """Return the state update (or an awaitable of it)."""
         ...

@@ -7,10 +7,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ponder.context import RunContext, usage_of
-from ponder.nodes._call import call_model
-from ponder.nodes._target import latest_leaf
-from ponder.nodes._types import Node
+from ponder._sync import DualNode, dual_node
+from ponder.context import RunContext
+from ponder.nodes.metered import Meter
+from ponder.nodes.tree import latest_leaf
 from ponder.prompts import CRITIQUE, PromptTemplate
 from ponder.state import RunState
 
@@ -27,7 +27,7 @@ def finds_nothing(critique: str) -> bool:
 
 def critique_node(
     *, prompt: PromptTemplate = CRITIQUE, max_tokens: int = 160, name: str = "critique"
-) -> Node:
+) -> DualNode:
     """Return a node that critiques the latest unrefined solution.
 
     The critique is stored on that candidate (``critique``); `finds_nothing` tells whether it
@@ -35,35 +35,16 @@ def critique_node(
     """
 
     async def critique(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        context = runtime.context
         target = latest_leaf(state.get("candidates", []))
         if target is None:
             return {}
-        budget, usage = usage_of(state, context)
-        messages = prompt.render(
-            context.prompt_style, problem=state["problem"], solution=target["text"]
-        )
-        result = await call_model(
-            context, budget, usage, messages, node=name, candidate_id=target["id"],
-            max_tokens=max_tokens, temperature=0.0, seed=context.seed,
-            stop=prompt.stop(context.prompt_style),
+        meter = Meter(state, runtime.context, node=name)
+        result = await meter.call(
+            meter.render(prompt, problem=state["problem"], solution=target["text"]),
+            max_tokens=max_tokens, stop=meter.stops(prompt), candidate_id=target["id"],
         )  # fmt: skip
-        if result.entry is None:
-            return {"stop_reason": "budget"}
-        if result.error is not None:
-            return {
-                "ledger": [result.entry],
-                "errors": result.problems,
-                "stop_reason": result.stop_reason,
-            }
-        update: dict[str, Any] = {
-            "ledger": [result.entry],
-            "candidates": [{**target, "critique": result.text.strip()}],
-        }
-        if result.overrun is not None:
-            update["errors"] = [result.overrun]
-            update["stop_reason"] = "budget"
-        return update
+        if not result.usable:
+            return meter.update()
+        return meter.update(candidates=[{**target, "critique": result.text.strip()}])
 
-    critique.__name__ = name
-    return critique
+    return dual_node(critique, name=name)

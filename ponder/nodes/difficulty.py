@@ -14,14 +14,15 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
-from ponder.context import RunContext, usage_of
-from ponder.nodes._call import call_model
-from ponder.nodes._types import Node
+from ponder._sync import DualNode, dual_node
+from ponder.context import RunContext
+from ponder.errors import ModelOutputError
 from ponder.nodes.attempt import draw_candidates
+from ponder.nodes.metered import Meter
 from ponder.nodes.select import tally
 from ponder.prompts import DIFFICULTY, FEW_SHOT, PromptTemplate
-from ponder.state import RunError, RunState, new_id, next_index
-from ponder.verify.score import parse_score
+from ponder.state import RunState, next_index
+from ponder.verify.score import read_score
 
 __all__ = ("DifficultyMethod", "difficulty_node")
 
@@ -41,18 +42,17 @@ def difficulty_node(
     probe_max_tokens: int = 128,
     rating_prompt: PromptTemplate = DIFFICULTY,
     name: str = "estimate_difficulty",
-) -> Node:
+) -> DualNode:
     """Return a node that writes ``difficulty`` (see the module docstring)."""
 
     async def estimate(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        context = runtime.context
-        budget, usage = usage_of(state, context)
+        meter = Meter(state, runtime.context, node=name)
         if method == "probe":
             start = next_index(state.get("candidates", []))
             update = await draw_candidates(
-                context, budget, usage, state["problem"],
-                prompt=probe_prompt, indices=range(start, start + probe_samples), node=name,
-                temperature=probe_temperature, max_tokens=probe_max_tokens, kind="probe",
+                meter, state["problem"], prompt=probe_prompt,
+                indices=range(start, start + probe_samples), temperature=probe_temperature,
+                max_tokens=probe_max_tokens, kind="probe",
             )  # fmt: skip
             drawn = update["candidates"]
             votes = tally(drawn)
@@ -61,27 +61,19 @@ def difficulty_node(
             )
             update.pop("stop_reason", None)  # an estimate never ends the run by itself
             return update
-        messages = rating_prompt.render(context.prompt_style, problem=state["problem"])
-        result = await call_model(
-            context, budget, usage, messages, node=name, candidate_id=None,
-            max_tokens=8, temperature=0.0, seed=context.seed,
-            stop=rating_prompt.stop(context.prompt_style),
+        result = await meter.call(
+            meter.render(rating_prompt, problem=state["problem"]), max_tokens=8,
+            stop=meter.stops(rating_prompt),
         )  # fmt: skip
-        if result.entry is None:
+        meter.stop_reason = None  # an estimate never ends the run by itself
+        if result.refused:
             return {"difficulty": _UNKNOWN}
-        update = {"ledger": [result.entry], "errors": result.problems}
-        rating = parse_score(result.text, scale=10, low=1) if result.error is None else None
-        if rating is None:
-            update["errors"].append(
-                RunError(
-                    id=new_id(),
-                    node=name,
-                    kind="ModelOutputError",
-                    message=f"unusable difficulty rating {result.text[:80]!r}; assumed {_UNKNOWN}",
-                )  # fmt: skip
-            )
-        update["difficulty"] = _UNKNOWN if rating is None else rating
-        return update
+        try:
+            rating = read_score(result.text, scale=10, low=1, what="difficulty rating")
+        except ModelOutputError as exc:
+            if result.usable:
+                meter.record(exc)
+            rating = _UNKNOWN
+        return meter.update(difficulty=rating)
 
-    estimate.__name__ = name
-    return estimate
+    return dual_node(estimate, name=name)

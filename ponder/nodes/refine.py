@@ -6,11 +6,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ponder.context import RunContext, usage_of
-from ponder.nodes._call import call_model
-from ponder.nodes._target import latest_leaf
-from ponder.nodes._types import Node
-from ponder.nodes.attempt import make_candidate
+from ponder._sync import DualNode, dual_node
+from ponder.context import RunContext
+from ponder.nodes.metered import Meter
+from ponder.nodes.tree import latest_leaf
 from ponder.prompts import REFINE, PromptTemplate
 from ponder.state import RunState, next_index
 
@@ -23,45 +22,30 @@ def refine_node(
     temperature: float = 0.0,
     max_tokens: int = 256,
     name: str = "refine",
-) -> Node:
+) -> DualNode:
     """Return a node that refines the latest critiqued solution into a child candidate."""
 
     async def refine(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        context = runtime.context
         candidates = state.get("candidates", [])
         target = latest_leaf(candidates)
         if target is None or target["critique"] is None:
             return {}
-        budget, usage = usage_of(state, context)
+        meter = Meter(state, runtime.context, node=name)
         index = next_index(candidates)
-        messages = prompt.render(
-            context.prompt_style,
-            problem=state["problem"],
-            solution=target["text"],
+        messages = meter.render(
+            prompt, problem=state["problem"], solution=target["text"],
             critique=target["critique"],
-        )
-        result = await call_model(
-            context, budget, usage, messages, node=name, candidate_id=f"c{index}",
-            max_tokens=max_tokens, temperature=temperature, seed=context.seed + index,
-            stop=prompt.stop(context.prompt_style),
         )  # fmt: skip
-        if result.entry is None:
-            return {"stop_reason": "budget"}
-        if result.error is not None:
-            return {
-                "ledger": [result.entry],
-                "errors": result.problems,
-                "stop_reason": result.stop_reason,
-            }
-        child, errors = await make_candidate(
-            context, result, index=index, node=name, prompt=prompt,
-            temperature=temperature, kind="refine", parent_id=target["id"],
+        result = await meter.call(
+            messages, max_tokens=max_tokens, temperature=temperature,
+            seed=meter.context.seed + index, stop=meter.stops(prompt), candidate_id=f"c{index}",
         )  # fmt: skip
-        update: dict[str, Any] = {"ledger": [result.entry], "candidates": [child]}
-        update["errors"] = errors + ([result.overrun] if result.overrun is not None else [])
-        if result.overrun is not None:
-            update["stop_reason"] = "budget"
-        return update
+        if not result.usable:
+            return meter.update()
+        child = await meter.candidate(
+            result, index=index, prompt=prompt, temperature=temperature, kind="refine",
+            parent_id=target["id"],
+        )  # fmt: skip
+        return meter.update(candidates=[child])
 
-    refine.__name__ = name
-    return refine
+    return dual_node(refine, name=name)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
 from ponder.context import RunContext
 from ponder.nodes._types import Node
+from ponder.nodes.vote import (
+    ConfidenceMeasure,
+    borda_by_confidence,
+    filtered_by_confidence,
+    weighted_by_confidence,
+)
 from ponder.state import Candidate, RunState, StopReason
 
 __all__ = (
+    "ConfidenceVote",
     "SelectMethod",
     "best_scored",
     "majority",
@@ -21,10 +29,16 @@ __all__ = (
     "weighted_tally",
 )
 
-SelectMethod = Literal["majority", "weighted", "best_score", "latest"]
+SelectMethod = Literal[
+    "majority", "weighted", "best_score", "latest", "confidence", "filtered", "borda"
+]
 """How the final answer is chosen.
 
 - ``majority``: the answer most candidates gave (ties: the one given first).
+- ``confidence``: a vote weighted by the model's confidence in each candidate
+  (`ponder.nodes.vote.weighted_by_confidence`); ``filtered``: a majority of the most
+  confident share (`ponder.nodes.vote.filtered_by_confidence`); ``borda``: Borda points by
+  confidence rank. Each is a plain majority when the candidates carry no confidence.
 - ``weighted``: the answer with the largest sum of verifier scores (by majority when no
   candidate was scored).
 - ``best_score``: the answer of the highest-scored candidate (ties: the one drawn first);
@@ -34,6 +48,32 @@ SelectMethod = Literal["majority", "weighted", "best_score", "latest"]
 """
 
 _FAILURES = ("ModelError", "ModelTimeout")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConfidenceVote:
+    """The settings of the confidence votes (``confidence``, ``filtered``, ``borda``)."""
+
+    measure: ConfidenceMeasure = "mean_logprob"
+    """Which confidence figure the vote reads."""
+    temperature: float = 0.3
+    """``confidence``: the softmax temperature of the weights (lower: more to the confident)."""
+    keep: float = 0.5
+    """``filtered``: the share of the most confident candidates that vote."""
+    power: float = 0.5
+    """``borda``: the exponent of the Borda points."""
+
+    def votes(self, method: SelectMethod, candidates: list[Candidate]) -> dict[str, float] | None:
+        """Return the votes of ``method`` (``None`` without confidences, or another method)."""
+        if method == "confidence":
+            return weighted_by_confidence(
+                candidates, measure=self.measure, temperature=self.temperature
+            )
+        if method == "filtered":
+            return filtered_by_confidence(candidates, measure=self.measure, keep=self.keep)
+        if method == "borda":
+            return borda_by_confidence(candidates, measure=self.measure, power=self.power)
+        return None
 
 
 def tally(candidates: Iterable[Candidate]) -> dict[str, int]:
@@ -85,20 +125,26 @@ def provisional_answer(candidates: Iterable[Candidate]) -> str | None:
 def select_node(
     method: SelectMethod,
     stop_reason: Callable[[RunState, Runtime[RunContext]], StopReason | None],
+    *,
+    vote: ConfidenceVote | None = None,
 ) -> Node:
     """Return the node that ends a strategy: the answer, the votes, the status.
 
     Args:
         method: How to choose; see `SelectMethod`.
-        stop_reason: The strategy's stopping rule, to record why sampling ended when no node
-            recorded it already.
+        vote: The settings of a confidence vote (defaults: `ConfidenceVote`).
+        stop_reason: The strategy's stopping rule, which says why sampling ended (a reason
+            a node recorded in the state included); ``exhausted`` when it names none.
     """
 
     def select(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
         candidates = state.get("candidates", [])
         votes: dict[str, float] = dict(tally(candidates))
         answer = majority(votes)
-        if method == "weighted":
+        confident = (vote or ConfidenceVote()).votes(method, candidates)
+        if confident is not None:
+            votes, answer = confident, majority(confident)
+        elif method == "weighted":
             weighted = weighted_tally(candidates)
             if any(weighted.values()):
                 votes, answer = weighted, majority(weighted)
@@ -110,7 +156,7 @@ def select_node(
                 answered = [c["answer"] for c in candidates if c["answer"] is not None]
                 answer = answered[-1] if answered else None
         failed = any(error["kind"] in _FAILURES for error in state.get("errors", []))
-        reason = state.get("stop_reason") or stop_reason(state, runtime) or "exhausted"
+        reason = stop_reason(state, runtime) or "exhausted"
         return {
             "answer": answer,
             "votes": votes,

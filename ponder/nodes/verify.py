@@ -6,16 +6,18 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from ponder._sync import DualNode, dual_node
 from ponder.context import RunContext, seconds_left
-from ponder.errors import ConfigurationError, VerifierError
-from ponder.nodes._types import Node
-from ponder.state import Candidate, RunError, RunState, VerdictLabel, new_id
-from ponder.verify.verifier import run_verifier
+from ponder.errors import ConfigurationError
+from ponder.nodes._verdict import unverified, verified
+from ponder.state import Candidate, RunError, RunState
 
 __all__ = ("verify_node",)
 
 
-def verify_node(*, accept_at: float = 1.0, optional: bool = False, name: str = "verify") -> Node:
+def verify_node(
+    *, accept_at: float = 1.0, optional: bool = False, name: str = "verify"
+) -> DualNode:
     """Return a node that scores unjudged candidates with the context's verifier.
 
     Args:
@@ -35,44 +37,31 @@ def verify_node(*, accept_at: float = 1.0, optional: bool = False, name: str = "
             raise ConfigurationError("this strategy needs a verifier: pass verifier=...")
         judged: list[Candidate] = []
         errors: list[RunError] = []
-        stop: str | None = None
+        update: dict[str, Any] = {"candidates": judged, "errors": errors}
         for candidate in state.get("candidates", []):
             if candidate["verdict"] is not None or candidate["kind"] == "step":
                 continue
             left = seconds_left(state, context)
             if left is not None and left <= 0:
-                stop = "budget"  # no time left to judge the rest: they stay unjudged
+                update["stop_reason"] = "budget"  # no time left to judge the rest
                 break
+            if candidate["answer"] is None:
+                judged.append(unverified(candidate))
+                continue
             timeout = (
                 context.verifier_timeout if left is None else min(left, context.verifier_timeout)
             )
-            if candidate["answer"] is None:
-                judged.append(
-                    {
-                        **candidate,
-                        "verdict": "unverified",
-                        "reason": candidate["reason"] or "no answer found",
-                    }
-                )
-                continue
-            try:
-                verdict = await run_verifier(
-                    context.verifier, state["problem"], candidate, timeout=timeout
-                )
-            except VerifierError as exc:
-                errors.append(
-                    RunError(id=new_id(), node=name, kind="VerifierError", message=str(exc))
-                )
-                judged.append({**candidate, "verdict": "unverified", "reason": str(exc)})
-                continue
-            label: VerdictLabel = "accepted" if verdict.score >= accept_at else "rejected"
             judged.append(
-                {**candidate, "score": verdict.score, "verdict": label, "reason": verdict.reason}
+                await verified(
+                    context,
+                    state["problem"],
+                    candidate,
+                    accept_at=accept_at,
+                    timeout=timeout,
+                    errors=errors,
+                    node=name,
+                )  # fmt: skip
             )
-        update: dict[str, Any] = {"candidates": judged, "errors": errors}
-        if stop is not None:
-            update["stop_reason"] = stop
         return update
 
-    verify.__name__ = name
-    return verify
+    return dual_node(verify, name=name)

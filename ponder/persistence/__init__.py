@@ -6,16 +6,19 @@ Example:
     >>> saver.close()
 """
 
-from ponder.persistence.runs import RunRecord
+from ponder.persistence.runs import RunRecord, RunSettings
 from ponder.persistence.schema import SCHEMA_VERSION
 from ponder.persistence.serde import ALLOWED_TYPE_TAGS, StrictSerializer
 from ponder.persistence.sqlalchemy import PRUNE_STRATEGIES, SqlCheckpointer
+from ponder.persistence.url import parse_db_url
 
 __all__ = (
     "ALLOWED_TYPE_TAGS",
     "PRUNE_STRATEGIES",
     "RunRecord",
+    "RunSettings",
     "SCHEMA_VERSION",
     "SqlCheckpointer",
     "StrictSerializer",
+    "parse_db_url",
 )

@@ -1,4 +1,6 @@
-"""Engine creation for `SqlCheckpointer`: URL checks, drivers, SQLite connection settings.
+"""Engine creation for `SqlCheckpointer`: the engine and SQLite connection settings.
+
+URLs are parsed, and drivers picked, by `ponder.persistence.url.parse_db_url`.
 
 SQLite needs four things from every connection, set in engine events:
 
@@ -31,16 +33,13 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import URL, AdaptedConnection, ExceptionContext, make_url
+from sqlalchemy.engine import URL, AdaptedConnection, ExceptionContext
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ponder.errors import ConfigurationError
 
-__all__ = ("BEGIN_OPTION", "async_url", "create_engine", "describe")
-
-DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
-"""The async driver ponder uses for each supported backend."""
+__all__ = ("BEGIN_OPTION", "create_engine", "describe")
 
 BEGIN_OPTION = "ponder_sqlite_begin"
 """Execution option naming the statement that opens a SQLite transaction: ``"BEGIN"`` (the
@@ -59,40 +58,6 @@ _BEGIN_STATEMENTS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 _IMPLICIT_ISOLATION = "IMMEDIATE"
 
 
-def async_url(url: str | URL) -> URL:
-    """Parse ``url`` and pick ponder's async driver for it.
-
-    ``sqlite:///run.db`` becomes ``sqlite+aiosqlite:///run.db`` and ``postgresql://...``
-    becomes ``postgresql+asyncpg://...``; URLs naming those drivers are kept as they are.
-
-    Raises:
-        ConfigurationError: The URL is malformed, names another backend or driver, or an
-            in-memory SQLite database (use LangGraph's ``InMemorySaver`` for that).
-    """
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError) as exc:
-        raise ConfigurationError(f"not a database URL: {url!r} ({exc})") from exc
-    backend, _, driver = parsed.drivername.partition("+")
-    expected = DRIVERS.get(backend)
-    if expected is None:
-        raise ConfigurationError(
-            f"SqlCheckpointer supports SQLite and PostgreSQL, not {backend!r}; use a URL such "
-            "as 'sqlite+aiosqlite:///run.db' or 'postgresql+asyncpg://user@host/db'"
-        )
-    if driver and driver != expected:
-        raise ConfigurationError(
-            f"SqlCheckpointer needs the async driver {expected} for {backend}, not {driver}; "
-            f"use '{backend}+{expected}://...'"
-        )
-    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
-        raise ConfigurationError(
-            "SqlCheckpointer needs a SQLite file (sqlite+aiosqlite:///path/run.db); for a "
-            "throwaway in-memory store use langgraph.checkpoint.memory.InMemorySaver"
-        )
-    return parsed.set(drivername=f"{backend}+{expected}")
-
-
 def describe(url: URL, schema: str | None) -> str:
     """Name the store in messages, without its password."""
     where = f"the checkpoint store {url.render_as_string(hide_password=True)}"
@@ -109,7 +74,7 @@ def create_engine(
     """Create the async engine for ``url`` (no connection is opened yet).
 
     Args:
-        url: A URL from `async_url`.
+        url: A URL from `ponder.persistence.url.parse_db_url`.
         schema: The PostgreSQL schema holding the tables, or ``None``.
         options: Extra keyword arguments for `create_async_engine` (pool size, echo, ...).
         wal_allowed: Whether new SQLite connections may switch the file to WAL, i.e. whether

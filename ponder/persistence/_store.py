@@ -234,9 +234,13 @@ def next_cursor(rows: Sequence[Any], size: int) -> Cursor | None:
     return (last.checkpoint_id, last.thread_id, last.checkpoint_ns)
 
 
+_JSON_COLUMNS = ("options", "verifier", "settings", "budget")
+"""The columns of ``ponder_runs`` holding JSON text."""
+
+
 def _run_record(row: sa.RowMapping) -> RunRecord:
     record = dict(row)
-    for name in ("options", "verifier", "budget"):
+    for name in _JSON_COLUMNS:
         record[name] = None if record[name] is None else json.loads(record[name])
     return cast(RunRecord, record)
 
@@ -471,7 +475,7 @@ class Store:
     async def put_run(self, record: RunRecord) -> None:
         """Insert or replace a run's record."""
         row = {**record, "run_id": key(record["run_id"], "run_id")}
-        for name in ("options", "verifier", "budget"):
+        for name in _JSON_COLUMNS:
             row[name] = None if row[name] is None else json.dumps(row[name])
         columns = tuple(name for name in row if name != "run_id")
         async with self._write(reads=False) as conn:

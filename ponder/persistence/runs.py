@@ -2,7 +2,8 @@
 
 A run is one LangGraph thread (``thread_id == run_id``) plus one row in ``ponder_runs``
 holding what is needed to list it and to resume it: the strategy and its options, the
-problem, the model spec, how it is verified, its budget, and its latest status and spend.
+problem, the model spec, how it is verified, the settings its context was built with, its
+budget, and its latest status and spend.
 """
 
 from __future__ import annotations
@@ -10,8 +11,30 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from ponder.budget import BudgetLimits
+from ponder.state import Status, StopReason
 
-__all__ = ("RunRecord",)
+__all__ = ("RunRecord", "RunSettings")
+
+
+class RunSettings(TypedDict):
+    """How a persisted run calls its model and judges its work, beside its verifier.
+
+    `ponder.runs.aresume` and `ponder.runs.afork` rebuild the run's context from these
+    (see `ponder.setup.restore_context`); what the caller passes again replaces them.
+    """
+
+    call_timeout: float | None
+    """Seconds one model call may take (``None``: no limit)."""
+    verifier_timeout: float
+    """Seconds one verification may take."""
+    extractor: dict[str, Any] | None
+    """The answer extractor: ``None`` for the default (`ponder.verify.extract_number`),
+    ``{"name": "extract_short_answer"}`` for a shipped one, ``{"custom": "<name>"}`` for one
+    given as code (which is not stored: pass it again to resume). See
+    `ponder.verify.record.extractor_record`."""
+    step_scorer: dict[str, Any] | None
+    """The process reward scoring tree-search steps: ``None`` for none, ``{"custom":
+    "<name>"}`` for one given as code (pass it again to resume)."""
 
 
 class RunRecord(TypedDict):
@@ -29,16 +52,22 @@ class RunRecord(TypedDict):
     """The model spec string, ``None`` for the default, or ``object:<class>`` for a model
     given as an object (which is not stored: pass it again to resume)."""
     verifier: dict[str, Any] | None
-    """How candidates are verified, when it can be stored (``{"expected": "42", "kind":
-    "number"}``); ``None`` for none or for a verifier given as code (pass it to resume)."""
+    """How candidates are verified: ``None`` for no verifier, ``{"expected": "42", "kind":
+    "number"}`` or ``{"math": "1/2"}`` for a shipped one, ``{"custom": "<name>"}`` for one
+    given as code (pass it again to resume). See `ponder.verify.record.verifier_record`."""
+    settings: RunSettings | None
+    """The settings the run's context was built with, as of its latest session; ``None``
+    for a run recorded before schema version 4, which resumes with the defaults (300 s
+    calls, 30 s verifications, `ponder.verify.extract_number`, no step scorer)."""
     budget: BudgetLimits
     """The run's current limits."""
     seed: int
     """The run's base sampling seed."""
-    status: str
-    """``running``, ``paused``, ``done`` or ``failed``."""
-    stop_reason: str | None
-    """Why the strategy stopped."""
+    status: Status
+    """``running``, ``paused``, ``done`` or ``failed`` (see `ponder.state.Status`)."""
+    stop_reason: StopReason | None
+    """Why the strategy stopped or paused (see `ponder.state.StopReason`); ``None`` while
+    it runs."""
     answer: str | None
     """The (provisional, while paused) answer."""
     tokens: int

@@ -14,7 +14,8 @@ Five tables, all prefixed ``ponder_``:
   writes a channel again only when its version changes.
 - ``ponder_checkpoint_writes``: the pending writes of each checkpoint, keyed by task and index.
 - ``ponder_runs``: the run registry: one row per ponder run (its thread), with the strategy,
-  its options, the problem, the status and what it spent (schema version 2).
+  its options, the problem, the status and what it spent (schema version 2), and the
+  settings its context was built with (schema version 4).
 
 Before it creates or migrates anything, `read_schema_version` looks at what is there and
 refuses, with `CheckpointError`, a store that is not ponder's (tables but no
@@ -23,7 +24,7 @@ is never written to.
 
 Example:
     >>> SCHEMA_VERSION
-    3
+    4
     >>> for name in sorted(TABLE_NAMES):
     ...     print(name)
     ponder_checkpoint_blobs
@@ -36,6 +37,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -129,29 +131,39 @@ writes = sa.Table(
 )
 """Pending writes, per checkpoint, task and index."""
 
+
+def _run_columns() -> list[sa.Column[Any]]:
+    """The columns of ``ponder_runs`` as schema version 2 created it (fresh objects)."""
+    return [
+        sa.Column("run_id", _KEY, primary_key=True),
+        sa.Column("strategy", sa.Text, nullable=False),
+        sa.Column("problem", sa.Text, nullable=False),
+        sa.Column("options", sa.Text, nullable=False),
+        sa.Column("model", sa.Text, nullable=True),
+        sa.Column("verifier", sa.Text, nullable=True),
+        sa.Column("budget", sa.Text, nullable=False),
+        sa.Column("seed", sa.Integer, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("stop_reason", sa.Text, nullable=True),
+        sa.Column("answer", sa.Text, nullable=True),
+        sa.Column("tokens", sa.Integer, nullable=False),
+        sa.Column("calls", sa.Integer, nullable=False),
+        sa.Column("seconds", sa.Float, nullable=False),
+        sa.Column("parent_run_id", _KEY, nullable=True),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    ]
+
+
 runs = sa.Table(
     "ponder_runs",
     metadata,
-    sa.Column("run_id", _KEY, primary_key=True),
-    sa.Column("strategy", sa.Text, nullable=False),
-    sa.Column("problem", sa.Text, nullable=False),
-    sa.Column("options", sa.Text, nullable=False),
-    sa.Column("model", sa.Text, nullable=True),
-    sa.Column("verifier", sa.Text, nullable=True),
-    sa.Column("budget", sa.Text, nullable=False),
-    sa.Column("seed", sa.Integer, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("stop_reason", sa.Text, nullable=True),
-    sa.Column("answer", sa.Text, nullable=True),
-    sa.Column("tokens", sa.Integer, nullable=False),
-    sa.Column("calls", sa.Integer, nullable=False),
-    sa.Column("seconds", sa.Float, nullable=False),
-    sa.Column("parent_run_id", _KEY, nullable=True),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
+    *_run_columns(),
+    sa.Column("settings", sa.Text, nullable=True),  # schema version 4
     sa.Index("ponder_runs_created_at", "created_at"),
 )
-"""The run registry: one row per run; options, budget and verifier are JSON text."""
+"""The run registry: one row per run; options, budget, verifier and settings are JSON text
+(settings ``NULL`` for a run recorded before schema version 4)."""
 
 TABLE_NAMES = frozenset(table.name for table in metadata.sorted_tables)
 """The names of every table ponder creates."""
@@ -165,7 +177,11 @@ def _create_tables(connection: sa.Connection) -> None:
 
 
 def _create_runs(connection: sa.Connection) -> None:
-    metadata.create_all(connection, tables=[runs], checkfirst=False)
+    # The table as version 2 made it, on a detached copy: version 4 adds its settings column.
+    v2_runs = sa.Table(
+        runs.name, sa.MetaData(), *_run_columns(), sa.Index("ponder_runs_created_at", "created_at")
+    )
+    v2_runs.create(connection)
 
 
 # The indexes schema version 3 drops, as version 1 created them: on a detached copy of the
@@ -203,19 +219,45 @@ def _lighten_writes(connection: sa.Connection) -> None:
     blobs.drop(connection)
     # No SQLAlchemy construct renames a table; the names are ponder's constants, quoted.
     preparer = connection.dialect.identifier_preparer
+    connection.exec_driver_sql(
+        f"ALTER TABLE {_qualified(connection, rebuilt.name)} RENAME TO {preparer.quote(blobs.name)}"
+    )
+
+
+def _add_run_settings(connection: sa.Connection) -> None:
+    """Schema version 4: ``ponder_runs.settings``, what a resumed run's context is built from.
+
+    A nullable column: the rows of runs recorded before keep ``NULL``, read as the defaults
+    (see `ponder.persistence.RunRecord.settings`).
+    """
+    # No SQLAlchemy construct adds a column; the names and the type are ponder's constants.
+    column = runs.c.settings
+    name = connection.dialect.identifier_preparer.quote(column.name)
+    kind = column.type.compile(dialect=connection.dialect)
+    connection.exec_driver_sql(
+        f"ALTER TABLE {_qualified(connection, runs.name)} ADD COLUMN {name} {kind}"
+    )
+
+
+def _qualified(connection: sa.Connection, table: str) -> str:
+    """The quoted name of ``table``, in the schema the connection translates to, if any."""
+    preparer = connection.dialect.identifier_preparer
     schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
-    old = preparer.quote(rebuilt.name)
-    if schema is not None:
-        old = f"{preparer.quote_schema(schema)}.{old}"
-    connection.exec_driver_sql(f"ALTER TABLE {old} RENAME TO {preparer.quote(blobs.name)}")
+    name = preparer.quote(table)
+    return name if schema is None else f"{preparer.quote_schema(schema)}.{name}"
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_tables, _create_runs, _lighten_writes)
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_tables,
+    _create_runs,
+    _lighten_writes,
+    _add_run_settings,
+)
 """Migration ``n`` (1-based) brings a store from version ``n - 1`` to ``n``. Append only: a
 released migration is never edited, a change of schema is a new migration (``ALTER TABLE``).
 
 1. the checkpoint tables; 2. the run registry; 3. fewer pages written per put
-(`_lighten_writes`)."""
+(`_lighten_writes`); 4. the settings of each run (`_add_run_settings`)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema version this ponder writes, and the newest it reads."""

@@ -35,13 +35,14 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy.engine import URL
 
 from ponder.errors import ConfigurationError
-from ponder.persistence._engine import async_url, describe
+from ponder.persistence._engine import describe
 from ponder.persistence._loop import LoopThread, refuse_in_running_loop
 from ponder.persistence._rows import checkpoint_rows, key, write_rows
 from ponder.persistence._sqlite_fast import SqliteFastPath
 from ponder.persistence._store import Cursor, ListQuery, Store
 from ponder.persistence.runs import RunRecord
 from ponder.persistence.serde import StrictSerializer
+from ponder.persistence.url import parse_db_url
 
 __all__ = ("PRUNE_STRATEGIES", "SqlCheckpointer")
 
@@ -94,7 +95,12 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         Prefer `from_url`, which reads the same and is the documented spelling.
         """
         super().__init__(serde=StrictSerializer())
-        self._url = async_url(url)
+        self._url, named = parse_db_url(url)
+        if schema is not None and named is not None and schema != named:
+            raise ConfigurationError(
+                f"the URL names schema {named!r} and schema= names {schema!r}: give one"
+            )
+        schema = named if schema is None else schema
         self._schema = schema
         self._closed = False
         self._runner = LoopThread(f"ponder-checkpointer-{id(self):x}")
@@ -121,10 +127,11 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         Args:
             url: ``sqlite+aiosqlite:///path/run.db`` or
                 ``postgresql+asyncpg://user@host:5432/db`` (``sqlite:///`` and
-                ``postgresql://`` get the async driver).
-            schema: PostgreSQL only: the schema holding ponder's tables (created if missing).
-                A schema that holds other tables is refused, so give ponder its own when the
-                database is shared.
+                ``postgresql://`` get the async driver), read by
+                `ponder.persistence.parse_db_url`.
+            schema: PostgreSQL only: the schema holding ponder's tables (created if missing),
+                also given as ``?schema=NAME`` in ``url``. A schema that holds other tables
+                is refused, so give ponder its own when the database is shared.
             engine_options: Extra keyword arguments for SQLAlchemy's `create_async_engine`
                 (``pool_size``, ``echo``, ...).
 

@@ -7,6 +7,7 @@ from ponder.verify.extract import (
     extract_number,
     extract_short_answer,
     normalize_text,
+    run_extractor,
 )
 from ponder.verify.math import MathAnswer, math_equal
 from ponder.verify.reward import OutcomeReward, ProcessReward, outcome_verifier
@@ -34,6 +35,7 @@ __all__ = (
     "math_equal",
     "outcome_verifier",
     "parse_score",
+    "run_extractor",
     "run_python",
     "ExpectedAnswer",
     "Extractor",

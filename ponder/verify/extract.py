@@ -18,16 +18,42 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from ponder.errors import ExtractorError
+
 __all__ = (
     "Extractor",
     "canonical_number",
     "extract_number",
     "extract_short_answer",
     "normalize_text",
+    "run_extractor",
 )
 
 Extractor = Callable[[str], "str | None"]
 """Turns a model's output into an answer, or ``None`` when there is none."""
+
+
+def run_extractor(extractor: Extractor, text: str) -> str | None:
+    """Run a (user's) extractor on ``text``; a number it returns is taken as its text.
+
+    Raises:
+        ExtractorError: The extractor raised, or returned something that is neither text,
+            a number nor ``None``.
+
+    Example:
+        >>> run_extractor(lambda text: 7, "seven")
+        '7'
+    """
+    try:
+        answer: object = extractor(text)  # typed str | None, but user code may lie
+    except Exception as exc:  # a user's extractor may raise anything
+        raise ExtractorError(f"{type(exc).__name__}: {exc}") from exc
+    if answer is None or isinstance(answer, str):
+        return answer
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        return str(answer)
+    raise ExtractorError(f"the extractor returned {type(answer).__name__}, not text or None")
+
 
 _NUMBER = r"-?\$?\s?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?"
 _MARKERS = (

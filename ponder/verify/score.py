@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ("parse_score",)
+from ponder.errors import ModelOutputError
+
+__all__ = ("parse_score", "read_score")
 
 _LABELLED = re.compile(r"(?:score|rating|difficulty|promise)\W{0,3}(\d+(?:\.\d+)?)", re.IGNORECASE)
 _BARE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(?![\d.])")
@@ -38,3 +40,19 @@ def parse_score(text: str, *, scale: float, low: float = 0.0) -> float | None:
             if low <= value <= scale:
                 return (value - low) / (scale - low)
     return None
+
+
+def read_score(text: str, *, scale: float, low: float = 0.0, what: str = "score") -> float:
+    """Return `parse_score` of ``text``, refusing text that holds no score.
+
+    Raises:
+        ModelOutputError: No number in range is found (the error carries the text).
+
+    Example:
+        >>> read_score("Rating: 7", scale=10, low=1)
+        0.6666666666666666
+    """
+    value = parse_score(text, scale=scale, low=low)
+    if value is None:
+        raise ModelOutputError(f"unusable {what}", text=text)
+    return value

@@ -64,9 +64,10 @@ def strategy_graph(strategy: str, **options: Any) -> Graph:
     Raises:
         ConfigurationError: Unknown strategy or option.
     """
-    from ponder.graphs.registry import build_strategy
+    from ponder.graphs.registry import make_config, strategy_spec
 
-    return build_strategy(strategy, **options).get_graph(xray=True)
+    spec = strategy_spec(strategy)
+    return spec.build(make_config(spec, options)).get_graph(xray=True)
 
 
 def _nested(node_id: str) -> tuple[str, ...]:

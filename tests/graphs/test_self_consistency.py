@@ -132,3 +132,33 @@ async def test_graph_runs_directly_with_a_context() -> None:
     )
     assert state["answer"] == "8"
     assert set(state) >= {"answer", "candidates", "votes", "ledger", "status", "stop_reason"}
+
+
+async def test_a_confidence_vote_follows_the_confident_minority() -> None:
+    # Two unsure samples say 8, one confident sample says 7 (scripted log-probabilities).
+    replies = ["The answer is 8.", "The answer is 7.", "The answer is 8."]
+    model = ScriptedChatModel(
+        replies=replies, logprob_fn=lambda text: -0.05 if "7" in text else -2.0
+    )
+    options: dict[str, Any] = {"max_samples": 3, "min_samples": 3, "agreement": 1.0}
+    majority = await ponder.asolve("q", model=model, **options)
+    assert majority.answer == "8"
+    for select in ("confidence", "filtered", "borda"):
+        model = ScriptedChatModel(
+            replies=replies, logprob_fn=lambda text: -0.05 if "7" in text else -2.0
+        )
+        voted = await ponder.asolve(
+            "q", model=model, select=select, confidence_keep=0.34, **options
+        )
+        assert voted.answer == ("8" if select == "borda" else "7"), select
+        assert all(c["confidence"] is not None for c in voted.candidates)
+
+
+async def test_a_confidence_vote_without_confidence_is_a_majority() -> None:
+    model = ScriptedChatModel(replies=["The answer is 8.", "The answer is 7.", "The answer is 8."])
+    result = await ponder.asolve(
+        "q", model=model, select="confidence", max_samples=3, min_samples=3, agreement=1.0
+    )
+    assert result.answer == "8" and result.votes == {"8": 2, "7": 1}
+    with pytest.raises(ponder.ConfigurationError, match="select must be one of"):
+        await ponder.asolve("q", model=model, select="loudest")

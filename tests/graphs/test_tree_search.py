@@ -8,8 +8,7 @@ from langchain_core.messages import BaseMessage
 
 import ponder
 from ponder.errors import ConfigurationError
-from ponder.graphs import MctsConfig
-from ponder.graphs.tree_search import uct
+from ponder.graphs import MctsConfig, StrategyName
 from ponder.testing import ScriptedChatModel
 
 
@@ -28,7 +27,7 @@ def stepper(
 
 
 @pytest.mark.parametrize("strategy", ["beam-search", "mcts"])
-async def test_search_builds_a_tree_of_steps(strategy: str) -> None:
+async def test_search_builds_a_tree_of_steps(strategy: StrategyName) -> None:
     result = await ponder.asolve("3 + 4 =", strategy, model=stepper())
     assert result.answer == "7"
     steps = {c["id"]: c for c in result.candidates}
@@ -41,7 +40,7 @@ async def test_search_builds_a_tree_of_steps(strategy: str) -> None:
 
 
 @pytest.mark.parametrize("strategy", ["beam-search", "mcts"])
-async def test_search_stops_when_a_final_step_verifies(strategy: str) -> None:
+async def test_search_stops_when_a_final_step_verifies(strategy: StrategyName) -> None:
     result = await ponder.asolve(
         "3 + 4 =", strategy, model=stepper(), verifier=ponder.ExpectedAnswer("7")
     )
@@ -58,13 +57,6 @@ async def test_unusable_values_are_recorded_not_defaulted() -> None:
 async def test_mcts_statistics_count_visits() -> None:
     result = await ponder.asolve("3 + 4 =", "mcts", model=stepper(), iterations=3)
     assert result.stop_reason == "exhausted"  # every branch reached a final answer
-
-
-def test_uct_prefers_unvisited_then_value() -> None:
-    assert uct({"visits": 0, "value": 0.0}, 10, 1.0) == float("inf")
-    good = uct({"visits": 4, "value": 3.6}, 10, 0.0)
-    bad = uct({"visits": 4, "value": 0.4}, 10, 0.0)
-    assert good > bad
 
 
 def test_mcts_config_validation() -> None:

@@ -18,10 +18,9 @@ from ponder.context import RunContext
 from ponder.errors import ConfigurationError, ModelError
 from ponder.models import EmbeddedChatModel
 from ponder.models._batch import SampleRequest, _common_prefix
-from ponder.nodes._call import CallRequest, call_models
 from ponder.nodes.attempt import draw_candidates
+from ponder.nodes.metered import Meter
 from ponder.prompts import FEW_SHOT
-from ponder.testing import ScriptedChatModel
 
 _PROMPTS = [
     "What is 2 + 2?",
@@ -262,64 +261,12 @@ def test_bad_requests_are_refused(batched: EmbeddedChatModel) -> None:
 @pytest.mark.embedded
 async def test_a_sampling_node_draws_its_samples_in_one_batch(batched: EmbeddedChatModel) -> None:
     context = RunContext(model=batched)
+    meter = Meter({}, context, node="attempt", budget=Budget(tokens=5000), usage=Usage())
     update = await draw_candidates(
-        context, Budget(tokens=5000), Usage(), "What is 6 + 7?",
-        prompt=FEW_SHOT, indices=range(4), node="attempt", temperature=0.7, max_tokens=24,
+        meter, "What is 6 + 7?", prompt=FEW_SHOT, indices=range(4), temperature=0.7,
+        max_tokens=24,
     )  # fmt: skip
     assert [c["id"] for c in update["candidates"]] == ["c0", "c1", "c2", "c3"]
     assert [c["seed"] for c in update["candidates"]] == [0, 1, 2, 3]
     prompt = batched.count_prompt_tokens(FEW_SHOT.render("chat", problem="What is 6 + 7?"))
     assert all(e["tokens_in"] == prompt for e in update["ledger"])
-
-
-# -- the budget of concurrent calls (scripted model) ---------------------------------------
-
-
-class _Counting(ScriptedChatModel):
-    """Records the most calls in flight at once."""
-
-    active: int = 0
-    peak: int = 0
-
-    async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
-        self.active += 1
-        self.peak = max(self.peak, self.active)
-        try:
-            await asyncio.sleep(0.02)
-            return await super()._agenerate(*args, **kwargs)
-        finally:
-            self.active -= 1
-
-
-def _requests(n: int, max_tokens: int = 50) -> list[CallRequest]:
-    return [
-        CallRequest(
-            messages=[HumanMessage("q")],
-            candidate_id=f"c{i}",
-            max_tokens=max_tokens,
-            temperature=0.7,
-            seed=i,
-        )
-        for i in range(n)
-    ]
-
-
-async def test_concurrent_calls_reserve_their_worst_case_together() -> None:
-    model = _Counting(replies=["x " * 80])  # every reply uses its whole output cap
-    context = RunContext(model=model, min_tokens=10)
-    budget = Budget(tokens=200)
-    results = await call_models(context, budget, Usage(), _requests(6), node="attempt")
-    made = [r for r in results if r.entry is not None]
-    spent = sum(r.entry["tokens_in"] + r.entry["tokens_out"] for r in made if r.entry)
-    assert spent <= 200
-    assert 1 < len(made) < 6  # some fit, the rest were refused before anything started
-    assert all(r.refused_by == "tokens" for r in results[len(made) :])
-    assert model.peak == len(made)  # the ones made ran at the same time
-
-
-async def test_the_concurrency_limit_holds() -> None:
-    model = _Counting(replies=["ok"])
-    context = RunContext(model=model, max_concurrent_calls=3)
-    results = await call_models(context, Budget(calls=20), Usage(), _requests(9), node="n")
-    assert all(r.ok for r in results)
-    assert model.peak == 3

@@ -269,6 +269,7 @@ def run_record(run_id: str) -> RunRecord:
         "options": {},
         "model": None,
         "verifier": None,
+        "settings": None,
         "budget": {},
         "seed": 0,
         "status": "done",

@@ -19,8 +19,9 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_metadata,
 )
 
+from ponder.budget import Budget
 from ponder.errors import CheckpointError
-from ponder.persistence import SCHEMA_VERSION, SqlCheckpointer
+from ponder.persistence import SCHEMA_VERSION, RunRecord, RunSettings, SqlCheckpointer
 from ponder.persistence.schema import TABLE_NAMES
 from tests.persistence.conftest import PG_URL, StoreFactory, StoreSpec, pg_fetch, run_in_thread
 
@@ -113,11 +114,12 @@ async def test_a_version_2_store_is_upgraded_and_keeps_its_data(store: StoreSpec
         stored = await saver.aput(config, checkpoint, generate_metadata(run_id="r"), {"a": 1})
         await saver.aput_writes(stored, [("a", "pending")], "task")
     # Roll the store back to schema version 2: its two listing indexes, its values keyed by
-    # (channel, version), no version 3.
+    # (channel, version), runs without settings, no version 3 or 4.
     for name, columns in V2_LISTING_INDEXES.items():
         store.query(f"CREATE INDEX {name} ON ponder_checkpoints {columns}")
     for statement in v2_blobs(store):
         store.query(statement)
+    store.query(V3_RUNS)
     store.query("DELETE FROM ponder_schema_version WHERE version > 2")
     assert set(V2_LISTING_INDEXES) <= checkpoint_indexes(store)
     assert blob_key(store) == ["thread_id", "checkpoint_ns", "channel", "version"]
@@ -128,11 +130,46 @@ async def test_a_version_2_store_is_upgraded_and_keeps_its_data(store: StoreSpec
     assert found.pending_writes == [("task", "a", "pending")]
     assert listed == [stored]
     versions = store.query("SELECT version FROM ponder_schema_version ORDER BY version")
-    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)] == [(1,), (2,), (3,)]
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)] == [(1,), (2,), (3,), (4,)]
     assert not set(V2_LISTING_INDEXES) & checkpoint_indexes(store)
     assert "ponder_checkpoints_run_id" in checkpoint_indexes(store)
     assert blob_key(store) == ["thread_id", "checkpoint_ns", "version", "channel"]
     assert store.query("SELECT count(*) FROM ponder_checkpoint_blobs") == [(1,)]
+
+
+V3_RUNS = "ALTER TABLE ponder_runs DROP COLUMN settings"
+"""Gives ponder_runs its version 3 shape (no settings), keeping its rows."""
+
+
+def run_record(run_id: str, settings: RunSettings | None) -> RunRecord:
+    return RunRecord(
+        run_id=run_id, strategy="beam-search", problem="3 + 4 =", options={"beam_width": 3},
+        model="gemma3", verifier={"expected": "7", "kind": "number"}, settings=settings,
+        budget=Budget(tokens=500).to_limits(), seed=3, status="paused", stop_reason="budget",
+        answer="7", tokens=120, calls=4, seconds=1.5, parent_run_id=None, created_at=1.0,
+        updated_at=2.0,
+    )  # fmt: skip
+
+
+async def test_a_version_3_store_is_upgraded_and_its_runs_read_without_settings(
+    store: StoreSpec,
+) -> None:
+    settings = RunSettings(
+        call_timeout=None, verifier_timeout=5.0, extractor={"name": "extract_code"},
+        step_scorer={"custom": "Reward"},
+    )  # fmt: skip
+    async with store.open() as saver:
+        await saver.aput_run(run_record("kept", settings))
+    # Roll the store back to schema version 3: no settings column, no version 4.
+    store.query(V3_RUNS)
+    store.query("DELETE FROM ponder_schema_version WHERE version > 3")
+    async with store.open() as saver:
+        assert await saver.aget_run("kept") == run_record("kept", None)  # NULL: the defaults
+        await saver.aput_run(run_record("new", settings))
+        assert await saver.aget_run("new") == run_record("new", settings)
+        assert [r["run_id"] for r in await saver.alist_runs()] == ["kept", "new"]
+    versions = store.query("SELECT version FROM ponder_schema_version ORDER BY version")
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)] == [(1,), (2,), (3,), (4,)]
 
 
 async def test_setup_is_idempotent_and_concurrent(store: StoreSpec) -> None:

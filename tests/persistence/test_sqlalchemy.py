@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
+import warnings
 from typing import Any
 
 import pytest
@@ -573,9 +575,22 @@ def test_unclosed_saver_warns(store: StoreSpec) -> None:
 
 
 def test_unused_saver_needs_no_close(store: StoreSpec) -> None:
-    saver = store.open()
-    del saver
-    gc.collect()  # nothing was opened: no warning (filterwarnings = error would fail this)
+    threads_before = set(threading.enumerate())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # record every warning, ResourceWarning included
+        saver = store.open()
+        del saver
+        gc.collect()
+    # Nothing was opened: no warning, no thread left running, nothing written to the store.
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
+    assert set(threading.enumerate()) <= threads_before
+    if store.path is not None:
+        assert not store.path.exists()
+    else:
+        assert store.query(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1",
+            store.schema,
+        ) == [(0,)]
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from ponder.api import make_context
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError
 from ponder.graphs.registry import StrategyName, build_strategy, make_config, strategy_spec
-from ponder.nodes.pause import TopUp
+from ponder.nodes import TopUp
 from ponder.testing import ScriptedChatModel
 from ponder.verify.verifier import ExpectedAnswer, Verifier
 from ponder.viz import draw, strategy_graph, to_ascii, to_dot, to_mermaid
@@ -141,7 +141,7 @@ async def observe(
     """Run a strategy (persisted in memory, topped up or approved when it pauses) and return
     the transitions it took between nodes, as expanded ids."""
     config = make_config(strategy_spec(strategy), options)
-    graph = strategy_spec(strategy).build(config).builder.compile(checkpointer=InMemorySaver())
+    graph = strategy_spec(strategy).build(config, checkpointer=InMemorySaver())
     context = make_context(
         model, verifier=verifier, extractor=None, step_scorer=None, seed=0, call_timeout=30,
         persisted=True,

@@ -1,0 +1,298 @@
+"""Does the model's own confidence pick better answers than the vote? Paired, on stored samples.
+
+For every problem of a held-in split, the embedded model draws one greedy answer and N
+samples (the default few-shot prompt, temperature 0.7, seeds 1..N, in one batched decode),
+each with its confidence figures (`ponder.models.confidence`); the samples are stored in a
+JSON file, so every selection rule below is scored on the *same* samples (paired).
+
+Selection rules compared: greedy; majority vote; and the confidence votes of
+`ponder.nodes.vote` (weighted, filtered, Borda) for each confidence measure and parameter.
+The rule and its parameter are chosen on the ``tune`` split and reported on the ``report``
+split, never tuned on what is reported. Splits are by a hash of the question (even: tune,
+odd: report). Intervals are paired bootstrap 95% intervals of the difference against the
+majority vote (and against greedy), over problems.
+
+Also reported: the AUROC of each measure for telling right samples from wrong ones, overall
+and within problems (pairs of a right and a wrong sample of the same problem), and the cost of
+recording confidence (decoding with and without it, side by side).
+
+Run:  .venv/bin/python benchmarks/confidence.py --per-split 60   (about 15 minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ponder.eval.datasets import Problem, load_dataset
+from ponder.eval.scorers import SCORERS, score
+from ponder.models import EmbeddedChatModel
+from ponder.nodes.select import majority, tally
+from ponder.nodes.vote import (
+    ConfidenceMeasure,
+    borda_by_confidence,
+    filtered_by_confidence,
+    weighted_by_confidence,
+)
+from ponder.prompts import FEW_SHOT
+
+RESULTS = Path(__file__).parent / "results"
+MEASURES: tuple[ConfidenceMeasure, ...] = (
+    "mean_logprob", "mean_confidence", "tail_confidence", "lowest_group", "self_certainty",
+)  # fmt: skip
+
+
+def split_of(problem: Problem) -> str:
+    digest = hashlib.sha256(problem.question.encode("utf-8")).digest()
+    return "tune" if digest[0] % 2 == 0 else "report"
+
+
+def held_in(dataset: str, per_split: int) -> list[tuple[str, Problem]]:
+    chosen: list[tuple[str, Problem]] = []
+    counts = {"tune": 0, "report": 0}
+    for problem in load_dataset(dataset).problems:
+        part = split_of(problem)
+        if counts[part] < per_split:
+            counts[part] += 1
+            chosen.append((part, problem))
+        if min(counts.values()) >= per_split:
+            break
+    return chosen
+
+
+async def draw(
+    model: EmbeddedChatModel, dataset: str, per_split: int, samples: int, max_tokens: int
+) -> list[dict[str, Any]]:
+    problems = held_in(dataset, per_split)
+    done = 0
+
+    async def one(part: str, problem: Problem) -> dict[str, Any]:
+        nonlocal done
+        extract = SCORERS[problem.scorer].extract
+        messages = FEW_SHOT.render("chat", problem=problem.question)
+        greedy_task = model.ainvoke(messages, max_tokens=max_tokens, temperature=0.0, seed=0)
+        sampled_task = model.agenerate_n(
+            messages, samples, seeds=list(range(1, samples + 1)), max_tokens=max_tokens,
+            temperature=0.7,
+        )  # fmt: skip
+        greedy, sampled = await asyncio.gather(greedy_task, sampled_task)
+        drawn = []
+        for message in [greedy, *sampled]:
+            answer = extract(message.text)
+            drawn.append({
+                "answer": answer, "correct": await score(problem, answer),
+                "confidence": message.response_metadata.get("confidence"),
+                "tokens": message.usage_metadata["output_tokens"] if message.usage_metadata else 0,
+            })  # fmt: skip
+        done += 1
+        print(f"\r{dataset}: {done}/{len(problems)}", end="", file=sys.stderr, flush=True)
+        return {"dataset": dataset, "split": part, "id": problem.id, "expected": problem.answer,
+                "greedy": drawn[0], "samples": drawn[1:]}  # fmt: skip
+
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(problems), 2):  # two problems at a time: 18 sequences a batch
+        rows += await asyncio.gather(*(one(*item) for item in problems[start : start + 2]))
+    print(file=sys.stderr)
+    return rows
+
+
+Rule = Callable[[list[dict[str, Any]]], str | None]
+
+
+def _pick(votes: dict[str, float] | None, samples: list[dict[str, Any]]) -> str | None:
+    if votes is None:
+        votes = dict(tally(samples))  # type: ignore[arg-type]
+    return majority(votes)
+
+
+def rules() -> dict[str, Rule]:
+    found: dict[str, Rule] = {"majority": lambda s: majority(dict(tally(s)))}  # type: ignore[arg-type]
+    for measure in MEASURES:
+        for temperature in (0.1, 0.3, 1.0):
+            found[f"weighted:{measure}:T={temperature}"] = lambda s, m=measure, t=temperature: (
+                _pick(
+                    weighted_by_confidence(s, measure=m, temperature=t),
+                    s,  # type: ignore[arg-type]
+                )
+            )
+        for keep in (0.25, 0.5, 0.75):
+            found[f"filtered:{measure}:keep={keep}"] = lambda s, m=measure, k=keep: _pick(
+                filtered_by_confidence(s, measure=m, keep=k),
+                s,  # type: ignore[arg-type]
+            )
+        found[f"borda:{measure}"] = lambda s, m=measure: _pick(
+            borda_by_confidence(s, measure=m),
+            s,  # type: ignore[arg-type]
+        )
+    return found
+
+
+def correct(row: dict[str, Any], answer: str | None) -> bool:
+    for sample in [row["greedy"], *row["samples"]]:
+        if sample["answer"] == answer and answer is not None:
+            return bool(sample["correct"])
+    return False
+
+
+def accuracy(rows: Sequence[dict[str, Any]], rule: Rule, k: int) -> list[int]:
+    return [int(correct(r, rule(r["samples"][:k]))) for r in rows]
+
+
+def paired_interval(a: list[int], b: list[int], rounds: int = 2000) -> tuple[float, float, float]:
+    rng = random.Random(0)
+    n = len(a)
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(rounds))
+    return sum(diffs) / n, means[int(0.025 * rounds)], means[int(0.975 * rounds)]
+
+
+def auroc(positive: list[float], negative: list[float]) -> float | None:
+    if not positive or not negative:
+        return None
+    wins = sum((p > q) + 0.5 * (p == q) for p in positive for q in negative)
+    return wins / (len(positive) * len(negative))
+
+
+def within_auroc(rows: Sequence[dict[str, Any]], measure: str) -> float | None:
+    wins = total = 0.0
+    for row in rows:
+        right = [
+            s["confidence"][measure] for s in row["samples"] if s["correct"] and s["confidence"]
+        ]
+        wrong = [s["confidence"][measure] for s in row["samples"]
+                 if not s["correct"] and s["confidence"]]  # fmt: skip
+        for p in right:
+            for q in wrong:
+                wins += (p > q) + 0.5 * (p == q)
+                total += 1
+    return wins / total if total else None
+
+
+def cost(model: EmbeddedChatModel, repeats: int) -> dict[str, float]:
+    """Decode 8 samples with confidence recorded, and without (side by side, alternating)."""
+    from ponder.models import _batch
+
+    messages = FEW_SHOT.render("chat", problem="What is 48 + 17?")
+    timings: dict[str, list[float]] = {"with": [], "without": []}
+    real = _batch.BatchEngine._record
+    for _ in range(repeats):
+        for mode in ("with", "without"):
+            if mode == "without":
+                _batch.BatchEngine._record = lambda self, seq, token: None  # type: ignore[method-assign]
+            started = time.perf_counter()
+            model.generate_n(messages, 8, max_tokens=96, temperature=0.7, seeds=list(range(8)))
+            timings[mode].append(time.perf_counter() - started)
+            _batch.BatchEngine._record = real  # type: ignore[method-assign]
+    with_s, without_s = statistics.median(timings["with"]), statistics.median(timings["without"])
+    return {"with_s": with_s, "without_s": without_s, "ratio": with_s / without_s}
+
+
+def report(rows: list[dict[str, Any]], samples: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"datasets": {}}
+    table = rules()
+    for dataset in sorted({r["dataset"] for r in rows}):
+        tune = [r for r in rows if r["dataset"] == dataset and r["split"] == "tune"]
+        held = [r for r in rows if r["dataset"] == dataset and r["split"] == "report"]
+        out["datasets"][dataset] = {"tune": len(tune), "report": len(held)}
+    tune = [r for r in rows if r["split"] == "tune"]
+    held = [r for r in rows if r["split"] == "report"]
+    tune_scores = {
+        name: sum(accuracy(tune, rule, samples)) / len(tune) for name, rule in table.items()
+    }
+    best = max((n for n in tune_scores if n != "majority"), key=lambda n: tune_scores[n])
+    greedy = [int(r["greedy"]["correct"]) for r in held]
+    lines = []
+    for k in (1, 2, 4, samples):
+        maj = accuracy(held, table["majority"], k)
+        chosen = accuracy(held, table[best], k)
+        vs_maj = paired_interval(chosen, maj)
+        vs_greedy = paired_interval(chosen, greedy)
+        maj_vs_greedy = paired_interval(maj, greedy)
+        lines.append({
+            "k": k, "greedy": sum(greedy) / len(held), "majority": sum(maj) / len(held),
+            "chosen": sum(chosen) / len(held), "chosen_minus_majority": vs_maj,
+            "chosen_minus_greedy": vs_greedy, "majority_minus_greedy": maj_vs_greedy,
+            "pass_at_k": sum(any(s["correct"] for s in r["samples"][:k]) for r in held) / len(held),
+        })  # fmt: skip
+    aurocs = {}
+    for measure in MEASURES:
+        flat = [s for r in held for s in r["samples"] if s["confidence"]]
+        aurocs[measure] = {
+            "overall": auroc([s["confidence"][measure] for s in flat if s["correct"]],
+                             [s["confidence"][measure] for s in flat if not s["correct"]]),
+            "within_problem": within_auroc(held, measure),
+        }  # fmt: skip
+    out.update(chosen_on_tune=best, tune_accuracy=tune_scores, report_rows=lines, auroc=aurocs)
+    out["report_accuracy_all_rules"] = {
+        name: sum(accuracy(held, rule, samples)) / len(held) for name, rule in table.items()
+    }
+    return out
+
+
+def print_report(result: dict[str, Any]) -> None:
+    print(f"Rule chosen on the tune split: {result['chosen_on_tune']}")
+    print("\n| k | greedy | majority | chosen rule | chosen - majority [95% CI] |"
+          " chosen - greedy [95% CI] | majority - greedy [95% CI] | pass@k |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for line in result["report_rows"]:
+
+        def fmt(t: Sequence[float]) -> str:
+            return f"{100 * t[0]:+.1f} [{100 * t[1]:+.1f}, {100 * t[2]:+.1f}]"
+
+        print(f"| {line['k']} | {100 * line['greedy']:.1f}% | {100 * line['majority']:.1f}% | "
+              f"{100 * line['chosen']:.1f}% | {fmt(line['chosen_minus_majority'])} | "
+              f"{fmt(line['chosen_minus_greedy'])} | {fmt(line['majority_minus_greedy'])} | "
+              f"{100 * line['pass_at_k']:.1f}% |")  # fmt: skip
+    print("\n| measure | AUROC right vs wrong (all samples) | AUROC within problems |")
+    print("|---|---|---|")
+    for measure, values in result["auroc"].items():
+        overall, within = values["overall"], values["within_problem"]
+        print(f"| {measure} | {overall if overall is None else round(overall, 3)} | "
+              f"{within if within is None else round(within, 3)} |")  # fmt: skip
+    if "cost" in result:
+        c = result["cost"]
+        print(
+            f"\nRecording confidence: 8 samples x 96 tokens in {c['with_s']:.2f} s with, "
+            f"{c['without_s']:.2f} s without (median; ratio {c['ratio']:.3f})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="arithmetic,addsub")
+    parser.add_argument("--per-split", type=int, default=60)
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--samples-file", default=None, help="reuse stored samples (no model)")
+    parser.add_argument("--cost-repeats", type=int, default=5)
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    store = Path(args.samples_file or RESULTS / f"confidence-samples-{args.model}.json")
+    model = None
+    if args.samples_file is None:
+        model = EmbeddedChatModel.from_name(args.model)
+        rows: list[dict[str, Any]] = []
+        for dataset in args.datasets.split(","):
+            rows += asyncio.run(draw(model, dataset, args.per_split, args.samples, args.max_tokens))
+        store.write_text(json.dumps(rows))
+    rows = json.loads(store.read_text())
+    result = report(rows, args.samples)
+    result.update(model=args.model, samples=args.samples, datasets=args.datasets.split(","))
+    if model is not None and args.cost_repeats:
+        result["cost"] = cost(model, args.cost_repeats)
+    (RESULTS / f"confidence-{args.model}.json").write_text(json.dumps(result, indent=2))
+    print_report(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""What ponder needs to know about a chat model, worked out once per run.
+
+`traits_of` looks at a model once: how it wants its prompts, whether its prompt tokens can
+be counted exactly, whether it takes a ``seed`` and a ``timeout`` with each call, and whether
+it runs in this process. The run context (`ponder.context.RunContext`) holds the answer, so
+no node asks again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import get_args
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+
+from ponder.models.embedded import EmbeddedChatModel, EmbeddedName
+from ponder.prompts import PromptStyle
+
+__all__ = ("ModelTraits", "traits_of")
+
+_MESSAGE_OVERHEAD = 8
+"""Upper bound on the template tokens a chat format adds per message."""
+_PROMPT_OVERHEAD = 16
+"""Upper bound on the template tokens a chat format adds per prompt."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelTraits:
+    """How ponder calls one model.
+
+    Example:
+        >>> from ponder.testing import ScriptedChatModel
+        >>> traits = traits_of(ScriptedChatModel(replies=["4"]))
+        >>> traits.prompt_style, traits.exact_tokens, traits.takes_seed, traits.in_process
+        ('chat', False, True, False)
+    """
+
+    prompt_style: PromptStyle
+    """``base`` for base models (completion prompts), else ``chat``."""
+    exact_tokens: bool
+    """Whether prompt tokens are counted by the model's own tokenizer (else bounded)."""
+    takes_seed: bool
+    """Whether each call is sent its ``seed`` (so a rerun repeats its samples)."""
+    takes_timeout: bool
+    """Whether the model cuts a call off at its own deadline (``timeout=`` per call)."""
+    in_process: bool
+    """Whether the model runs in this process (its deadline is kept with a little grace)."""
+    counter: Callable[[Sequence[BaseMessage]], int] | None = None
+    """The model's exact prompt-token counter, when it has one."""
+    spec: str | None = None
+    """The model spec that makes this model again (an embedded model's name), if any."""
+    context_window: int | None = None
+    """The most tokens a prompt may have, where the model says (an embedded model's)."""
+
+    def prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
+        """Return the prompt's token count: exact when the model counts, else an upper bound.
+
+        The bound is the UTF-8 bytes of every message plus a per-message and per-prompt
+        allowance for the chat template: a byte-level BPE token is at least one byte.
+        """
+        if self.counter is not None:
+            return self.counter(messages)
+        size = sum(len(m.text.encode("utf-8")) + _MESSAGE_OVERHEAD for m in messages)
+        return size + _PROMPT_OVERHEAD
+
+
+def traits_of(model: BaseChatModel) -> ModelTraits:
+    """Return how ponder calls ``model`` (see `ModelTraits`).
+
+    A model takes a seed when it is an embedded model, declares ``accepts_seed = True``
+    (ponder's test doubles), or has a ``seed`` field (``ChatOpenAI`` and its kin).
+    """
+    embedded = isinstance(model, EmbeddedChatModel)
+    style = getattr(model, "prompt_style", "chat")
+    fields = getattr(type(model), "model_fields", {})
+    return ModelTraits(
+        prompt_style="base" if style == "base" else "chat",
+        exact_tokens=embedded,
+        takes_seed=embedded or bool(getattr(model, "accepts_seed", False)) or "seed" in fields,
+        takes_timeout=embedded,
+        in_process=embedded,
+        counter=model.count_prompt_tokens if isinstance(model, EmbeddedChatModel) else None,
+        spec=model.model_name
+        if isinstance(model, EmbeddedChatModel) and model.model_name in get_args(EmbeddedName)
+        else None,
+        context_window=model.n_ctx if isinstance(model, EmbeddedChatModel) else None,
+    )

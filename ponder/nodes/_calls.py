@@ -1,0 +1,357 @@
+"""Making a group of model calls within the budget: plan, call, charge (see `metered`).
+
+Each call is planned in order against what remains once every call before it has spent its
+worst case (prompt plus output cap), so the group reserves its whole cost before any call
+starts and can never overspend. The first call the budget refuses is refused with every call
+after it; the others run concurrently (at most
+`ponder.context.RunContext.max_concurrent_calls` in flight). The embedded model decodes
+concurrent calls together in one batch; a remote model gets concurrent requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+
+from ponder.budget import Budget, CallPlan, Usage
+from ponder.context import RunContext
+from ponder.errors import (
+    BudgetExceeded,
+    BudgetOverrun,
+    Limit,
+    ModelError,
+    ModelTimeout,
+    PonderError,
+)
+from ponder.models.confidence import confidence_of
+from ponder.state import Confidence, FinishReason, LedgerEntry, StopReason, new_id
+
+__all__ = ("CallRequest", "CallResult", "make_calls")
+
+_TIMEOUT_GRACE = 1.0
+"""Seconds allowed past an in-process model's own deadline before giving up on it."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallRequest:
+    """One model call a node wants to make."""
+
+    messages: Sequence[BaseMessage]
+    """The prompt."""
+    candidate_id: str | None = None
+    """The candidate the call is for, recorded in its ledger entry."""
+    max_tokens: int
+    """The output cap wanted (the budget may lower it)."""
+    temperature: float = 0.0
+    """Sampling temperature."""
+    seed: int | None = None
+    """The call's seed (sent to models that take one)."""
+    stop: list[str] | None = None
+    """Stop strings."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallResult:
+    """What one metered call gave."""
+
+    text: str
+    """The model's output ("" when refused or failed)."""
+    entry: LedgerEntry | None
+    """The charge for the call; ``None`` when the budget refused it (nothing was spent)."""
+    failure: PonderError | None = None
+    """Why the call gave no text: the budget refused or cut it (`BudgetExceeded`), it timed
+    out (`ModelTimeout`), or the model raised (`ModelError`)."""
+    overrun: BudgetOverrun | None = None
+    """Set when the model spent more than the call was planned for (the run must stop)."""
+    finish_reason: FinishReason = "stop"
+    """How the call ended."""
+    seed: int | None = None
+    """The seed sent with the call."""
+    prompt_tokens: int = 0
+    """The prompt's token count (or bound) the call was planned with."""
+    confidence: Confidence | None = None
+    """The model's confidence in its reply, when it reports token probabilities."""
+
+    @property
+    def refused(self) -> bool:
+        """Whether the call was not made (the budget refused it, or it could not be sent).
+
+        Nothing was spent on it.
+        """
+        return self.entry is None
+
+    @property
+    def usable(self) -> bool:
+        """Whether the call ran and returned text (an overrun call's text included)."""
+        return self.entry is not None and self.failure is None
+
+    @property
+    def stop_reason(self) -> StopReason | None:
+        """Why a node must stop after this call: ``budget``, ``error``, or ``None``."""
+        if self.entry is None and not isinstance(self.failure, (BudgetExceeded, type(None))):
+            return "error"  # it could not be sent at all (a prompt past the context window)
+        if self.entry is None or self.overrun is not None:
+            return "budget"
+        if self.failure is not None:
+            return "budget" if type(self.failure) is BudgetExceeded else "error"
+        return None
+
+    def raise_for_status(self) -> CallResult:
+        """Raise the call's failure (or overrun), if it had one; else return the result.
+
+        For a node that would rather stop than record: `BudgetExceeded` when the budget
+        refused or cut the call, `ModelTimeout`, `ModelError`, `BudgetOverrun`.
+
+        Example:
+            >>> refused = CallResult(text="", entry=None, failure=BudgetExceeded("calls", 2, 2))
+            >>> refused.raise_for_status()
+            Traceback (most recent call last):
+            ...
+            ponder.errors.BudgetExceeded: budget limit 'calls' reached: spent 2 of 2; raise the limit (for example Budget(tokens=...)) to let the run go on
+        """  # noqa: E501
+        if self.failure is not None:
+            raise self.failure
+        if self.overrun is not None:
+            raise self.overrun
+        return self
+
+
+async def make_calls(
+    context: RunContext,
+    budget: Budget,
+    usage: Usage,
+    requests: Sequence[CallRequest],
+    *,
+    node: str,
+) -> list[CallResult]:
+    """Make ``requests`` within the budget; one result per request, in order.
+
+    See the module docstring for how the group is planned.
+    """
+    planned: list[tuple[CallRequest, int, CallPlan]] = []
+    refused: list[CallResult] = []
+    reserved = usage
+    window = context.traits.context_window
+    for request in requests:
+        prompt_tokens = context.traits.prompt_tokens(request.messages)
+        if window is not None and prompt_tokens >= window:
+            # It cannot run: say so, and charge nothing (nothing was sent).
+            failure = ModelError(
+                f"the prompt has {prompt_tokens} tokens, more than the model's context window "
+                f"of {window}; shorten the problem or use a model with a larger context"
+            )
+            refused = [
+                CallResult(
+                    text="",
+                    entry=None,
+                    failure=failure,
+                    seed=r.seed,
+                    prompt_tokens=prompt_tokens,
+                    finish_reason="error",
+                )  # fmt: skip
+                for r in requests[len(planned) :]
+            ]
+            break
+        plan = context.plan(
+            budget, reserved, prompt_tokens=prompt_tokens, max_tokens=request.max_tokens
+        )
+        if not plan.allowed:
+            refused = [
+                _refused(context, r, plan, budget, reserved) for r in requests[len(planned) :]
+            ]
+            break
+        planned.append((request, prompt_tokens, plan))
+        worst = budget.call_cost(prompt_tokens, plan.max_tokens)
+        reserved = reserved.plus(
+            {"tokens_in": prompt_tokens, "tokens_out": plan.max_tokens, "cost": worst,
+             "latency_s": 0.0}
+        )  # fmt: skip
+    slots = asyncio.Semaphore(max(1, context.max_concurrent_calls))
+    seconds = budget.remaining(usage).seconds
+    deadline = None if seconds is None else time.monotonic() + seconds
+
+    async def one(request: CallRequest, prompt_tokens: int, plan: CallPlan) -> CallResult:
+        async with slots:
+            if deadline is not None:  # time spent waiting for a slot counts
+                left = deadline - time.monotonic()
+                if left <= max(context.min_seconds, 0.0):
+                    failure = BudgetExceeded(
+                        "seconds", budget.seconds or 0.0, usage.seconds,
+                        message="the wall-time budget ran out while the call waited for a "
+                        "free slot",
+                    )  # fmt: skip
+                    return _failed(budget, node, request, (0, 0), 0.0, failure)
+                timeout = left if context.call_timeout is None else min(context.call_timeout, left)
+                plan = replace(plan, timeout=timeout)
+            return await _invoke(context, budget, request, plan, prompt_tokens, node=node)
+
+    made = await asyncio.gather(*(one(*item) for item in planned))
+    return [*made, *refused]
+
+
+def _refused(
+    context: RunContext, request: CallRequest, plan: CallPlan, budget: Budget, usage: Usage
+) -> CallResult:
+    limit: Limit = plan.refused_by or "tokens"
+    allowed = {"tokens": budget.tokens, "calls": budget.calls, "seconds": budget.seconds,
+               "cost": budget.cost}[limit]  # fmt: skip
+    spent = {"tokens": usage.tokens, "calls": usage.calls, "seconds": usage.seconds,
+             "cost": usage.cost}[limit]  # fmt: skip
+    prompt_tokens = context.traits.prompt_tokens(request.messages)
+    failure = BudgetExceeded(
+        limit, allowed or 0, spent,
+        message=(
+            f"the budget refused the call ({limit} limit: spent {spent:g} of {allowed or 0:g}; "
+            f"the prompt alone needs about {prompt_tokens} tokens, plus the output)"
+        ),
+    )  # fmt: skip
+    return CallResult(
+        text="", entry=None, failure=failure, seed=request.seed, prompt_tokens=prompt_tokens
+    )
+
+
+def _generation_kwargs(context: RunContext, request: CallRequest, plan: CallPlan) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"max_tokens": plan.max_tokens, "temperature": request.temperature}
+    if context.traits.takes_seed:
+        kwargs["seed"] = request.seed
+    if context.traits.takes_timeout:
+        kwargs["timeout"] = plan.timeout
+    return kwargs
+
+
+def _finish_reason(metadata: dict[str, Any]) -> FinishReason:
+    reason = str(metadata.get("finish_reason") or metadata.get("stop_reason") or "stop")
+    if reason in ("length", "max_tokens"):
+        return "length"
+    if reason == "timeout":
+        return "timeout"
+    return "stop"
+
+
+async def _invoke(
+    context: RunContext,
+    budget: Budget,
+    request: CallRequest,
+    plan: CallPlan,
+    prompt_tokens: int,
+    *,
+    node: str,
+) -> CallResult:
+    kwargs = _generation_kwargs(context, request, plan)
+    grace = _TIMEOUT_GRACE if context.traits.in_process else 0.0
+    wait = None if plan.timeout is None else plan.timeout + grace
+    started = time.monotonic()
+    try:
+        reply = await asyncio.wait_for(
+            context.model.ainvoke(list(request.messages), stop=request.stop, **kwargs), wait
+        )
+    except (TimeoutError, asyncio.TimeoutError):
+        latency = time.monotonic() - started
+        failure: PonderError
+        if plan.timeout == context.call_timeout and wait is not None:
+            failure = ModelTimeout(wait)
+        else:
+            failure = BudgetExceeded(
+                "seconds", budget.seconds or 0.0, latency,
+                message=f"the model did not answer within {wait:g} s, what the wall-time "
+                "budget had left",
+            )  # fmt: skip
+        # The server may have generated (and billed) up to the cap: charge the worst case.
+        return _failed(budget, node, request, (prompt_tokens, plan.max_tokens), latency, failure)
+    except Exception as exc:  # a model may raise anything; the run keeps its work
+        latency = time.monotonic() - started
+        failure = ModelError(f"{type(exc).__name__}: {exc}")
+        return _failed(budget, node, request, (prompt_tokens, 0), latency, failure)
+    latency = time.monotonic() - started
+    text = reply.text
+    reported = _usage(reply, text)
+    if reported is not None:
+        tokens_in, tokens_out = reported
+    else:
+        # No usable usage (none, zeros for a non-empty reply, negative or not whole numbers):
+        # charge the bounds the call was planned with. A byte-level BPE token is at least
+        # one byte, and the cap was sent.
+        tokens_in, tokens_out = prompt_tokens, min(len(text.encode("utf-8")), plan.max_tokens)
+    overrun = None
+    if tokens_out > plan.max_tokens or tokens_in > prompt_tokens:
+        overrun = BudgetOverrun(
+            tokens_in=tokens_in, tokens_out=tokens_out, planned_in=prompt_tokens,
+            planned_out=plan.max_tokens,
+        )  # fmt: skip
+    entry = _entry(budget, node, request, (tokens_in, tokens_out), latency, ok=True)
+    entry["usage_reported"] = bool(reported)
+    metadata = dict(reply.response_metadata)
+    return CallResult(
+        text=text,
+        entry=entry,
+        confidence=confidence_of(metadata),
+        finish_reason=_finish_reason(metadata),
+        seed=request.seed,
+        overrun=overrun,
+        prompt_tokens=prompt_tokens,
+    )
+
+
+def _usage(reply: Any, text: str) -> tuple[int, int] | None:
+    """The (prompt, output) tokens a reply reports, or ``None`` when they cannot be trusted.
+
+    Negative counts (a model that would hand budget back), counts that are not whole
+    numbers, and zero output for a non-empty reply are treated as no report at all.
+    """
+    reported = getattr(reply, "usage_metadata", None)
+    if not reported:
+        return None
+    tokens_in, tokens_out = reported.get("input_tokens"), reported.get("output_tokens")
+    for value in (tokens_in, tokens_out):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return None
+    if tokens_out == 0 and text:
+        return None
+    return int(tokens_in), int(tokens_out)
+
+
+def _entry(
+    budget: Budget,
+    node: str,
+    request: CallRequest,
+    tokens: tuple[int, int],
+    latency: float,
+    *,
+    ok: bool,
+) -> LedgerEntry:
+    tokens_in, tokens_out = tokens
+    return LedgerEntry(
+        id=new_id(),
+        node=node,
+        candidate_id=request.candidate_id,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost=budget.call_cost(tokens_in, tokens_out),
+        latency_s=latency,
+        usage_reported=False,
+        ok=ok,
+    )
+
+
+def _failed(
+    budget: Budget,
+    node: str,
+    request: CallRequest,
+    tokens: tuple[int, int],
+    latency: float,
+    failure: PonderError,
+) -> CallResult:
+    # A failed call may still have been billed for its prompt: charge the bound, not zero.
+    return CallResult(
+        text="",
+        entry=_entry(budget, node, request, tokens, latency, ok=False),
+        failure=failure,
+        finish_reason="error",
+        seed=request.seed,
+        prompt_tokens=tokens[0],
+    )

@@ -1,0 +1,82 @@
+"""The interrupt nodes: where a persisted run waits for its user, with LangGraph's ``interrupt``.
+
+- `pause`: a strategy routes here instead of ending when its budget cannot afford the next
+  step and the run is persisted (``RunContext.pause_on_budget``). The run's checkpoint records
+  it as paused; ``ponder.runs.aresume(run_id, add_tokens=...)`` answers with a `TopUp`, and
+  the strategy carries on from the step it could not afford, as if the budget had been larger
+  from the start.
+- `approve_node`: asks approval before an expensive phase (the adaptive strategy's
+  ``confirm_before``); ``aresume(run_id, approve=True)`` runs the phase, ``False`` ends the
+  run with what it has.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from langgraph.types import Command, interrupt
+
+from ponder.budget import BudgetLimits
+from ponder.errors import ConfigurationError
+from ponder.state import RunState
+
+__all__ = ("ApprovalRequest", "PauseRequest", "TopUp", "approve_node", "pause")
+
+
+class PauseRequest(TypedDict):
+    """What a paused run asks for (the interrupt's value)."""
+
+    reason: str
+    """Why it paused: ``budget``."""
+    budget: BudgetLimits
+    """The limits it ran out of."""
+
+
+class TopUp(TypedDict):
+    """The answer that resumes a paused run."""
+
+    budget: BudgetLimits
+    """The new, larger limits (totals for the whole run, not increments)."""
+    seconds_before: float
+    """Wall seconds the run had spent before this session."""
+
+
+class ApprovalRequest(TypedDict):
+    """What a run waiting for approval asks (the interrupt's value)."""
+
+    reason: str
+    """``approval``."""
+    phase: str
+    """The phase about to start."""
+    allotment: int
+    """The tokens the plan grants the problem."""
+
+
+def pause(state: RunState) -> dict[str, Any]:
+    """Interrupt the run until a top-up arrives; then clear the stop and take the budget."""
+    answer = interrupt(PauseRequest(reason="budget", budget=state["budget"]))
+    if not isinstance(answer, dict) or "budget" not in answer:
+        raise ConfigurationError(f"a paused run resumes with a TopUp, got {answer!r}")
+    return {
+        "budget": answer["budget"],
+        "seconds_before": answer.get("seconds_before", state.get("seconds_before", 0.0)),
+        "stop_reason": None,
+        "status": "running",
+    }
+
+
+def approve_node(phase: str, *, otherwise: str = "select") -> Any:
+    """Return a node that asks approval before ``phase``.
+
+    A ``True`` answer goes on to ``phase``; any other goes to ``otherwise`` (the end).
+    """
+
+    def approve(state: RunState) -> Command[str]:
+        plan = state.get("plan") or {"allotment": 0}
+        answer = interrupt(
+            ApprovalRequest(reason="approval", phase=phase, allotment=plan["allotment"])
+        )
+        return Command(goto=phase if answer is True else otherwise)
+
+    approve.__name__ = f"approve_{phase}"
+    return approve

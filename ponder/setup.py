@@ -1,0 +1,371 @@
+"""Setting up a run: what `ponder.solve`, `ponder.runs.resume` and `ponder.runs.fork` share.
+
+- `make_context` builds a run's `RunContext` from what the caller gave, and `check_verifier`
+  refuses a verifier that is unusable, or missing where the strategy needs one.
+- A persisted run records the settings its context was built with (`run_settings`, a
+  `RunSettings` beside its verifier), and `restore_context` rebuilds that context to resume
+  or fork it: the stored settings, except those the caller passes again. What was given as
+  code (a model object, a verifier, extractor or step scorer of the caller's) is not stored:
+  without it again, the resume is refused with a message saying ``pass it again: ...``.
+- `open_store` opens the run store at a database URL; `start_run` records a new persisted
+  run and runs it; `run_persisted` runs a recorded one (new, resumed or forked) to its end or
+  its next pause, keeping its record current.
+
+`ponder.api` (new runs) and `ponder.runs` (the registry, resumes and forks) both build on
+this module; neither imports the other.
+
+Example:
+    >>> from ponder.testing import ScriptedChatModel
+    >>> context = make_context(
+    ...     ScriptedChatModel(replies=["The answer is 4."]), verifier=None, extractor=None,
+    ...     step_scorer=None, seed=0, call_timeout=60.0, persisted=True,
+    ... )
+    >>> run_settings(context)
+    {'call_timeout': 60.0, 'verifier_timeout': 30.0, 'extractor': None, 'step_scorer': None}
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+
+from ponder.context import RunContext
+from ponder.errors import ConfigurationError
+from ponder.graphs.registry import StrategySpec, compiled
+from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
+from ponder.persistence.runs import RunRecord, RunSettings
+from ponder.persistence.sqlalchemy import SqlCheckpointer
+from ponder.result import RunResult
+from ponder.runner import ProgressCallback, drive, result_from
+from ponder.state import StopReason
+from ponder.verify.extract import Extractor, extract_number
+from ponder.verify.record import (
+    extractor_from_record,
+    extractor_record,
+    step_scorer_from_record,
+    step_scorer_record,
+    verifier_from_record,
+    verifier_record,
+)
+from ponder.verify.reward import ProcessReward
+from ponder.verify.verifier import Verifier
+
+__all__ = (
+    "DEFAULT_DB",
+    "STORED",
+    "Stored",
+    "check_verifier",
+    "get_record",
+    "make_context",
+    "open_store",
+    "pause_reason",
+    "persisted_graph",
+    "restore_context",
+    "run_persisted",
+    "run_settings",
+    "start_run",
+    "thread_config",
+)
+
+DEFAULT_DB = "sqlite+aiosqlite:///ponder.db"
+"""Where `ponder solve` keeps runs: ``ponder.db`` in the working directory."""
+
+
+class Stored(enum.Enum):
+    """The type of `STORED`."""
+
+    STORED = "stored"
+
+    def __repr__(self) -> str:
+        return "STORED"
+
+
+STORED = Stored.STORED
+"""Keep the run's stored value: the default of ``call_timeout`` in `ponder.runs.aresume` and
+`ponder.runs.afork`, where ``None`` means "no limit" and so cannot mean "as before"."""
+
+_PRE_V4_SETTINGS = RunSettings(
+    call_timeout=300.0, verifier_timeout=30.0, extractor=None, step_scorer=None
+)
+# The settings of a run recorded before schema version 4 (its record has none): the defaults
+# of `ponder.solve`, which resumes then also used.
+
+
+def check_verifier(spec: StrategySpec, verifier: Verifier | None) -> None:
+    """Refuse a verifier that is not callable, or a missing one the strategy needs.
+
+    Raises:
+        ConfigurationError: Either.
+    """
+    if verifier is not None and not callable(verifier):
+        raise ConfigurationError("verifier must be callable: (problem, candidate) -> score")
+    if spec.needs_verifier and verifier is None:
+        raise ConfigurationError(
+            f"strategy {spec.name!r} needs a verifier, for example "
+            "verifier=ponder.ExpectedAnswer('42') or any (problem, candidate) -> score"
+        )
+
+
+def make_context(
+    model: BaseChatModel,
+    *,
+    verifier: Verifier | None,
+    extractor: Extractor | None,
+    step_scorer: ProcessReward | None,
+    seed: int,
+    call_timeout: float | None,
+    persisted: bool,
+    verifier_timeout: float = 30.0,
+) -> RunContext:
+    """Build the run context (persisted runs pause, instead of ending, when out of budget).
+
+    Raises:
+        ConfigurationError: The extractor or step scorer is not callable, or a timeout is
+            not positive seconds.
+    """
+    if extractor is not None and not callable(extractor):
+        raise ConfigurationError("extractor must be callable: (text) -> answer or None")
+    if step_scorer is not None and not callable(step_scorer):
+        raise ConfigurationError("step_scorer must be callable: (problem, steps) -> score")
+    if call_timeout is not None:
+        _check_seconds("call_timeout", call_timeout, "positive seconds or None")
+    _check_seconds("verifier_timeout", verifier_timeout, "positive seconds")
+    return RunContext(
+        model=model,
+        verifier=verifier,
+        extractor=extractor or extract_number,
+        step_scorer=step_scorer,
+        prompt_style=prompt_style_of(model),
+        seed=seed,
+        call_timeout=call_timeout,
+        verifier_timeout=verifier_timeout,
+        pause_on_budget=persisted,
+    )
+
+
+def _check_seconds(name: str, value: object, wanted: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(f"{name} must be {wanted}, got {value!r}")
+
+
+def run_settings(context: RunContext) -> RunSettings:
+    """What a persisted run records of its context, to rebuild it with `restore_context`."""
+    return RunSettings(
+        call_timeout=context.call_timeout,
+        verifier_timeout=context.verifier_timeout,
+        extractor=extractor_record(context.extractor),
+        step_scorer=step_scorer_record(context.step_scorer),
+    )
+
+
+def restore_context(
+    record: RunRecord,
+    spec: StrategySpec,
+    *,
+    model: ModelSpec,
+    verifier: Verifier | None,
+    extractor: Extractor | None,
+    step_scorer: ProcessReward | None,
+    call_timeout: float | None | Stored,
+    verifier_timeout: float | None,
+) -> RunContext:
+    """Rebuild the context a recorded run was built with, to resume or fork it as ``spec``.
+
+    Each argument that is ``None`` (`STORED` for ``call_timeout``) takes the run's stored
+    value; one given replaces it.
+
+    Raises:
+        ConfigurationError: The run used a model, verifier, extractor or step scorer given
+            as code, which is not stored, and it was not passed again; or ``spec`` needs a
+            verifier and there is none.
+    """
+    run_id = record["run_id"]
+    stored = record["settings"] or _PRE_V4_SETTINGS
+    if verifier is None:
+        verifier = verifier_from_record(record["verifier"], run_id)
+    check_verifier(spec, verifier)
+    if extractor is None:
+        extractor = extractor_from_record(stored["extractor"], run_id)
+    if step_scorer is None:
+        step_scorer = step_scorer_from_record(stored["step_scorer"], run_id)
+    if isinstance(call_timeout, Stored):
+        call_timeout = stored["call_timeout"]
+    if verifier_timeout is None:
+        verifier_timeout = stored["verifier_timeout"]
+    return make_context(
+        _model_for(record, model), verifier=verifier, extractor=extractor,
+        step_scorer=step_scorer, seed=record["seed"], call_timeout=call_timeout,
+        verifier_timeout=verifier_timeout, persisted=True,
+    )  # fmt: skip
+
+
+def _model_for(record: RunRecord, model: ModelSpec) -> BaseChatModel:
+    if model is not None:
+        return resolve_model(model)
+    stored = record["model"]
+    if stored is not None and stored.startswith("object:"):
+        raise ConfigurationError(
+            f"run {record['run_id']!r} used a model given as an object ({stored[7:]}); "
+            "pass it again: model=..."
+        )
+    return resolve_model(stored)
+
+
+def _model_label(context: RunContext) -> str | None:
+    """The spec that resolves to the run's model again, or ``object:<class>`` for none."""
+    spec = context.traits.spec
+    if spec is not None:
+        return None if spec == "smollm2" else spec
+    return f"object:{type(context.model).__name__}"
+
+
+def open_store(db: str) -> SqlCheckpointer:
+    """Open the run store at ``db``; a ``?schema=NAME`` query picks a PostgreSQL schema.
+
+    Raises:
+        ConfigurationError: The URL is not usable (see `ponder.persistence.parse_db_url`).
+
+    Example:
+        >>> saver = open_store("postgresql+asyncpg://postgres@127.0.0.1/test?schema=ponder")
+        >>> saver.close()
+    """
+    return SqlCheckpointer.from_url(db)
+
+
+async def get_record(saver: SqlCheckpointer, run_id: str) -> RunRecord:
+    """Return run ``run_id``'s record.
+
+    Raises:
+        ConfigurationError: There is no such run.
+    """
+    record = await saver.aget_run(run_id)
+    if record is None:
+        raise ConfigurationError(f"no run {run_id!r} here; `ponder runs` lists the runs")
+    return record
+
+
+def persisted_graph(spec: StrategySpec, config: Any, saver: SqlCheckpointer) -> Any:
+    """The strategy's graph, compiled to checkpoint into ``saver``."""
+    return compiled(spec.name, config).builder.compile(checkpointer=saver, name=spec.name)
+
+
+def thread_config(run_id: str, config: Any, checkpoint_id: str | None = None) -> RunnableConfig:
+    """The LangGraph config of run ``run_id`` (at ``checkpoint_id``, else its latest)."""
+    configurable: dict[str, Any] = {"thread_id": run_id}
+    if checkpoint_id is not None:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable, "recursion_limit": config.recursion_limit}
+
+
+def pause_reason(snapshot: Any) -> StopReason | None:
+    """Why a run is paused (``budget`` or ``approval``), or ``None`` when it is not."""
+    for task in snapshot.tasks:
+        for pending in task.interrupts:
+            value = pending.value
+            return (
+                "approval"
+                if isinstance(value, dict) and value.get("reason") == "approval"
+                else "budget"
+            )
+    return None
+
+
+async def run_persisted(
+    saver: SqlCheckpointer,
+    graph: Any,
+    record: RunRecord,
+    inputs: Any,
+    *,
+    context: RunContext,
+    config: Any,
+    on_progress: ProgressCallback | None,
+) -> RunResult:
+    """Run a recorded run from ``inputs`` (or a resume ``Command``, or ``None``).
+
+    The record is kept current as model calls are made, and holds the run's status, answer
+    and spend when it ends or pauses.
+    """
+    thread = thread_config(record["run_id"], config)
+    before = record["seconds"]
+    spent = {"ledger": -1}
+
+    async def on_step(values: Mapping[str, Any]) -> None:
+        ledger = values.get("ledger", [])
+        if len(ledger) != spent["ledger"]:  # keep the registry current as calls are made
+            spent["ledger"] = len(ledger)
+            record["tokens"] = sum(e["tokens_in"] + e["tokens_out"] for e in ledger)
+            record["calls"] = len(ledger)
+            record["seconds"] = before + context.elapsed()
+            record["updated_at"] = time.time()
+            await saver.aput_run(record)
+
+    streamed = await drive(
+        graph, inputs, config=thread, context=context, on_progress=on_progress, on_step=on_step
+    )
+    snapshot = await graph.aget_state(thread)
+    reason = pause_reason(snapshot)
+    paused = reason is not None
+    values = dict(snapshot.values)
+    if streamed.get("status") == "failed" and len(streamed.get("errors", [])) > len(
+        values.get("errors", [])
+    ):  # a node raised: the failure is in what drive() kept, not in the checkpoint
+        values.update(status="failed", errors=streamed["errors"], stop_reason="error")
+    result = result_from(
+        values, strategy=record["strategy"], wall_seconds=context.elapsed(),
+        paused=paused, pause_reason=reason or "budget", seconds_before=before,
+        run_id=record["run_id"],
+    )  # fmt: skip
+    record["status"] = result.status
+    record["stop_reason"] = result.stop_reason
+    record["answer"] = result.answer
+    record["tokens"] = result.usage.tokens
+    record["calls"] = result.usage.calls
+    record["seconds"] = result.wall_seconds
+    record["budget"] = snapshot.values.get("budget", record["budget"])
+    record["updated_at"] = time.time()
+    await saver.aput_run(record)
+    return result
+
+
+async def start_run(
+    db: str,
+    run_id: str,
+    *,
+    spec: StrategySpec,
+    config: Any,
+    inputs: dict[str, Any],
+    options: dict[str, Any],
+    context: RunContext,
+    model_spec: str | None,
+    on_progress: ProgressCallback | None,
+    created_at: float,
+    parent_run_id: str | None,
+) -> RunResult:
+    """Record a new run in ``db``, with its context's verifier and settings, and run it.
+
+    Used by `ponder.asolve` (``db=...``) and `ponder.runs.afork`.
+
+    Raises:
+        ConfigurationError: ``db`` is not usable, or a run ``run_id`` exists already.
+    """
+    async with open_store(db) as saver:
+        if await saver.aget_run(run_id) is not None:
+            raise ConfigurationError(f"run {run_id!r} exists already: resume it or pick another id")
+        record = RunRecord(
+            run_id=run_id, strategy=spec.name, problem=inputs["problem"], options=options,
+            model=model_spec if model_spec is not None else _model_label(context),
+            verifier=verifier_record(context.verifier), settings=run_settings(context),
+            budget=inputs["budget"], seed=context.seed, status="running", stop_reason=None,
+            answer=None, tokens=0, calls=0, seconds=0.0, parent_run_id=parent_run_id,
+            created_at=created_at, updated_at=created_at,
+        )  # fmt: skip
+        await saver.aput_run(record)
+        return await run_persisted(
+            saver, persisted_graph(spec, config, saver), record, inputs,
+            context=context, config=config, on_progress=on_progress,
+        )  # fmt: skip
