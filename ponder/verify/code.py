@@ -1,36 +1,37 @@
 """Code verification: run a candidate program against its tests in the sandbox.
 
 The candidate's code and its tests run in one interpreter (the tests call the candidate's
-functions), candidate first, so the candidate could end or rig the program before the tests
-run. The verdict is therefore not the exit status but a per-run secret that only the tests
-reaching their end can release:
+functions), candidate first, so the candidate could end or rig the program before its tests
+run. The verdict is therefore not the exit status but a per-run secret that the sandbox
+releases only to a shell the harness starts after the tests' last line (see
+`ponder.verify.sandbox.run_python`, ``secret=``): no Python code of the run ever holds it.
 
-1. The harness reads the secret from a pipe and hands it to the C environment
-   (``os.putenv``), where no Python code can read it back (``os.environ`` is a copy taken at
-   start-up), then closes the pipe: the candidate never has it.
-2. It installs an audit hook (which Python code cannot remove) before the candidate runs. The
-   hook lets a new program start only after the tests' own last line ran (the tests are
-   compiled with a final ``sys.audit`` call, recognized by its code object and line), and
-   refuses what could read the secret or bypass the hook: tracing and profiling (which can
-   make frames jump), ``gc`` referrer walks, code-object construction, ctypes, cffi, Tk,
-   sub-interpreters, the test extension modules, native modules from outside the Python
-   installation, SQLite extensions, and every other way of starting a program (``os.system``,
-   ``posix_spawn``, ``subprocess``; ``_posixsubprocess.fork_exec`` is replaced).
-3. The candidate runs (a ``SystemExit`` it raises only moves on to the tests), the builtins
-   are restored, the tests run, and the harness then ``exec``-s ``/bin/sh`` to print the
-   secret from its environment to the report pipe, which is not the candidate's stdout.
+1. Before the candidate runs, the harness installs an audit hook (Python code cannot remove
+   one). It lets a program start (``exec``) only after the tests' own last line has run in
+   the candidate's namespace (the tests are compiled, after the candidate has run, with a
+   final ``sys.audit`` call the hook recognizes by code object, globals and line), and
+   refuses what could get round it: other ways to start programs (``os.system``,
+   ``posix_spawn``, ``subprocess``; ``_posixsubprocess.fork_exec``, which raises no audit
+   event, is replaced), tracing and profiling (a tracer can make a frame jump), ``gc``
+   referrer walks (to the hook's own variables), calls into C through ctypes (importing it
+   is fine), cffi, Tk (whose ``exec`` is Tcl's), sub-interpreters (without the hook), the C
+   test modules, native modules from outside the Python installation and SQLite extensions.
+2. The candidate runs (a ``SystemExit`` it raises moves on to the tests), the builtins are
+   restored, and the tests run.
+3. The harness then ``exec``-s ``/bin/sh``, which reads the secret from its pipe, released by
+   the sandbox once it sees the process running the shell, and prints it to the report pipe
+   (not the candidate's stdout, so no output limit cuts it).
 
 So a wrong solution scores 0 whatever exit path it takes (``os._exit(0)``, ``SystemExit``,
 ``sys.excepthook``, ``atexit``, a thread), whatever it prints or writes to any descriptor,
-and whatever builtins it replaces. Not covered: a solution whose values fool the tests'
-comparisons (an object whose ``__eq__`` is always true, a monkeypatched module the tests
-use) passes, as it would anywhere; native code that reads raw memory (crafted ``marshal``
-data, a third-party extension such as numpy's ``__array_interface__``) can find the secret;
-on Python 3.13 and later, a signal handler can rewrite the hook's variables through
-``frame.f_locals``; and under ``"process"`` isolation a program can read its own memory
-through ``/proc`` (`ponder.verify.sandbox` has no ``/proc`` under bubblewrap). Tests that end
-the program themselves (``sys.exit``, ``unittest.main()`` without ``exit=False``) count as
-failing. Code under test cannot start programs or use ctypes.
+and whatever builtins it replaces. Not covered: values that fool the tests' comparisons (an
+object whose ``__eq__`` is always true, a monkeypatched module the tests use) pass, as they
+would anywhere; code that corrupts the interpreter's memory (ctypes pointers, crafted code
+objects or ``marshal`` data) can disable the hook; on Python 3.13 and later a signal handler
+can rewrite the hook's variables through ``frame.f_locals``; and under ``"process"``
+isolation nothing is contained (a program could read the secret in its parent's memory).
+Tests that end the program themselves (``sys.exit``, ``unittest.main()`` without
+``exit=False``) count as failing, and code under test cannot start programs.
 
 Example:
     >>> import asyncio
@@ -57,17 +58,17 @@ __all__ = ("CodeTests", "extract_code")
 _CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 
 _DENIED_EVENTS = (
-    "code.__new__", "gc.get_objects", "gc.get_referents", "gc.get_referrers", "os.posix_spawn",
+    "gc.get_objects", "gc.get_referents", "gc.get_referrers", "os.posix_spawn",
     "os.system", "pty.spawn", "sqlite3.enable_load_extension", "sqlite3.load_extension",
     "subprocess.Popen", "sys._current_exceptions", "sys._current_frames", "sys.addaudithook",
     "sys.monitoring.register_callback", "sys.setprofile", "sys.settrace",
 )  # fmt: skip
-"""Audit events the code under test may not raise (``ctypes.*`` too)."""
+"""Audit events the code under test may not raise (nor ``ctypes.*``: calling C functions)."""
 _DENIED_MODULES = (
-    "_cffi_backend", "_ctypes", "_interpchannels", "_interpqueues", "_interpreters",
+    "_cffi_backend", "_interpchannels", "_interpqueues", "_interpreters",
     "_posixsubprocess", "_testbuffer", "_testcapi", "_testclinic", "_testimportmultiple",
     "_testinternalcapi", "_testmultiphase", "_testsinglephase", "_tkinter", "_xxinterpchannels",
-    "_xxsubinterpreters", "cffi", "ctypes",
+    "_xxsubinterpreters", "cffi",
 )  # fmt: skip
 """Modules it may not import (a name is refused when any dotted part is one of these)."""
 _TRUSTED = tuple(
@@ -81,7 +82,7 @@ _TRUSTED = tuple(
 )
 """Folders native modules may be loaded from (the sandbox runs this same interpreter)."""
 
-_HARNESS = '''\
+_HARNESS = """\
 import builtins, os, sys, _posixsubprocess
 
 
@@ -92,15 +93,19 @@ def _refuse(*args, **kwargs):
 _posixsubprocess.fork_exec = _refuse  # subprocess's way to start a program: no audit event
 
 
-def _guard(tests, last):
-    getframe = sys._getframe
-    passed = False
+def _main():
+    secret_fd, report_fd = int(sys.argv[1]), int(sys.argv[2])
+    sys.argv[:] = ["-"]
+    getframe, run, leave, dup2, execv = sys._getframe, exec, SystemExit, os.dup2, os.execv
+    module = type(sys)("__main__")
+    namespace, table, saved = module.__dict__, builtins.__dict__, tuple(builtins.__dict__.items())
+    tests, last, passed = None, 0, False  # the hook's state: cells no Python code can reach
 
     def hook(event, args):
         nonlocal passed
         if event == "ponder.tests.passed":
             frame = getframe(1)
-            if frame.f_code is tests and frame.f_lineno == last:
+            if frame.f_code is tests and frame.f_globals is namespace and frame.f_lineno == last:
                 passed = True
         elif event == "os.exec":
             if not passed:
@@ -113,30 +118,16 @@ def _guard(tests, last):
                 type(path) is not str or not path.startswith({trusted}) or "/../" in path
             ):
                 raise ImportError(f"code under test cannot load native code from {{path!r}}")
-        elif event in {events} or event.startswith("ctypes."):
+        elif event in {events} or (
+            event.startswith("ctypes.") and (event != "ctypes.dlopen" or args[0] is not None)
+        ):
             raise PermissionError(f"code under test cannot use {{event}}")
 
-    return hook
-
-
-def _main():
-    secret_fd, report_fd = int(sys.argv[1]), int(sys.argv[2])
-    sys.argv[:] = ["-"]
-    secret = b""
-    while chunk := os.read(secret_fd, 4096):
-        secret += chunk
-    os.close(secret_fd)
-    os.putenv("PONDER_VERDICT", secret)  # only a new program can read it back
-    del secret, chunk
     candidate = compile({candidate}, "<candidate>", "exec", dont_inherit=True, optimize=0)
-    source = {tests} + "\\n__import__('sys').audit('ponder.tests.passed')\\n"
-    tests = compile(source, "<tests>", "exec", dont_inherit=True, optimize=0)
-    sys.addaudithook(_guard(tests, source.count("\\n")))
-    module = type(sys)("__main__")
+    sys.addaudithook(hook)
+    del hook  # the audit hooks are out of Python's reach; this name would not be
     sys.modules["__main__"] = module
-    namespace, table, saved = module.__dict__, builtins.__dict__, dict(builtins.__dict__)
     namespace["__builtins__"] = builtins
-    run, leave, dup2, execv = exec, SystemExit, os.dup2, os.execv
     try:
         run(candidate, namespace)
     except leave:
@@ -144,13 +135,18 @@ def _main():
     table.clear()
     table.update(saved)
     namespace["__builtins__"] = builtins
+    # Compiled only now, so the candidate never held this code object to run on its own.
+    source = {tests} + "\\n__import__('sys').audit('ponder.tests.passed')\\n"
+    last = source.count("\\n")
+    tests = compile(source, "<tests>", "exec", dont_inherit=True, optimize=0)
     run(tests, namespace)
+    dup2(secret_fd, 0)
     dup2(report_fd, 1)
-    execv("/bin/sh", ["sh", "-c", 'printf "%s\\\\n" "$PONDER_VERDICT"'])
+    execv("/bin/sh", ["sh", "-c", 'echo; read -r secret; echo "$secret"'])
 
 
 _main()
-'''
+"""
 """The program run in the sandbox; see the module docstring."""
 
 
@@ -175,10 +171,15 @@ def _harness(code: str, tests: str) -> str:
     return _HARNESS.format(
         candidate=repr(code),
         tests=repr(tests),
-        modules=repr(set(_DENIED_MODULES)),
-        events=repr(set(_DENIED_EVENTS)),
+        modules=_set_display(_DENIED_MODULES),
+        events=_set_display(_DENIED_EVENTS),
         trusted=repr(_TRUSTED),
     )
+
+
+def _set_display(names: tuple[str, ...]) -> str:
+    # A set display of constants: Python compiles ``x in {...}`` to a frozenset constant.
+    return "{" + ", ".join(repr(name) for name in sorted(names)) + "}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +206,7 @@ class CodeTests:
         secret = secrets.token_hex(16)
         program = _harness(f"{self.prelude}\n{code}", self.tests)
         result = await run_python(program, self.limits, secret=secret)
-        if result.ok and secret in result.report.split():
+        if result.ok and result.report.split() == [secret]:  # the shell's words, nobody else's
             return Verdict(score=1.0, reason="all tests passed")
         if result.ok:
             return Verdict(score=0.0, reason="tests failed: the code ended the run before them")

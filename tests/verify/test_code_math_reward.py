@@ -37,6 +37,30 @@ async def test_code_that_loops_or_allocates_is_stopped() -> None:
 
 
 @pytest.mark.parametrize(
+    "ending",
+    [
+        "import sys\nsys.exit(0)",  # ending the program moves on to the tests
+        "if __name__ == '__main__':\n    print(add(1, 2))",
+        "for _ in range(20_000):\n    print('x' * 10)",  # past the output limit
+        "import asyncio, ctypes",  # stdlib modules that import or build code objects
+    ],
+)
+async def test_a_right_solution_passes_however_it_ends(ending: str) -> None:
+    tests = CodeTests(
+        "assert add(2, 3) == 5\nif __name__ == '__main__':\n    assert add(1, 1) == 2"
+    )
+    verdict = await tests("", {"answer": f"def add(a, b):\n    return a + b\n{ending}"})
+    assert verdict.score == 1.0, verdict.reason
+
+
+async def test_code_under_test_cannot_start_programs() -> None:
+    tests = CodeTests("assert run() == 0")
+    code = "import subprocess\ndef run():\n    return subprocess.run(['true']).returncode"
+    verdict = await tests("", {"answer": code})
+    assert verdict.score == 0.0 and "subprocess.Popen" in (verdict.reason or "")
+
+
+@pytest.mark.parametrize(
     ("answer", "expected", "equal"),
     [
         ("0.5", r"\frac{1}{2}", True),
