@@ -35,6 +35,7 @@ from typing import Any
 
 from ponder.eval.datasets import Problem, load_dataset
 from ponder.eval.scorers import SCORERS, score
+from ponder.graphs.self_consistency import SelfConsistencyConfig, _vote_stop
 from ponder.models import EmbeddedChatModel
 from ponder.nodes.select import majority, tally
 from ponder.nodes.vote import (
@@ -44,6 +45,7 @@ from ponder.nodes.vote import (
     weighted_by_confidence,
 )
 from ponder.prompts import FEW_SHOT
+from ponder.verify import ArithmeticConsistency
 
 RESULTS = Path(__file__).parent / "results"
 MEASURES: tuple[ConfidenceMeasure, ...] = (
@@ -89,7 +91,7 @@ async def draw(
         for message in [greedy, *sampled]:
             answer = extract(message.text)
             drawn.append({
-                "answer": answer, "correct": await score(problem, answer),
+                "answer": answer, "correct": await score(problem, answer), "text": message.text,
                 "confidence": message.response_metadata.get("confidence"),
                 "tokens": message.usage_metadata["output_tokens"] if message.usage_metadata else 0,
             })  # fmt: skip
@@ -114,8 +116,25 @@ def _pick(votes: dict[str, float] | None, samples: list[dict[str, Any]]) -> str 
     return majority(votes)
 
 
+CHECK = ArithmeticConsistency()
+
+
+def arithmetic_ok(sample: dict[str, Any]) -> bool | None:
+    """Whether a sample's stated arithmetic is right (``None``: no text stored)."""
+    if "text" not in sample:
+        return None
+    return CHECK("", sample).score > 0.0
+
+
+def checked_majority(samples: list[dict[str, Any]]) -> str | None:
+    """The majority among the samples whose arithmetic checks out (all, if none does)."""
+    kept = [s for s in samples if arithmetic_ok(s) is not False]
+    return majority(dict(tally(kept or samples)))  # type: ignore[arg-type]
+
+
 def rules() -> dict[str, Rule]:
     found: dict[str, Rule] = {"majority": lambda s: majority(dict(tally(s)))}  # type: ignore[arg-type]
+    found["arithmetic-checked majority"] = checked_majority
     for measure in MEASURES:
         for temperature in (0.1, 0.3, 1.0):
             found[f"weighted:{measure}:T={temperature}"] = lambda s, m=measure, t=temperature: (
@@ -143,8 +162,24 @@ def correct(row: dict[str, Any], answer: str | None) -> bool:
     return False
 
 
-def accuracy(rows: Sequence[dict[str, Any]], rule: Rule, k: int) -> list[int]:
-    return [int(correct(r, rule(r["samples"][:k]))) for r in rows]
+POOLS = ("sampled", "greedy_first")
+"""Which k samples a rule votes over: k sampled ones, or the greedy one and k - 1 sampled."""
+
+
+def pool(row: dict[str, Any], name: str, k: int) -> list[dict[str, Any]]:
+    if name == "greedy_first":
+        return [row["greedy"], *row["samples"][: k - 1]]
+    return list(row["samples"][:k])
+
+
+def accuracy(rows: Sequence[dict[str, Any]], rule: Rule, k: int, pool_name: str) -> list[int]:
+    return [int(correct(r, rule(pool(r, pool_name, k)))) for r in rows]
+
+
+def named(name: str) -> tuple[str, str]:
+    """(pool, rule) of a name ``pool/rule``."""
+    pool_name, _, rule = name.partition("/")
+    return pool_name, rule
 
 
 def paired_interval(a: list[int], b: list[int], rounds: int = 2000) -> tuple[float, float, float]:
@@ -196,6 +231,41 @@ def cost(model: EmbeddedChatModel, repeats: int) -> dict[str, float]:
     return {"with_s": with_s, "without_s": without_s, "ratio": with_s / without_s}
 
 
+STOPPING = {
+    "agreement 0.75 (default)": {"stopping": "agreement", "agreement": 0.75},
+    "posterior 0.90": {"stopping": "posterior", "posterior": 0.9},
+    "posterior 0.95": {"stopping": "posterior", "posterior": 0.95},
+}
+"""Self-consistency's stopping rules, simulated on the stored samples in their order."""
+
+
+def simulate(row: dict[str, Any], options: dict[str, Any], pool_name: str, n: int,
+             rule: Rule) -> tuple[bool, int, int]:  # fmt: skip
+    """(right, samples drawn, output tokens) of self-consistency stopping by ``options``."""
+    config = SelfConsistencyConfig(max_samples=n, **options)
+    drawn = pool(row, pool_name, n)
+    for k in range(1, n + 1):
+        state: Any = {"candidates": drawn[:k]}
+        if _vote_stop(config, state) is not None:
+            break
+    used = drawn[:k]
+    return correct(row, rule(used)), k, sum(s["tokens"] for s in used)
+
+
+def stopping_report(held: Sequence[dict[str, Any]], n: int, rule: Rule, name: str) -> list[Any]:
+    lines = []
+    for pool_name in POOLS:
+        for label, options in STOPPING.items():
+            runs = [simulate(r, options, pool_name, n, rule) for r in held]
+            lines.append({
+                "pool": pool_name, "stopping": label, "select": name,
+                "accuracy": sum(r[0] for r in runs) / len(runs),
+                "samples": statistics.mean(r[1] for r in runs),
+                "output_tokens": statistics.mean(r[2] for r in runs),
+            })  # fmt: skip
+    return lines
+
+
 def report(rows: list[dict[str, Any]], samples: int) -> dict[str, Any]:
     out: dict[str, Any] = {"datasets": {}}
     table = rules()
@@ -205,15 +275,19 @@ def report(rows: list[dict[str, Any]], samples: int) -> dict[str, Any]:
         out["datasets"][dataset] = {"tune": len(tune), "report": len(held)}
     tune = [r for r in rows if r["split"] == "tune"]
     held = [r for r in rows if r["split"] == "report"]
-    tune_scores = {
-        name: sum(accuracy(tune, rule, samples)) / len(tune) for name, rule in table.items()
-    }
-    best = max((n for n in tune_scores if n != "majority"), key=lambda n: tune_scores[n])
+
+    def score_on(part: Sequence[dict[str, Any]], name: str, k: int) -> list[int]:
+        pool_name, rule = named(name)
+        return accuracy(part, table[rule], k, pool_name)
+
+    names = [f"{p}/{rule}" for p in POOLS for rule in table]
+    tune_scores = {name: sum(score_on(tune, name, samples)) / len(tune) for name in names}
+    best = max((n for n in names if n != "sampled/majority"), key=lambda n: tune_scores[n])
     greedy = [int(r["greedy"]["correct"]) for r in held]
     lines = []
     for k in (1, 2, 4, samples):
-        maj = accuracy(held, table["majority"], k)
-        chosen = accuracy(held, table[best], k)
+        maj = score_on(held, "sampled/majority", k)
+        chosen = score_on(held, best, k)
         vs_maj = paired_interval(chosen, maj)
         vs_greedy = paired_interval(chosen, greedy)
         maj_vs_greedy = paired_interval(maj, greedy)
@@ -231,15 +305,45 @@ def report(rows: list[dict[str, Any]], samples: int) -> dict[str, Any]:
                              [s["confidence"][measure] for s in flat if not s["correct"]]),
             "within_problem": within_auroc(held, measure),
         }  # fmt: skip
+    flat = [s for r in held for s in r["samples"] if arithmetic_ok(s) is not None]
+    if flat:
+        aurocs["arithmetic check (label-free verifier)"] = {
+            "overall": auroc([float(arithmetic_ok(s) or 0) for s in flat if s["correct"]],
+                             [float(arithmetic_ok(s) or 0) for s in flat if not s["correct"]]),
+            "within_problem": None,
+        }  # fmt: skip
     out.update(chosen_on_tune=best, tune_accuracy=tune_scores, report_rows=lines, auroc=aurocs)
     out["report_accuracy_all_rules"] = {
-        name: sum(accuracy(held, rule, samples)) / len(held) for name, rule in table.items()
+        name: sum(score_on(held, name, samples)) / len(held) for name in names
     }
+    per_dataset = {}
+    for dataset in sorted({r["dataset"] for r in held}):
+        part = [r for r in held if r["dataset"] == dataset]
+        per_dataset[dataset] = {
+            "greedy": sum(int(r["greedy"]["correct"]) for r in part) / len(part),
+            "majority": sum(score_on(part, "sampled/majority", samples)) / len(part),
+            "greedy_first_majority": sum(score_on(part, "greedy_first/majority", samples))
+            / len(part),
+            "chosen": sum(score_on(part, best, samples)) / len(part),
+            "pass_at_n": sum(any(s["correct"] for s in r["samples"]) for r in part) / len(part),
+        }
+    out["report_by_dataset"] = per_dataset
+    out["stopping"] = stopping_report(held, samples, table["majority"], "majority") + (
+        stopping_report(held, samples, table[named(best)[1]], named(best)[1])
+    )
+    out["greedy_output_tokens"] = statistics.mean(r["greedy"]["tokens"] for r in held)
     return out
 
 
 def print_report(result: dict[str, Any]) -> None:
     print(f"Rule chosen on the tune split: {result['chosen_on_tune']}")
+    print("\n| dataset (report split) | greedy | majority@N | greedy-first majority@N |"
+          " chosen@N | pass@N |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for dataset, line in result["report_by_dataset"].items():
+        print(f"| {dataset} | {100 * line['greedy']:.1f}% | {100 * line['majority']:.1f}% | "
+              f"{100 * line['greedy_first_majority']:.1f}% | {100 * line['chosen']:.1f}% | "
+              f"{100 * line['pass_at_n']:.1f}% |")  # fmt: skip
     print("\n| k | greedy | majority | chosen rule | chosen - majority [95% CI] |"
           " chosen - greedy [95% CI] | majority - greedy [95% CI] | pass@k |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
@@ -258,6 +362,14 @@ def print_report(result: dict[str, Any]) -> None:
         overall, within = values["overall"], values["within_problem"]
         print(f"| {measure} | {overall if overall is None else round(overall, 3)} | "
               f"{within if within is None else round(within, 3)} |")  # fmt: skip
+    print(f"\nSelf-consistency stopping rules on the report split (N = {result['samples']}; "
+          f"greedy: {result['greedy_output_tokens']:.0f} output tokens):")  # fmt: skip
+    print("\n| pool | stopping | select | accuracy | samples | output tokens |")
+    print("|---|---|---|---|---|---|")
+    for line in result["stopping"]:
+        print(f"| {line['pool']} | {line['stopping']} | {line['select']} | "
+              f"{100 * line['accuracy']:.1f}% | {line['samples']:.2f} | "
+              f"{line['output_tokens']:.0f} |")  # fmt: skip
     if "cost" in result:
         c = result["cost"]
         print(
@@ -288,7 +400,8 @@ def main() -> None:
     rows = json.loads(store.read_text())
     result = report(rows, args.samples)
     result.update(model=args.model, samples=args.samples, datasets=args.datasets.split(","))
-    if model is not None and args.cost_repeats:
+    if args.cost_repeats:
+        model = model or EmbeddedChatModel.from_name(args.model)
         result["cost"] = cost(model, args.cost_repeats)
     (RESULTS / f"confidence-{args.model}.json").write_text(json.dumps(result, indent=2))
     print_report(result)

@@ -82,10 +82,18 @@ async def asolve(
         mid-run gives ``status == "failed"`` with the candidates gathered before.
 
     Raises:
-        ConfigurationError: The problem, budget, strategy, options or model are not usable.
+        ConfigurationError: The problem (empty, or not valid text), budget, strategy, seed,
+            options or model are not usable.
     """
     if not isinstance(problem, str) or not problem.strip():
         raise ConfigurationError("the problem is empty: give the question to solve as text")
+    try:
+        problem.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no model, no store can take it
+        raise ConfigurationError(
+            f"the problem is not valid text: {problem[exc.start : exc.end]!r} at position "
+            f"{exc.start} is a lone surrogate (undecodable input?); give it as UTF-8 text"
+        ) from exc
     spec = strategy_spec(strategy)
     config = make_config(spec, options)
     if budget is None:

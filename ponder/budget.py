@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypedDict
 
+from typing_extensions import NotRequired
+
 from ponder.errors import ConfigurationError, Limit
 
 __all__ = ("Budget", "BudgetLimits", "CallPlan", "Pricing", "Remaining", "Usage", "plan_call")
@@ -29,6 +31,8 @@ class BudgetLimits(TypedDict):
 
     tokens: int | None
     """Most input plus output tokens the run may spend."""
+    output_tokens: NotRequired[int | None]
+    """Most output (generated) tokens the run may spend (absent in older runs: no limit)."""
     calls: int | None
     """Most model calls the run may make."""
     seconds: float | None
@@ -85,6 +89,15 @@ class Usage:
         """Input plus output tokens."""
         return self.tokens_in + self.tokens_out
 
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens (the same as `tokens_out`, by the budget's name for them)."""
+        return self.tokens_out
+
+    def spent(self, name: Limit) -> float:
+        """Return what was spent of the limit called ``name``."""
+        return float(getattr(self, name))
+
     def plus(self, entry: LedgerLike) -> Usage:
         """Return this usage with one more call (a ledger entry) added."""
         return Usage(
@@ -134,6 +147,7 @@ class Remaining:
     calls: int | None
     seconds: float | None
     cost: float | None
+    output_tokens: int | None = None
 
     @property
     def exhausted(self) -> Limit | None:
@@ -142,6 +156,8 @@ class Remaining:
             return "calls"
         if self.tokens is not None and self.tokens <= 0:
             return "tokens"
+        if self.output_tokens is not None and self.output_tokens <= 0:
+            return "output_tokens"
         if self.seconds is not None and self.seconds <= 0:
             return "seconds"
         if self.cost is not None and self.cost <= 0:
@@ -181,6 +197,9 @@ class Budget:
 
     tokens: int | None = None
     """Most input plus output tokens, counted by the model's own tokenizer."""
+    output_tokens: int | None = None
+    """Most output (generated) tokens. On the embedded model a repeated prompt is read from
+    its cache and costs almost nothing, so generated tokens are what a run really spends."""
     calls: int | None = None
     """Most model calls."""
     seconds: float | None = None
@@ -191,7 +210,7 @@ class Budget:
     """What the model charges, to turn tokens into money."""
 
     def __post_init__(self) -> None:
-        for name in ("tokens", "calls"):
+        for name in ("tokens", "output_tokens", "calls"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value <= 0
@@ -212,10 +231,11 @@ class Budget:
                 )
         if self.cost is not None and self.pricing is None:
             raise ConfigurationError("Budget.cost needs Budget.pricing to turn tokens into money")
-        if all(getattr(self, name) is None for name in ("tokens", "calls", "seconds", "cost")):
+        limits = ("tokens", "output_tokens", "calls", "seconds", "cost")
+        if all(getattr(self, name) is None for name in limits):
             raise ConfigurationError(
-                "a Budget needs at least one limit (tokens, calls, seconds or cost); "
-                "ponder never runs unbounded"
+                "a Budget needs at least one limit (tokens, output_tokens, calls, seconds or "
+                "cost); ponder never runs unbounded"
             )
 
     def to_limits(self) -> BudgetLimits:
@@ -223,6 +243,7 @@ class Budget:
         pricing = self.pricing
         return BudgetLimits(
             tokens=self.tokens,
+            output_tokens=self.output_tokens,
             calls=self.calls,
             seconds=self.seconds,
             cost=self.cost,
@@ -236,6 +257,7 @@ class Budget:
         priced = limits["price_in"] or limits["price_out"] or limits["cost"] is not None
         return cls(
             tokens=limits["tokens"],
+            output_tokens=limits.get("output_tokens"),
             calls=limits["calls"],
             seconds=limits["seconds"],
             cost=limits["cost"],
@@ -250,6 +272,9 @@ class Budget:
         """Return what is left of each limit after ``usage``."""
         return Remaining(
             tokens=None if self.tokens is None else self.tokens - usage.tokens,
+            output_tokens=None
+            if self.output_tokens is None
+            else self.output_tokens - usage.tokens_out,
             calls=None if self.calls is None else self.calls - usage.calls,
             seconds=None if self.seconds is None else self.seconds - usage.seconds,
             cost=None if self.cost is None else self.cost - usage.cost,
@@ -265,6 +290,7 @@ class Budget:
 
         return Budget(
             tokens=low(self.tokens, other.tokens),  # type: ignore[arg-type]
+            output_tokens=low(self.output_tokens, other.output_tokens),  # type: ignore[arg-type]
             calls=low(self.calls, other.calls),  # type: ignore[arg-type]
             seconds=low(self.seconds, other.seconds),
             cost=low(self.cost, other.cost),
@@ -288,6 +314,8 @@ class Budget:
             parts = min(parts, left.calls)
         if left.tokens is not None:
             parts = min(parts, left.tokens)
+        if left.output_tokens is not None:
+            parts = min(parts, left.output_tokens)
 
         def part(value: float | None, whole: bool) -> float | None:
             if value is None:
@@ -297,6 +325,7 @@ class Budget:
         return [
             Budget(
                 tokens=part(left.tokens, True),  # type: ignore[arg-type]
+                output_tokens=part(left.output_tokens, True),  # type: ignore[arg-type]
                 calls=part(left.calls, True),  # type: ignore[arg-type]
                 seconds=self.seconds,
                 cost=part(left.cost, False),
@@ -305,9 +334,33 @@ class Budget:
             for _ in range(parts)
         ]
 
+    def limit(self, name: Limit) -> float | None:
+        """Return the limit called ``name`` (``None`` for none)."""
+        return float(getattr(self, name)) if getattr(self, name) is not None else None
+
     def call_cost(self, tokens_in: int, tokens_out: int) -> float:
         """Return the money a call with these token counts costs under this budget."""
         return self.pricing.cost(tokens_in, tokens_out) if self.pricing else 0.0
+
+
+def _caps(budget: Budget, left: Remaining, prompt_tokens: int) -> dict[Limit, int] | None:
+    """Return the output cap each limit leaves for a call with this prompt.
+
+    ``None`` when the prompt alone costs more money than is left.
+    """
+    caps: dict[Limit, int] = {}
+    if left.tokens is not None:
+        caps["tokens"] = left.tokens - prompt_tokens
+    if left.output_tokens is not None:
+        caps["output_tokens"] = left.output_tokens
+    if left.cost is not None and budget.pricing is not None:
+        out_price = budget.pricing.output_per_million / 1e6
+        in_cost = budget.pricing.cost(prompt_tokens, 0)
+        if in_cost > left.cost:
+            return None
+        if out_price > 0:
+            caps["cost"] = math.floor((left.cost - in_cost) / out_price)
+    return caps
 
 
 def plan_call(
@@ -342,21 +395,14 @@ def plan_call(
 
     if left.calls is not None and left.calls < 1:
         return refuse("calls")
-    cap = max_tokens
-    if left.tokens is not None:
-        cap = min(cap, left.tokens - prompt_tokens)
-    if left.cost is not None and budget.pricing is not None:
-        out_price = budget.pricing.output_per_million / 1e6
-        in_cost = budget.pricing.cost(prompt_tokens, 0)
-        if in_cost > left.cost:
-            return refuse("cost")
-        if out_price > 0:
-            cap = min(cap, math.floor((left.cost - in_cost) / out_price))
-    if cap < min(min_tokens, max_tokens):
-        limit: Limit = "tokens"
-        if left.tokens is None or left.tokens - prompt_tokens >= min(min_tokens, max_tokens):
-            limit = "cost"
-        return refuse(limit)
+    caps = _caps(budget, left, prompt_tokens)
+    if caps is None:
+        return refuse("cost")
+    least = min(min_tokens, max_tokens)
+    for limit, cap in caps.items():
+        if cap < least:
+            return refuse(limit)
+    cap = min([max_tokens, *caps.values()])
     timeout = call_timeout
     if left.seconds is not None:
         if left.seconds <= min_seconds:

@@ -42,12 +42,14 @@ __all__ = (
     "NodeError",
     "PonderError",
     "VerifierError",
+    "error_from_record",
     "record_kind",
 )
 
-Limit = Literal["tokens", "calls", "seconds", "cost"]
-"""The names of a budget's limits: input plus output ``tokens``, model ``calls``, wall
-``seconds`` and ``cost`` (money, per the budget's pricing)."""
+Limit = Literal["tokens", "output_tokens", "calls", "seconds", "cost"]
+"""The names of a budget's limits: input plus output ``tokens``, generated
+``output_tokens``, model ``calls``, wall ``seconds`` and ``cost`` (money, per the budget's
+pricing)."""
 
 ErrorKind = Literal[
     "BudgetExceeded",
@@ -221,6 +223,25 @@ ERROR_KINDS: dict[ErrorKind, type[PonderError]] = {
 """The class each `ErrorKind` names."""
 
 assert set(ERROR_KINDS) == set(get_args(ErrorKind))  # noqa: S101 - kept in step by hand
+
+
+def error_from_record(kind: str, message: str) -> PonderError:
+    """Return the error a run recorded as ``kind`` with ``message``, ready to raise.
+
+    The error carries the message only (the structured fields of the moment it happened,
+    such as `BudgetExceeded.limit`, are not recorded). A kind ponder does not know is a
+    `NodeError`.
+
+    Example:
+        >>> raise error_from_record("ModelError", "ConnectionError: server went away")
+        Traceback (most recent call last):
+        ...
+        ponder.errors.ModelError: ConnectionError: server went away
+    """
+    cls = ERROR_KINDS.get(kind, NodeError)  # type: ignore[call-overload]
+    error: PonderError = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error
 
 
 def record_kind(error: BaseException) -> ErrorKind:

@@ -6,9 +6,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ponder.budget import Usage
+from ponder.errors import error_from_record
 from ponder.state import Candidate, LedgerEntry, RunError, Status, StopReason
 
 __all__ = ("RunResult",)
+
+_RUN_FAILURES = ("ModelError", "ModelTimeout", "BudgetOverrun", "NodeError", "CheckpointError")
+"""The kinds that fail a run (others, such as a verifier's failure, are recorded only)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -57,6 +61,38 @@ class RunResult:
         """The first recorded failure, as text, or ``None``."""
         return f"{self.errors[0]['kind']}: {self.errors[0]['message']}" if self.errors else None
 
+    def raise_for_status(self) -> RunResult:
+        """Raise the run's first recorded error when it failed; else return the result.
+
+        The error is the class its record names (`ponder.errors.ErrorKind`): `ModelError`,
+        `ModelTimeout`, `BudgetOverrun`, `NodeError` (a node raised something unexpected)...
+
+        Example:
+            >>> import ponder
+            >>> from ponder.testing import ScriptedChatModel
+            >>> model = ScriptedChatModel(replies=[RuntimeError("server went away")])
+            >>> ponder.solve("q", model=model).raise_for_status()
+            Traceback (most recent call last):
+            ...
+            ponder.errors.ModelError: RuntimeError: server went away
+        """
+        if self.status == "failed" and self.errors:
+            failures = [e for e in self.errors if e["kind"] in _RUN_FAILURES] or self.errors
+            raise error_from_record(failures[0]["kind"], failures[0]["message"])
+        return self
+
+    @property
+    def flops(self) -> float | None:
+        """Estimated floating-point operations of every call (``None`` when any is unknown).
+
+        About 2 x parameters x tokens processed per call, a prompt prefix the embedded model
+        read from its cache counted once (see `ponder.state.LedgerEntry.flops`).
+        """
+        values = [entry.get("flops") for entry in self.ledger]
+        if not values or any(value is None for value in values):
+            return None
+        return float(sum(value for value in values if value is not None))
+
     @property
     def overhead_seconds(self) -> float:
         """Wall seconds spent outside model calls: ponder's own cost."""
@@ -75,6 +111,7 @@ class RunResult:
             "usage": {**asdict(self.usage), "tokens": self.usage.tokens},
             "wall_seconds": self.wall_seconds,
             "overhead_seconds": self.overhead_seconds,
+            "flops": self.flops,
             "candidates": self.candidates,
             "ledger": self.ledger,
             "errors": self.errors,

@@ -40,6 +40,7 @@ from ponder.setup import (
     DEFAULT_DB,
     STORED,
     Stored,
+    check_state,
     get_record,
     open_store,
     pause_reason,
@@ -172,6 +173,7 @@ async def aresume(
         ConfigurationError: No such run; a paused run without a top-up or an approval;
             a finished run; a model, verifier, extractor or step scorer given as code that
             is not given again.
+        CheckpointError: The run's record or its checkpoint is damaged.
     """
     async with open_store(db) as saver:
         record = await get_record(saver, run_id)
@@ -184,6 +186,9 @@ async def aresume(
         )  # fmt: skip
         graph = persisted_graph(spec, config, saver)
         snapshot = await graph.aget_state(thread_config(run_id, config))
+        latest = await saver.aget_tuple(thread_config(run_id, config))
+        pending = (latest.pending_writes or []) if latest is not None else []
+        check_state(snapshot.values, f"run {run_id!r}", pending)  # what the resume replays
         reason = pause_reason(snapshot)
         paused = reason is not None
         wants_more = any(v is not None for v in (add_tokens, add_calls, add_seconds, add_cost))
@@ -278,6 +283,7 @@ async def afork(
     Raises:
         ConfigurationError: No such run or checkpoint, unusable options, or a model,
             verifier, extractor or step scorer given as code that is not given again.
+        CheckpointError: The run's record or the checkpoint is damaged.
     """
     async with open_store(db) as saver:
         record = await get_record(saver, run_id)
@@ -288,6 +294,7 @@ async def afork(
         )
         if not source.values:
             raise ConfigurationError(f"run {run_id!r} has no checkpoint {at!r}")
+        check_state(source.values, f"run {run_id!r}")
     spec = strategy_spec(strategy or record["strategy"])
     if not options and spec.name == record["strategy"]:
         options = dict(record["options"])
@@ -319,12 +326,18 @@ async def alist_runs(*, db: str = DEFAULT_DB, limit: int | None = None) -> list[
 
 
 async def alist_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[CheckpointInfo]:
-    """Return a run's checkpoints (its top-level graph's), newest first."""
+    """Return a run's checkpoints (its top-level graph's), newest first.
+
+    Raises:
+        ConfigurationError: There is no such run.
+        CheckpointError: Its record or a checkpoint is damaged.
+    """
     async with open_store(db) as saver:
         await get_record(saver, run_id)
         found: list[CheckpointInfo] = []
         async for item in saver.alist({"configurable": {"thread_id": run_id, "checkpoint_ns": ""}}):
             channels = item.checkpoint["channel_values"]
+            check_state(channels, f"run {run_id!r}")
             ledger = cast(list[dict[str, Any]], channels.get("ledger", []))
             found.append(
                 CheckpointInfo(

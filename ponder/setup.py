@@ -10,6 +10,8 @@
 - `open_store` opens the run store at a database URL; `start_run` records a new persisted
   run and runs it; `run_persisted` runs a recorded one (new, resumed or forked) to its end or
   its next pause, keeping its record current.
+- `check_state` refuses checkpoint values that are not of the types ponder writes (a damaged
+  or tampered checkpoint), before a resume, a fork or the viewer uses them.
 
 `ponder.api` (new runs) and `ponder.runs` (the registry, resumes and forks) both build on
 this module; neither imports the other.
@@ -27,22 +29,25 @@ Example:
 from __future__ import annotations
 
 import enum
+import functools
 import time
-from collections.abc import Mapping
-from typing import Any
+import types
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
+from typing_extensions import is_typeddict
 
 from ponder.context import RunContext
-from ponder.errors import ConfigurationError
+from ponder.errors import CheckpointError, ConfigurationError
 from ponder.graphs.registry import StrategySpec, compiled
 from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
 from ponder.persistence.runs import RunRecord, RunSettings
 from ponder.persistence.sqlalchemy import SqlCheckpointer
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback, drive, result_from
-from ponder.state import StopReason
+from ponder.state import RunState, StopReason
 from ponder.verify.extract import Extractor, extract_number
 from ponder.verify.record import (
     extractor_from_record,
@@ -59,6 +64,7 @@ __all__ = (
     "DEFAULT_DB",
     "STORED",
     "Stored",
+    "check_state",
     "check_verifier",
     "get_record",
     "make_context",
@@ -125,9 +131,11 @@ def make_context(
     """Build the run context (persisted runs pause, instead of ending, when out of budget).
 
     Raises:
-        ConfigurationError: The extractor or step scorer is not callable, or a timeout is
-            not positive seconds.
+        ConfigurationError: The extractor or step scorer is not callable, the seed is not a
+            whole number, or a timeout is not positive seconds.
     """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigurationError(f"seed must be a whole number, got {seed!r}")
     if extractor is not None and not callable(extractor):
         raise ConfigurationError("extractor must be callable: (text) -> answer or None")
     if step_scorer is not None and not callable(step_scorer):
@@ -151,6 +159,127 @@ def make_context(
 def _check_seconds(name: str, value: object, wanted: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigurationError(f"{name} must be {wanted}, got {value!r}")
+
+
+def check_state(
+    values: Mapping[str, Any],
+    where: str,
+    writes: Iterable[tuple[str, str, Any]] = (),
+) -> None:
+    """Refuse checkpoint values that are not of the types ponder writes.
+
+    A checkpoint holds plain data. One that was damaged or tampered with can hold anything:
+    LangGraph's reader turns an unreadable or refused msgpack extension value into ``None``
+    or its raw payload, which would then fail far away with a ``TypeError``. Each channel of
+    `ponder.state.RunState` present in ``values`` (and each pending write to one) is checked
+    against its declared type, down to the fields of every candidate, ledger entry and
+    error; labels (`typing.Literal` values) are checked for their type only, so a run
+    written by another ponder version stays readable. Other channels are not checked.
+
+    Args:
+        values: A checkpoint's channel values.
+        where: What they are, for the message (``"run 'r1'"``).
+        writes: Its pending writes, ``(task_id, channel, value)``.
+
+    Raises:
+        CheckpointError: A value is not of its channel's type.
+
+    Example:
+        >>> check_state({"problem": "2 + 2?", "candidates": None}, "run 'r1'")
+        Traceback (most recent call last):
+        ...
+        ponder.errors.CheckpointError: run 'r1' is damaged: its checkpoint's candidates channel holds NoneType, not list[Candidate] (tampered with, or written by something else); remove the run (ponder rm RUN) or fork an earlier checkpoint
+    """  # noqa: E501
+    checks = _state_checks()
+    found = [(name, value) for name, value in values.items() if name in checks]
+    found += [(channel, value) for _, channel, value in writes if channel in checks]
+    for name, value in found:
+        if not checks[name](value):
+            raise CheckpointError(
+                f"{where} is damaged: its checkpoint's {name} channel holds "
+                f"{type(value).__name__}, not {_describe(get_type_hints(RunState)[name])} "
+                "(tampered with, or written by something else); remove the run (ponder rm RUN) "
+                "or fork an earlier checkpoint"
+            )
+
+
+_Check = Callable[[Any], bool]
+
+
+@functools.cache
+def _state_checks() -> dict[str, _Check]:
+    return {name: _check(hint) for name, hint in get_type_hints(RunState).items()}
+
+
+_EXACT: dict[Any, tuple[type, ...]] = {
+    str: (str,), int: (int,), float: (int, float), bool: (bool,), type(None): (type(None),),
+    None: (type(None),),
+}  # fmt: skip
+"""The exact runtime types of the simple hints (``bool`` is not an ``int`` here)."""
+
+
+def _simple(hint: Any) -> tuple[type, ...] | None:
+    """The exact types ``hint`` allows, when it is a simple type, a label or a union of them."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Literal:
+        return tuple({type(arg) for arg in args})
+    if origin is Union or origin is types.UnionType:
+        parts = [_simple(arg) for arg in args]
+        return None if None in parts else tuple(t for part in parts if part for t in part)
+    return _EXACT.get(hint)
+
+
+@functools.cache
+def _check(hint: Any) -> _Check:
+    """A function telling whether a value is of type ``hint`` (the forms the state uses).
+
+    Built once per type: the viewer checks every checkpoint of a run, each holding the run's
+    whole tree so far.
+    """
+    origin, args = get_origin(hint), get_args(hint)
+    exact = _simple(hint)
+    if exact is not None:
+        allowed = frozenset(exact)
+        return lambda value: type(value) in allowed
+    if hint is Any:
+        return lambda value: True
+    if origin is Annotated:
+        return _check(args[0])
+    if origin is Union or origin is types.UnionType:
+        alternatives = [_check(arg) for arg in args]
+        return lambda value: any(check(value) for check in alternatives)
+    if origin is list:
+        item = _check(args[0])
+        return lambda value: type(value) is list and all(map(item, value))
+    if origin is dict:
+        key, entry = _check(args[0]), _check(args[1])
+        return lambda value: (
+            type(value) is dict and all(key(k) and entry(v) for k, v in value.items())
+        )
+    if is_typeddict(hint):
+        fields = [(name, _check(field)) for name, field in get_type_hints(hint).items()]
+        needs_id = any(name == "id" for name, _ in fields)
+
+        def typed_dict(value: Any) -> bool:
+            if type(value) is not dict or (needs_id and "id" not in value):
+                return False  # an item of a list channel needs its id (reducers merge by it)
+            return all(check(value[name]) for name, check in fields if name in value)
+
+        return typed_dict
+    return lambda value: not isinstance(hint, type) or isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:
+        return _describe(args[0])
+    if origin is Union or origin is types.UnionType:
+        return " | ".join(_describe(arg) for arg in args)
+    if origin is Literal:
+        return "a label"
+    if origin is not None:
+        return f"{origin.__name__}[{', '.join(_describe(arg) for arg in args)}]"
+    return "None" if hint is type(None) else getattr(hint, "__name__", str(hint))
 
 
 def run_settings(context: RunContext) -> RunSettings:

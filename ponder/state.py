@@ -216,6 +216,10 @@ class LedgerEntry(TypedDict):
     """False when the model reported no usage and the counts are ponder's upper bounds."""
     ok: bool
     """False when the call failed."""
+    flops: NotRequired[float | None]
+    """Estimated floating-point operations of the call (2 x parameters x tokens processed, a
+    prompt prefix read from the model's cache not counted), ``None`` where the model's size
+    is unknown."""
 
 
 class RunError(TypedDict):

@@ -127,3 +127,30 @@ def test_usage_from_ledger_sums_calls() -> None:
     usage = Usage.from_ledger(entries, seconds=4.0)  # type: ignore[arg-type]
     assert (usage.tokens, usage.calls, usage.model_seconds) == (42, 2, 3.0)
     assert usage.cost == pytest.approx(0.3)
+
+
+def test_an_output_token_budget_caps_generated_tokens_only() -> None:
+    budget = Budget(output_tokens=100)
+    plan = plan_call(budget, Usage(tokens_in=5000, tokens_out=60), prompt_tokens=900,
+                     max_tokens=256, min_tokens=32, call_timeout=None)  # fmt: skip
+    assert (plan.max_tokens, plan.refused_by) == (40, None)  # prompts do not count
+    refused = plan_call(budget, Usage(tokens_out=80), prompt_tokens=10, max_tokens=256,
+                        min_tokens=32, call_timeout=None)  # fmt: skip
+    assert refused.refused_by == "output_tokens"
+    assert Budget.from_limits(budget.to_limits()) == budget
+    old = {**Budget(tokens=9).to_limits()}
+    del old["output_tokens"]  # a run stored before the limit existed
+    assert Budget.from_limits(old).output_tokens is None  # type: ignore[arg-type]
+    shares = budget.share(Usage(tokens_out=40), 3)
+    assert [s.output_tokens for s in shares] == [20, 20, 20]
+
+
+async def test_a_run_under_an_output_token_budget_never_exceeds_it() -> None:
+    import ponder
+    from ponder.testing import ScriptedChatModel
+
+    model = ScriptedChatModel(replies=["The answer is 4. " + "x " * 60])
+    result = await ponder.asolve("q", model=model, budget=Budget(output_tokens=150),
+                                 max_samples=10, agreement=1.0, max_tokens=64)  # fmt: skip
+    assert 0 < result.usage.tokens_out <= 150
+    assert result.stop_reason == "budget" and result.usage.tokens > 150  # prompts are free

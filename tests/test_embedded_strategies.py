@@ -190,7 +190,7 @@ def test_cli_pause_resume_and_remove_a_run(tmp_path: Path) -> None:
         )  # fmt: skip
 
     out = ponder_cli("solve", "7 + 5 =", "--max-tokens", "500", "-n", "8", "--run-id", "cli1",
-                     "-o", "agreement=1.0", "--json")  # fmt: skip
+                     "-O", "agreement=1.0", "--json")  # fmt: skip
     assert out.returncode == 0, out.stderr
     paused = json.loads(out.stdout)
     assert paused["status"] == "paused"

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.graph import END, START, StateGraph
 
 import ponder
+import ponder.runs
 from ponder.context import RunContext
-from ponder.runner import drive
+from ponder.errors import NodeError
+from ponder.runner import drive, result_from
 from ponder.state import RunState
 from ponder.testing import ScriptedChatModel
 
@@ -75,7 +81,9 @@ async def test_a_model_that_ignores_the_cap_stops_the_run_with_an_overrun() -> N
     # The first wave (min_samples=3, drawn together) is in flight when the overrun shows;
     # no call is made after it.
     assert result.usage.calls == 3
-    assert result.stop_reason == "budget"
+    # The run fails (a top-up would not help a model that ignores its cap), so a persisted
+    # run does not pause and the CLI exits non-zero.
+    assert (result.stop_reason, result.status) == ("error", "failed")
     assert result.errors[0]["kind"] == "BudgetOverrun"
 
 
@@ -157,6 +165,9 @@ async def test_a_node_that_raises_keeps_what_was_gathered() -> None:
     # The record's kind is one of ponder's error classes; the original type is in the message.
     assert values["errors"][-1]["kind"] == "NodeError"
     assert values["errors"][-1]["message"] == "RuntimeError: node bug"
+    result = result_from(values, strategy="mine", wall_seconds=0.0)
+    with pytest.raises(NodeError, match="RuntimeError: node bug"):
+        result.raise_for_status()
 
 
 async def test_a_budget_too_small_for_one_call_says_so() -> None:
@@ -192,3 +203,38 @@ async def test_negative_usage_is_charged_as_unreported() -> None:
     assert all(e["tokens_in"] > 0 and e["tokens_out"] > 0 for e in result.ledger)
     assert not any(e["usage_reported"] for e in result.ledger)
     assert 1 < result.usage.calls < 40  # the bounds, not the negative report, were charged
+
+
+async def test_a_persisted_run_fails_instead_of_pausing_on_an_overrun(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
+    result = await ponder.asolve(
+        "q", model=CapIgnoringModel(replies=[LONG]), budget=ponder.Budget(tokens=3000),
+        max_samples=10, max_tokens=50, db=db,
+    )  # fmt: skip
+    assert (result.status, result.stop_reason) == ("failed", "error")
+    (record,) = await ponder.runs.alist_runs(db=db)
+    assert record["status"] == "failed"
+
+
+class SyncOnlyModel(BaseChatModel):
+    """A chat model with only a blocking ``_generate`` (no async calls of its own)."""
+
+    delay: float = 1.5
+
+    @property
+    def _llm_type(self) -> str:
+        return "sync-only"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:  # fmt: skip
+        time.sleep(self.delay)
+        message = AIMessage(content="The answer is 4.")
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def test_a_sync_only_model_cut_off_at_its_deadline_does_not_hold_up_solve() -> None:
+    started = time.monotonic()
+    result = ponder.solve("q", model=SyncOnlyModel(), call_timeout=0.3, max_samples=3)
+    took = time.monotonic() - started
+    assert result.errors and result.errors[0]["kind"] == "ModelTimeout"
+    assert took < 1.2  # the blocked threads (1.5 s each) are abandoned, not joined

@@ -208,13 +208,26 @@ async def _pass_at_n(problem: Problem, result: RunResult, verifier: str) -> bool
     return False
 
 
+_PROGRESS_LINES = 10
+"""Where the progress stream is not a terminal, about how many whole lines a bench prints."""
+
+
 class _Progress:
-    """The progress line on stderr: runs done, running accuracy, tokens, time left."""
+    """The progress line on stderr: runs done, running accuracy, tokens, time left.
+
+    On a terminal the line is redrawn in place after every run (a carriage return). Anywhere
+    else (a pipe, a log file, CI) that would pile up in one endless line, so a whole line is
+    printed every tenth of the runs, and at the end.
+    """
 
     def __init__(self, bench_id: str, total: int, stream: TextIO | None) -> None:
         self.bench_id, self.total, self.stream = bench_id, total, stream
         self.done = self.right = self.tokens = self.new = 0
         self.started = time.monotonic()
+        isatty = getattr(stream, "isatty", None)
+        self.redraw = bool(isatty and isatty())
+        self.every = max(1, -(-total // _PROGRESS_LINES))
+        self.printed = -1  # the runs done at the last whole line
 
     def add(self, result: ProblemResult, *, new: bool) -> None:
         self.done += 1
@@ -226,6 +239,14 @@ class _Progress:
     def show(self) -> None:
         if self.stream is None:
             return
+        if self.redraw:
+            self.stream.write(f"\r{self.line()}  ")
+        elif self.done % self.every == 0 or self.done == self.total:
+            self.stream.write(f"{self.line()}\n")
+            self.printed = self.done
+        self.stream.flush()
+
+    def line(self) -> str:
         width = 24
         filled = round(width * self.done / self.total) if self.total else width
         accuracy = f"{self.right / self.done:.0%}" if self.done else "-"
@@ -233,17 +254,20 @@ class _Progress:
         elapsed = time.monotonic() - self.started
         left = self.total - self.done
         eta = f", ~{elapsed / self.new * left / 60:.0f} min left" if self.new and left else ""
-        self.stream.write(
-            f"\rbench {self.bench_id} [{'#' * filled}{'.' * (width - filled)}] "
+        return (
+            f"bench {self.bench_id} [{'#' * filled}{'.' * (width - filled)}] "
             f"{self.done}/{self.total} runs, accuracy {accuracy}, {tokens} tokens/run, "
-            f"{elapsed / 60:.1f} min{eta}  "
+            f"{elapsed / 60:.1f} min{eta}"
         )
-        self.stream.flush()
 
     def close(self) -> None:
-        if self.stream is not None:
+        if self.stream is None:
+            return
+        if self.redraw:
             self.stream.write("\n")
-            self.stream.flush()
+        elif self.printed != self.done:  # stopped between two lines: say where
+            self.stream.write(f"{self.line()}\n")
+        self.stream.flush()
 
 
 @dataclass(kw_only=True, slots=True)

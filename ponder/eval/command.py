@@ -1,11 +1,16 @@
 """The ``ponder bench`` command: its arguments, and what it does with them.
 
 - ``ponder bench --dataset NAME --strategies a,b --budgets 250,500 [--limit N] [--model M]
-  [--seed S] [--db URL] [--out DIR]``: run or resume a bench, write its report (markdown,
-  JSON, plot) and print the markdown;
+  [--seed S] [--db URL] [-o/--output DIR]``: run or resume a bench, write its report
+  (markdown, JSON, plot) and print the markdown;
 - ``ponder bench --dataset FILE.jsonl --question-field q --answer-field a``: a user's data;
 - ``ponder bench --compare ID1 ID2 ...``: stored benches side by side;
 - ``ponder bench --list``: the stored benches.
+
+``--json`` prints data instead of text: the report's JSON (`ponder.eval.report.report_data`)
+after a run, one such report per bench for ``--compare``, the stored benches for ``--list``.
+``--list`` and ``--compare`` only read: they refuse a SQLite ``--db`` that does not exist,
+and read one this user may not write read-only.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sys
 import time
 from typing import Any, get_args
 
+from ponder._options import add_json_flag, print_json, readable_db
 from ponder.api import DEFAULT_DB
 from ponder.errors import ConfigurationError
 from ponder.eval.bench import (
@@ -25,7 +31,7 @@ from ponder.eval.bench import (
     run_bench,
 )
 from ponder.eval.datasets import DATASETS, ScorerName
-from ponder.eval.report import compare_markdown, write_report
+from ponder.eval.report import compare_markdown, report_data, write_report
 from ponder.eval.store import BenchStore
 
 __all__ = ("add_bench_parser", "bench_command")
@@ -66,12 +72,16 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         "--no-replay", action="store_true",
         help="make every call of the embedded model, even one already made",
     )  # fmt: skip
-    bench.add_argument("--out", "-o", default=None, help="report folder (default bench/ID)")
+    bench.add_argument(
+        "--output", "--out", "-o", dest="out", default=None,
+        help="report folder (default bench/ID)",
+    )  # fmt: skip
     bench.add_argument("--no-plot", action="store_true", help="no PNG (no matplotlib needed)")
     bench.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     bench.add_argument("--compare", nargs="+", metavar="ID", help="show stored benches")
     bench.add_argument("--list", action="store_true", help="list the stored benches")
     bench.add_argument("--db", default=DEFAULT_DB, help=f"where results are kept ({DEFAULT_DB})")
+    add_json_flag(bench, "the report (or the list, the comparison)")
     return bench  # type: ignore[no-any-return]
 
 
@@ -89,16 +99,23 @@ def _budgets(text: str) -> tuple[int, ...]:
         raise ConfigurationError(f"budgets are whole token counts: {text!r}") from exc
 
 
-async def _list(db: str) -> list[str]:
+async def _records(db: str) -> list[dict[str, Any]]:
     async with BenchStore.from_url(db) as store:
         records = await store.list_benches()
+    return [
+        {"bench_id": r.bench_id, "created_at": r.created_at, "config": r.config} for r in records
+    ]
+
+
+def _list_lines(records: list[dict[str, Any]]) -> list[str]:
     lines = [f"{'bench':<14} {'dataset':<16} {'problems':>8}  {'strategies':<40} started"]
     for r in records:
-        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
-        strategies = ",".join(r.config["strategies"])
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
+        config = r["config"]
+        strategies = ",".join(config["strategies"])
         lines.append(
-            f"{r.bench_id:<14} {str(r.config['dataset'])[:16]:<16} "
-            f"{r.config['problems']:>8}  {strategies[:40]:<40} {started}"
+            f"{r['bench_id']:<14} {str(config['dataset'])[:16]:<16} "
+            f"{config['problems']:>8}  {strategies[:40]:<40} {started}"
         )
     return lines
 
@@ -108,12 +125,21 @@ def bench_command(args: argparse.Namespace) -> int:
     if args.list:
         from ponder._sync import run_sync
 
-        print("\n".join(run_sync(_list(args.db), name="bench")))
+        records = run_sync(_records(readable_db(args.db)), name="bench")
+        if args.json:
+            print_json(records)
+        else:
+            print("\n".join(_list_lines(records)))
         return 0
     if args.compare:
         if len(args.compare) < 2:
             raise ConfigurationError("--compare needs two or more bench ids (ponder bench --list)")
-        print(compare_markdown([load_bench(bench_id, db=args.db) for bench_id in args.compare]))
+        db = readable_db(args.db)
+        benches = [load_bench(bench_id, db=db) for bench_id in args.compare]
+        if args.json:
+            print_json([report_data(bench) for bench in benches])
+        else:
+            print(compare_markdown(benches))
         return 0
     if not args.dataset:
         raise ConfigurationError(
@@ -129,7 +155,16 @@ def bench_command(args: argparse.Namespace) -> int:
         replay=not args.no_replay, progress=not args.quiet,
     )  # fmt: skip
     out = args.out or f"bench/{bench.bench_id}"
-    paths = write_report(bench, out, plot=not args.no_plot)
-    print(paths["markdown"].read_text())
+    try:
+        paths = write_report(bench, out, plot=not args.no_plot)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the report to {out}: {exc.strerror or exc}; pick another folder "
+            "with -o (the results are stored: the same command writes it again)"
+        ) from exc
+    if args.json:
+        print_json(report_data(bench))
+    else:
+        print(paths["markdown"].read_text())
     print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
     return 0

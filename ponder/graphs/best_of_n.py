@@ -18,7 +18,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from ponder.graphs.config import SamplingConfig, option
 from ponder.graphs.skeleton import Skeleton, StrategyGraph, StrategySpec, stop_rule
-from ponder.nodes import attempt_node, verify_node
+from ponder.nodes import verify_node
 from ponder.state import RunState, StopReason
 
 __all__ = ("SPEC", "BestOfNConfig", "build_best_of_n")
@@ -59,10 +59,7 @@ def build_best_of_n(
         return "exhausted" if len(state.get("candidates", [])) >= config.n else None
 
     reason = stop_rule(tokens_needed=config.max_tokens, own=drawn_all)
-    attempt = attempt_node(
-        prompt=config.prompt, temperature=config.temperature, max_tokens=config.max_tokens,
-        per_step=config.per_step, max_candidates=config.n,
-    )  # fmt: skip
+    attempt = config.attempt_node(per_step=config.per_step, max_candidates=config.n)
     frame = Skeleton(
         "best-of-n", first="attempt", resume_at="attempt", select="best_score", reason=reason
     )

@@ -25,7 +25,9 @@ import dataclasses
 import math
 from typing import Any, Literal
 
+from ponder._sync import DualNode
 from ponder.errors import ConfigurationError
+from ponder.nodes import attempt_node
 from ponder.prompts import FEW_SHOT, PromptName, PromptTemplate, resolve_prompt
 
 __all__ = ("Check", "SamplingConfig", "StrategyConfig", "TreeSearchConfig", "option")
@@ -87,6 +89,17 @@ class SamplingConfig(StrategyConfig):
     """Output cap per sample, in tokens."""
     prompt: PromptTemplate | PromptName = option(FEW_SHOT, "prompt")
     """The attempt prompt (a template, or the name of one in `ponder.prompts.ATTEMPT_PROMPTS`)."""
+    greedy_first: bool = False
+    """Draw the first sample at temperature 0 (the greedy answer), the rest at
+    ``temperature``."""
+
+    def attempt_node(self, *, max_candidates: int, per_step: Any = 1) -> DualNode:
+        """Return the attempt node these options describe (`ponder.nodes.attempt_node`)."""
+        return attempt_node(
+            prompt=self.prompt, temperature=self.temperature, max_tokens=self.max_tokens,
+            per_step=per_step, max_candidates=max_candidates,
+            first_temperature=0.0 if self.greedy_first else None,
+        )  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)

@@ -22,14 +22,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from ponder.graphs.config import SamplingConfig, option
 from ponder.graphs.skeleton import Skeleton, StrategyGraph, StrategySpec, stop_rule
-from ponder.nodes import (
-    attempt_node,
-    critique_node,
-    finds_nothing,
-    latest_leaf,
-    refine_node,
-    verify_node,
-)
+from ponder.nodes import critique_node, finds_nothing, latest_leaf, refine_node, verify_node
 from ponder.state import RunState, StopReason
 
 __all__ = ("SPEC", "RefineConfig", "build_refine")
@@ -80,10 +73,7 @@ def build_refine(
         return None
 
     reason = stop_rule(tokens_needed=config.critique_tokens + config.max_tokens, own=nothing_left)
-    draft = attempt_node(
-        prompt=config.prompt, temperature=config.temperature, max_tokens=config.max_tokens,
-        max_candidates=10**9,
-    )  # fmt: skip
+    draft = config.attempt_node(max_candidates=10**9)
     frame = Skeleton(
         "refine", first="attempt", resume_at="critique", select="latest", reason=reason
     )

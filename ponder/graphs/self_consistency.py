@@ -5,7 +5,9 @@ The graph::
     prepare -> attempt -> (route) -> attempt ... -> select -> END
 
 The routing edge keeps sampling while the vote is open and another sample is affordable.
-It stops when the leader reaches the agreement threshold (``converged``), when the leader
+It stops when the vote is settled (``converged``: by default when the leader holds the
+``agreement`` share; with ``stopping="posterior"`` when the posterior probability that the
+leader stays ahead of the runner-up reaches ``posterior``, `leader_holds`), when the leader
 can no longer be overtaken by the samples left (``decided``), at ``max_samples``
 (``exhausted``), or when the budget cannot afford another call (``budget``).
 """
@@ -13,6 +15,7 @@ can no longer be overtaken by the samples left (``decided``), at ``max_samples``
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -21,20 +24,42 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from ponder.errors import ConfigurationError
 from ponder.graphs.config import SamplingConfig, option
 from ponder.graphs.skeleton import Skeleton, StrategyGraph, StrategySpec, stop_rule
-from ponder.nodes import ConfidenceVote, attempt_node, tally
+from ponder.nodes import ConfidenceVote, tally
 from ponder.nodes.vote import ConfidenceMeasure
 from ponder.state import RunState, StopReason
 
 __all__ = (
     "SPEC",
     "SelfConsistencyConfig",
+    "Stopping",
     "VoteMethod",
     "build_self_consistency",
+    "leader_holds",
     "samples_before_stop",
 )
 
 VoteMethod = Literal["majority", "confidence", "filtered", "borda"]
 """How self-consistency chooses its answer (see `ponder.nodes.SelectMethod`)."""
+
+Stopping = Literal["agreement", "posterior"]
+"""When the vote counts as settled: the leader holds the ``agreement`` share of the samples,
+or the ``posterior`` probability that it stays ahead of the runner-up is high enough."""
+
+
+def leader_holds(leader: int, runner_up: int) -> float:
+    """Return the posterior probability that the leading answer is more likely than the next.
+
+    With a uniform prior on the two answers' shares, after ``leader`` and ``runner_up``
+    votes the leader's share of the two is Beta(leader + 1, runner_up + 1); this is the
+    probability that it exceeds one half (as Adaptive-Consistency stops sampling).
+
+    Example:
+        >>> round(leader_holds(3, 0), 4), round(leader_holds(2, 1), 4)
+        (0.9375, 0.6875)
+    """
+    a, b = leader + 1, runner_up + 1
+    n = a + b - 1  # P(Beta(a, b) > 1/2) = P(Binomial(a + b - 1, 1/2) <= a - 1)
+    return float(sum(math.comb(n, j) for j in range(a)) / 2**n)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -57,6 +82,11 @@ class SelfConsistencyConfig(SamplingConfig):
     """``filtered``: the share of the most confident samples that vote."""
     confidence_temperature: float = 0.3
     """``confidence``: the softmax temperature of the weights."""
+    stopping: Stopping = "agreement"
+    """When the vote is settled (see `Stopping`)."""
+    posterior: float = option(0.95, "fraction")
+    """``stopping="posterior"``: the probability that the leader stays ahead at which
+    sampling stops."""
 
     def __post_init__(self) -> None:
         SamplingConfig.__post_init__(self)
@@ -65,6 +95,11 @@ class SelfConsistencyConfig(SamplingConfig):
             raise ConfigurationError(
                 f"{owner}.select must be one of {', '.join(get_args(VoteMethod))}, "
                 f"got {self.select!r}"
+            )
+        if self.stopping not in get_args(Stopping):
+            raise ConfigurationError(
+                f"{owner}.stopping must be one of {', '.join(get_args(Stopping))}, "
+                f"got {self.stopping!r}"
             )
         if self.confidence_measure not in get_args(ConfidenceMeasure):
             raise ConfigurationError(
@@ -98,8 +133,12 @@ def _vote_ends(
     config: SelfConsistencyConfig, drawn: int, leader: int, runner_up: int
 ) -> StopReason | None:
     """Whether the vote ends with this standing: ``converged``, ``decided`` or ``None``."""
-    if drawn >= config.min_samples and leader / drawn >= config.agreement:
-        return "converged"
+    if drawn >= config.min_samples:
+        if config.stopping == "posterior":
+            if leader_holds(leader, runner_up) >= config.posterior:
+                return "converged"
+        elif leader / drawn >= config.agreement:
+            return "converged"
     if leader > 0 and leader - runner_up > config.max_samples - drawn:
         return "decided"
     return None
@@ -148,11 +187,9 @@ def build_self_consistency(
     reason = stop_rule(
         tokens_needed=config.max_tokens, own=functools.partial(_vote_stop, config), verifies=False
     )
-    attempt = attempt_node(
-        prompt=config.prompt, temperature=config.temperature, max_tokens=config.max_tokens,
-        per_step=functools.partial(samples_before_stop, config),
-        max_candidates=config.max_samples,
-    )  # fmt: skip
+    attempt = config.attempt_node(
+        per_step=functools.partial(samples_before_stop, config), max_candidates=config.max_samples
+    )
     vote = ConfidenceVote(
         measure=config.confidence_measure, keep=config.confidence_keep,
         temperature=config.confidence_temperature,

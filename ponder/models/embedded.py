@@ -233,6 +233,10 @@ class EmbeddedChatModel(BaseChatModel):
         )
         return base_tokens
 
+    def count_parameters(self) -> int:
+        """Return the model's number of parameters (weights), read from the GGUF."""
+        return int(self._engine().llama._model.n_params())
+
     def count_prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
         """Return the exact number of prompt tokens a call with ``messages`` will use."""
         engine = self._engine()

@@ -53,6 +53,20 @@ class ModelTraits:
     """The model spec that makes this model again (an embedded model's name), if any."""
     context_window: int | None = None
     """The most tokens a prompt may have, where the model says (an embedded model's)."""
+    parameters: Callable[[], int] | None = None
+    """Counts the model's parameters, where it can be known (for the FLOPs estimate)."""
+    native_async: bool = True
+    """Whether the model has async calls of its own. One with only a sync ``_generate`` is
+    called on a daemon thread of ponder's, so that a call cut off at its deadline is
+    abandoned instead of holding up the run's end."""
+
+    def flops(self, processed_tokens: int) -> float | None:
+        """Estimate a call's FLOPs: about 2 x parameters x tokens processed.
+
+        ``None`` when the parameters are unknown. A cached prompt prefix is not processed
+        again, so the caller leaves it out of ``processed_tokens``.
+        """
+        return None if self.parameters is None else 2.0 * self.parameters() * processed_tokens
 
     def prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
         """Return the prompt's token count: exact when the model counts, else an upper bound.
@@ -86,4 +100,6 @@ def traits_of(model: BaseChatModel) -> ModelTraits:
         if isinstance(model, EmbeddedChatModel) and model.model_name in get_args(EmbeddedName)
         else None,
         context_window=model.n_ctx if isinstance(model, EmbeddedChatModel) else None,
+        parameters=model.count_parameters if isinstance(model, EmbeddedChatModel) else None,
+        native_async=type(model)._agenerate is not BaseChatModel._agenerate,
     )

@@ -11,6 +11,7 @@ concurrent calls together in one batch; a remote model gets concurrent requests.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
+from ponder._threads import in_daemon_thread
 from ponder.budget import Budget, CallPlan, Usage
 from ponder.context import RunContext
 from ponder.errors import (
@@ -95,7 +97,9 @@ class CallResult:
         """Why a node must stop after this call: ``budget``, ``error``, or ``None``."""
         if self.entry is None and not isinstance(self.failure, (BudgetExceeded, type(None))):
             return "error"  # it could not be sent at all (a prompt past the context window)
-        if self.entry is None or self.overrun is not None:
+        if self.overrun is not None:
+            return "error"
+        if self.entry is None:
             return "budget"
         if self.failure is not None:
             return "budget" if type(self.failure) is BudgetExceeded else "error"
@@ -198,10 +202,7 @@ def _refused(
     context: RunContext, request: CallRequest, plan: CallPlan, budget: Budget, usage: Usage
 ) -> CallResult:
     limit: Limit = plan.refused_by or "tokens"
-    allowed = {"tokens": budget.tokens, "calls": budget.calls, "seconds": budget.seconds,
-               "cost": budget.cost}[limit]  # fmt: skip
-    spent = {"tokens": usage.tokens, "calls": usage.calls, "seconds": usage.seconds,
-             "cost": usage.cost}[limit]  # fmt: skip
+    allowed, spent = budget.limit(limit), usage.spent(limit)
     prompt_tokens = context.traits.prompt_tokens(request.messages)
     failure = BudgetExceeded(
         limit, allowed or 0, spent,
@@ -246,10 +247,15 @@ async def _invoke(
     grace = _TIMEOUT_GRACE if context.traits.in_process else 0.0
     wait = None if plan.timeout is None else plan.timeout + grace
     started = time.monotonic()
+    messages = list(request.messages)
     try:
-        reply = await asyncio.wait_for(
-            context.model.ainvoke(list(request.messages), stop=request.stop, **kwargs), wait
-        )
+        if context.traits.native_async:
+            call = context.model.ainvoke(messages, stop=request.stop, **kwargs)
+        else:  # sync only: a thread of ours, abandoned (not joined) if it overruns
+            call = in_daemon_thread(
+                functools.partial(context.model.invoke, messages, stop=request.stop, **kwargs)
+            )
+        reply = await asyncio.wait_for(call, wait)
     except (TimeoutError, asyncio.TimeoutError):
         latency = time.monotonic() - started
         failure: PonderError
@@ -286,6 +292,9 @@ async def _invoke(
     entry = _entry(budget, node, request, (tokens_in, tokens_out), latency, ok=True)
     entry["usage_reported"] = bool(reported)
     metadata = dict(reply.response_metadata)
+    reused = metadata.get("reused_prompt_tokens")
+    cached = reused if isinstance(reused, int) and 0 <= reused <= tokens_in else 0
+    entry["flops"] = context.traits.flops(tokens_in - cached + tokens_out)
     return CallResult(
         text=text,
         entry=entry,

@@ -46,25 +46,31 @@ async def draw_candidates(
     temperature: float,
     max_tokens: int,
     kind: NodeKind = "attempt",
+    first_temperature: float | None = None,
 ) -> dict[str, Any]:
     """Sample one candidate per index with ``prompt``; the update for the state.
 
     The samples are one group of metered calls (`Meter.calls`): drawn together, every call
     that was made charged, every usable one kept as candidate ``c<index>`` with seed
-    ``seed + index``.
+    ``seed + index``. With ``first_temperature``, candidate ``c0`` (the run's first) is drawn
+    at that temperature instead (0: the greedy answer).
     """
+
+    def heat(index: int) -> float:
+        return first_temperature if index == 0 and first_temperature is not None else temperature
+
     messages = meter.render(prompt, problem=problem)
     stop = meter.stops(prompt)
     requests = [
         meter.request(
-            messages, index=index, max_tokens=max_tokens, temperature=temperature, stop=stop
+            messages, index=index, max_tokens=max_tokens, temperature=heat(index), stop=stop
         )
         for index in indices
     ]
     results = await meter.calls(requests)
     candidates = [
         await meter.candidate(
-            result, index=index, prompt=prompt, temperature=temperature, kind=kind
+            result, index=index, prompt=prompt, temperature=heat(index), kind=kind
         )
         for index, result in zip(indices, results, strict=True)
         if result.usable
@@ -80,6 +86,7 @@ def attempt_node(
     per_step: int | Callable[[RunState], int] = 1,
     max_candidates: int,
     name: str = "attempt",
+    first_temperature: float | None = None,
 ) -> DualNode:
     """Return a node that samples up to ``per_step`` candidates per step, one prompt.
 
@@ -92,6 +99,8 @@ def attempt_node(
             edge decides whether to step again.
         max_candidates: The node never lets the run hold more candidates than this.
         name: The node's name, recorded in candidates and the ledger.
+        first_temperature: The temperature of the run's first candidate, when it differs
+            (0: the greedy answer first).
 
     The node stops early (and sets ``stop_reason``) when the budget refuses a call
     (``"budget"``) or the model fails (``"error"``); candidates drawn before are kept.
@@ -106,6 +115,7 @@ def attempt_node(
         return await draw_candidates(
             Meter(state, runtime.context, node=name), state["problem"], prompt=template,
             indices=range(start, start + count), temperature=temperature, max_tokens=max_tokens,
+            first_temperature=first_temperature,
         )  # fmt: skip
 
     return dual_node(attempt, name=name)

@@ -14,7 +14,8 @@ and what has been spent once, then:
    yet; a call that failed records its error and stops the run (``error``, or ``budget``
    when the budget cut it off); a call that cannot be sent at all (a prompt longer than the
    model's context window) is charged nothing, recorded, and stops the run (``error``); a
-   call that spent more than planned is kept, recorded and stops the run (``budget``);
+   call that spent more than planned (a model that ignores its output cap) is kept,
+   recorded, and fails the run (``error``: more budget would not help);
 5. turns usable results into candidates (`Meter.candidate`), running a program-aided
    attempt's program in the sandbox and extracting its answer.
 
@@ -209,7 +210,7 @@ class Meter:
                 self.stop_reason = self.stop_reason or result.stop_reason
             elif result.overrun is not None:
                 self.record(result.overrun)
-                self.stop_reason = "budget"
+                self.stop_reason = "error"  # a top-up would not help a model that overspends
         return results
 
     def record(self, error: BaseException) -> None:

@@ -47,7 +47,7 @@ SelectMethod = Literal[
   answer (the most refined solution of a critique-and-refine chain).
 """
 
-_FAILURES = ("ModelError", "ModelTimeout")
+_FAILURES = ("ModelError", "ModelTimeout", "BudgetOverrun")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -64,6 +65,8 @@ __all__ = (
     "page_request",
     "upsert",
 )
+
+logger = logging.getLogger(__name__)
 
 Cursor = tuple[str, str, str]
 """Where a listing stopped: ``(checkpoint_id, thread_id, checkpoint_ns)`` of its last row."""
@@ -238,10 +241,38 @@ _JSON_COLUMNS = ("options", "verifier", "settings", "budget")
 """The columns of ``ponder_runs`` holding JSON text."""
 
 
+_NUMBER = (int, float)
+_RUN_COLUMN_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": (str,), "strategy": (str,), "problem": (str,), "options": (dict,),
+    "model": (str, type(None)), "verifier": (dict, type(None)), "settings": (dict, type(None)),
+    "budget": (dict,), "seed": (int,), "status": (str,), "stop_reason": (str, type(None)),
+    "answer": (str, type(None)), "tokens": (int,), "calls": (int,), "seconds": _NUMBER,
+    "parent_run_id": (str, type(None)), "created_at": _NUMBER, "updated_at": _NUMBER,
+}  # fmt: skip
+"""What each column of a ``ponder_runs`` row holds once decoded (SQLite stores any type)."""
+
+
 def _run_record(row: sa.RowMapping) -> RunRecord:
+    """Decode a registry row; a damaged one (bad JSON, a value of the wrong type) is refused.
+
+    Raises:
+        CheckpointError: The row is damaged.
+    """
     record = dict(row)
+    run_id = record.get("run_id")
     for name in _JSON_COLUMNS:
-        record[name] = None if record[name] is None else json.loads(record[name])
+        try:
+            record[name] = None if record[name] is None else json.loads(record[name])
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"the record of run {run_id!r} is damaged: its {name} are not JSON ({exc})"
+            ) from exc
+    for name, types in _RUN_COLUMN_TYPES.items():
+        value = record.get(name)
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise CheckpointError(
+                f"the record of run {run_id!r} is damaged: its {name} is {value!r}"
+            )
     return cast(RunRecord, record)
 
 
@@ -491,13 +522,19 @@ class Store:
         return None if row is None else _run_record(row)
 
     async def list_runs(self, limit: int | None) -> list[RunRecord]:
-        """Return run records, newest first."""
+        """Return run records, newest first; a damaged one is skipped with a logged warning."""
         query = sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.run_id)
         if limit is not None:
             query = query.limit(limit)
         async with self._read() as conn:
-            result = await conn.execute(query)
-            return [_run_record(row) for row in result.mappings()]
+            rows = (await conn.execute(query)).mappings().all()
+        records = []
+        for row in rows:
+            try:
+                records.append(_run_record(row))
+            except CheckpointError as exc:  # one bad row must not hide every other run
+                logger.warning("%s; it is left out of the listing", exc)
+        return records
 
     async def delete_run(self, run_id: str) -> bool:
         """Delete a run's record and its thread; return whether the record existed."""

@@ -1,5 +1,6 @@
 """Answer extraction and verifiers."""
 
+from ponder.verify.arithmetic import ArithmeticConsistency, find_equations
 from ponder.verify.code import CodeTests, extract_code
 from ponder.verify.extract import (
     Extractor,
@@ -11,7 +12,13 @@ from ponder.verify.extract import (
 )
 from ponder.verify.math import MathAnswer, math_equal
 from ponder.verify.reward import OutcomeReward, ProcessReward, outcome_verifier
-from ponder.verify.sandbox import SandboxLimits, SandboxResult, run_python
+from ponder.verify.sandbox import (
+    Isolation,
+    SandboxLimits,
+    SandboxResult,
+    run_python,
+    sandbox_isolation,
+)
 from ponder.verify.score import parse_score
 from ponder.verify.verifier import (
     AnswerKind,
@@ -25,6 +32,8 @@ from ponder.verify.verifier import (
 
 __all__ = (
     "AnswerKind",
+    "ArithmeticConsistency",
+    "Isolation",
     "CodeTests",
     "MathAnswer",
     "OutcomeReward",
@@ -32,11 +41,13 @@ __all__ = (
     "SandboxLimits",
     "SandboxResult",
     "extract_code",
+    "find_equations",
     "math_equal",
     "outcome_verifier",
     "parse_score",
     "run_extractor",
     "run_python",
+    "sandbox_isolation",
     "ExpectedAnswer",
     "Extractor",
     "Verdict",

@@ -135,27 +135,37 @@ async def run_verifier(
 ) -> Verdict:
     """Run ``verifier`` with a time limit and normalize what it returns.
 
-    Sync verifiers run in a worker thread, so a slow one cannot block the event loop.
+    Sync verifiers run in a worker thread, so a slow one cannot block the event loop. Whatever
+    the verifier raises becomes a `VerifierError`, even a `BaseException` such as
+    ``SystemExit``: a user's code must not end the run and lose its result. Only an
+    interruption (``KeyboardInterrupt``) or a cancellation goes through.
 
     Raises:
         VerifierError: The verifier raised, timed out or returned something unusable.
     """
     try:
+        result = await asyncio.wait_for(_judge(verifier, problem, candidate), timeout)
+    except (TimeoutError, asyncio.TimeoutError) as exc:
+        raise VerifierError(f"the verifier did not answer within {timeout:g} s") from exc
+    return _coerce(result)
+
+
+async def _judge(verifier: Verifier, problem: str, candidate: Mapping[str, Any]) -> object:
+    """Call ``verifier``; what it raises comes out as `VerifierError`.
+
+    The guard runs inside the task `asyncio.wait_for` makes: a ``SystemExit`` left to reach
+    the task itself would be re-raised by the event loop, out of ``solve()``.
+    """
+    try:
         if inspect.iscoroutinefunction(verifier) or inspect.iscoroutinefunction(
             getattr(verifier, "__call__", None)  # noqa: B004 - async callable objects
         ):
-            result: object = await asyncio.wait_for(
-                verifier(problem, candidate),  # type: ignore[arg-type]
-                timeout,
-            )
-        else:
-            result = await asyncio.wait_for(in_daemon_thread(verifier, problem, candidate), timeout)
-            if inspect.isawaitable(result):
-                result = await asyncio.wait_for(result, timeout)
-    except VerifierError:
+            return await verifier(problem, candidate)  # type: ignore[misc]
+        result = await in_daemon_thread(verifier, problem, candidate)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+    except (VerifierError, KeyboardInterrupt, asyncio.CancelledError):
         raise
-    except (TimeoutError, asyncio.TimeoutError) as exc:
-        raise VerifierError(f"the verifier did not answer within {timeout:g} s") from exc
-    except Exception as exc:
+    except BaseException as exc:  # user code: SystemExit, GeneratorExit, ...
         raise VerifierError(f"the verifier raised {type(exc).__name__}: {exc}") from exc
-    return _coerce(result)

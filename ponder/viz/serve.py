@@ -28,6 +28,7 @@ from ponder._sync import run_sync
 from ponder.api import DEFAULT_DB
 from ponder.errors import ConfigurationError
 from ponder.persistence.sqlalchemy import SqlCheckpointer
+from ponder.setup import check_state
 from ponder.viz.html import render_html
 from ponder.viz.viewer import RunView, build_view
 
@@ -134,9 +135,15 @@ class ViewerServer:
                 raise ConfigurationError(
                     f"no run {self.run_id!r} here; `ponder runs` lists the runs"
                 )
-            self._server = await asyncio.start_server(
-                self._handle, self.host, self.port, limit=_MAX_REQUEST
-            )
+            try:
+                self._server = await asyncio.start_server(
+                    self._handle, self.host, self.port, limit=_MAX_REQUEST
+                )
+            except OSError as exc:  # the port is taken, or the address is not this machine's
+                raise ConfigurationError(
+                    f"cannot serve on {self.host} port {self.port}: {exc.strerror or exc}; "
+                    "pick another port (--port 0 takes any free one)"
+                ) from exc
         except BaseException:
             await self._saver.aclose()
             raise
@@ -181,6 +188,8 @@ class ViewerServer:
             tag = f'"{latest[0] if latest else "-"}.{record["updated_at"]!r}.{record["status"]}"'
             if self._cached is None or self._cached[0] != tag:
                 checkpoints = [item async for item in saver.alist(config)]
+                for item in checkpoints:
+                    check_state(item.checkpoint["channel_values"], f"run {self.run_id!r}")
                 view = build_view(record, checkpoints)
                 self._cached = (tag, json.dumps(view, ensure_ascii=False).encode("utf-8"))
             return self._cached

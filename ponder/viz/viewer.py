@@ -394,14 +394,17 @@ async def aload_view(run_id: str, *, db: str = DEFAULT_DB) -> RunView:
 
     Raises:
         ConfigurationError: There is no such run.
+        CheckpointError: Its record or a checkpoint is damaged.
     """
-    from ponder.runs import open_store
+    from ponder.setup import check_state, open_store
 
     async with open_store(db) as saver:
         record = await saver.aget_run(run_id)
         if record is None:
             raise ConfigurationError(f"no run {run_id!r} here; `ponder runs` lists the runs")
         checkpoints = [item async for item in saver.alist({"configurable": {"thread_id": run_id}})]
+    for item in checkpoints:
+        check_state(item.checkpoint["channel_values"], f"run {run_id!r}")
     return build_view(record, checkpoints)
 
 

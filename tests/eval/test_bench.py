@@ -24,6 +24,7 @@ from ponder.eval import (
     write_report,
 )
 from ponder.eval.report import compare_markdown
+from ponder.models.embedded import EmbeddedChatModel
 from ponder.testing import ScriptedChatModel
 from ponder.verify.extract import extract_number
 
@@ -56,6 +57,27 @@ async def test_bench_runs_every_cell_and_stores_it(dataset: str, db: str) -> Non
     line = stream.getvalue()
     assert f"bench {bench.bench_id}" in line and "12/12 runs" in line and "accuracy 67%" in line
     assert (await arun_bench(config, db=db, model=model, progress=False)).results == bench.results
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_progress_redraws_one_line_on_a_terminal_only(dataset: str, db: str) -> None:
+    piped = io.StringIO()
+    config = BenchConfig(dataset=dataset, strategies=STRATEGIES, budgets=BUDGETS)
+    await arun_bench(config, db=db, model=scripted(), progress=piped)
+    lines = piped.getvalue().split("\n")
+    assert "\r" not in piped.getvalue() and lines[-1] == ""  # whole lines, nothing redrawn
+    assert [line.split()[3] for line in lines[:-1]] == ["2/12", "4/12", "6/12", "8/12",
+                                                        "10/12", "12/12"]  # fmt: skip
+    terminal = _Terminal()
+    config = BenchConfig(dataset=dataset, strategies=STRATEGIES, budgets=(800,))
+    await arun_bench(config, db=db, model=scripted(), progress=terminal)
+    drawn = terminal.getvalue()
+    assert drawn.count("\r") == 6 and drawn.count("\n") == 1 and drawn.endswith("\n")
+    assert "6/6 runs" in drawn.split("\r")[-1]
 
 
 async def test_running_again_resumes_and_runs_nothing_done(dataset: str, db: str) -> None:
@@ -196,6 +218,10 @@ def test_command_errors(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--compare", "abc", "--db", db]) == 2
     assert "two or more" in capsys.readouterr().err
     assert main(["bench", "--compare", "abc", "def", "--db", db]) == 2
+    assert "no database at" in capsys.readouterr().err  # --compare reads: it creates nothing
+    with pytest.raises(ConfigurationError, match="no bench 'abc'"):
+        load_bench("abc", db=db)  # the API makes the store
+    assert main(["bench", "--compare", "abc", "def", "--db", db]) == 2
     assert "no bench 'abc'" in capsys.readouterr().err
     assert main(["bench", "--db", db]) == 2
     assert "name a dataset" in capsys.readouterr().err
@@ -221,3 +247,35 @@ async def test_code_problems_are_verified_by_their_tests(db: str) -> None:
         ("HumanEval/0", True, True), ("HumanEval/1", False, False),
     }  # fmt: skip
     assert all(call.get("max_tokens", 0) <= 320 for call in model.calls)
+
+
+def test_bench_command_prints_json(
+    dataset: str,
+    db: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model = scripted()
+    monkeypatch.setattr(EmbeddedChatModel, "from_name", lambda *a, **k: model)
+    ids = []
+    for budget in ("700", "1400"):
+        out = tmp_path / f"report-{budget}"
+        argv = ["bench", "--dataset", dataset, "-s", "self-consistency", "-b", budget,
+                "--db", db, "--output", str(out), "--no-plot", "-q", "--json"]  # fmt: skip
+        assert main(argv) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert [(c["strategy"], c["budget"]) for c in data["cells"]] == [
+            ("self-consistency", int(budget))
+        ]
+        assert json.loads((out / "report.json").read_text()) == data
+        ids.append(data["bench_id"])
+    assert main(["bench", "--list", "--db", db, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted(b["bench_id"] for b in listed) == sorted(ids)
+    assert {b["config"]["problems"] for b in listed} == {3}
+    assert main(["bench", "--compare", *ids, "--db", db, "--json"]) == 0
+    assert [b["bench_id"] for b in json.loads(capsys.readouterr().out)] == ids
+    assert main(["bench", "--list", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--json"]) == 2
+    assert "no database at" in json.loads(capsys.readouterr().err)["error"]["message"]
+    assert not (tmp_path / "none.db").exists()

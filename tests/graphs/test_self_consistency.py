@@ -162,3 +162,22 @@ async def test_a_confidence_vote_without_confidence_is_a_majority() -> None:
     assert result.answer == "8" and result.votes == {"8": 2, "7": 1}
     with pytest.raises(ponder.ConfigurationError, match="select must be one of"):
         await ponder.asolve("q", model=model, select="loudest")
+
+
+async def test_greedy_first_draws_the_first_sample_at_temperature_zero() -> None:
+    model = ScriptedChatModel(replies=["The answer is 1.", "The answer is 2.", "The answer is 3."])
+    result = await ponder.asolve("q", model=model, greedy_first=True, max_samples=3,
+                                 agreement=1.0)  # fmt: skip
+    assert [c["temperature"] for c in result.candidates] == [0.0, 0.7, 0.7]
+    assert [call["temperature"] for call in model.calls] == [0.0, 0.7, 0.7]
+
+
+async def test_the_posterior_stopping_rule_stops_when_the_leader_is_safe() -> None:
+    model = ScriptedChatModel(replies=["The answer is 4."])
+    result = await ponder.asolve("q", model=model, stopping="posterior", posterior=0.9,
+                                 min_samples=1, max_samples=8)  # fmt: skip
+    # P(leader stays ahead) after k unanimous votes is 1 - 2^-(k+1): 0.75, 0.875, 0.9375.
+    assert (len(result.candidates), result.stop_reason) == (3, "converged")
+    strict = await ponder.asolve("q", model=model, stopping="posterior", posterior=0.99,
+                                 min_samples=1, max_samples=5)  # fmt: skip
+    assert strict.stop_reason == "decided"  # 5 samples cannot reach 0.99 before it is decided

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -32,3 +33,25 @@ def test_openai_style_logprobs_are_read_and_garbage_is_not() -> None:
     assert confidence_of({}) is None
     assert confidence_of({"logprobs": {"content": [{"logprob": "x"}]}}) is None
     assert confidence_of({"confidence": {"mean_logprob": -1.0, "tokens": 3}})["tokens"] == 3  # type: ignore[index]
+
+
+@pytest.mark.embedded
+async def test_the_embedded_model_reports_confidence_and_flops(smollm2: Any) -> None:
+    import ponder
+
+    result = await ponder.asolve(
+        "What is 12 + 7?", model=smollm2, budget=ponder.Budget(tokens=3000), max_samples=3,
+        min_samples=3, agreement=1.0, greedy_first=True,
+    )  # fmt: skip
+    assert len(result.candidates) == 3
+    for candidate in result.candidates:
+        confidence = candidate["confidence"]
+        assert confidence is not None and confidence["tokens"] == candidate["tokens_out"]
+        assert confidence["mean_logprob"] <= 0 < confidence["mean_confidence"]
+        assert confidence["self_certainty"] is not None and confidence["self_certainty"] > 0
+    assert result.flops is not None
+    params = smollm2.count_parameters()
+    assert 100e6 < params < 200e6  # SmolLM2-135M
+    tokens = result.usage.tokens
+    assert 2 * params * result.usage.tokens_out < result.flops <= 2 * params * tokens
+    assert result.candidates[0]["temperature"] == 0.0  # greedy first

@@ -118,7 +118,7 @@ async def test_an_overrun_keeps_the_text_and_stops_the_run() -> None:
     meter = _meter(_CapIgnoring(replies=["word " * 40]), Budget(tokens=5000))
     result = await meter.call([HumanMessage("q")], max_tokens=5)
     assert result.usable and result.text.startswith("word")
-    assert meter.stop_reason == "budget" and meter.errors[0]["kind"] == "BudgetOverrun"
+    assert meter.stop_reason == "error" and meter.errors[0]["kind"] == "BudgetOverrun"
     with pytest.raises(BudgetOverrun):
         result.raise_for_status()
 
