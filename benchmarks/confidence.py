@@ -399,7 +399,7 @@ def main() -> None:
         store.write_text(json.dumps(rows))
     rows = json.loads(store.read_text())
     result = report(rows, args.samples)
-    result.update(model=args.model, samples=args.samples, datasets=args.datasets.split(","))
+    result.update(model=args.model, samples=args.samples, dataset_names=args.datasets.split(","))
     if args.cost_repeats:
         model = model or EmbeddedChatModel.from_name(args.model)
         result["cost"] = cost(model, args.cost_repeats)
