@@ -237,4 +237,4 @@ def test_a_sync_only_model_cut_off_at_its_deadline_does_not_hold_up_solve() -> N
     result = ponder.solve("q", model=SyncOnlyModel(), call_timeout=0.3, max_samples=3)
     took = time.monotonic() - started
     assert result.errors and result.errors[0]["kind"] == "ModelTimeout"
-    assert took < 1.2  # the blocked threads (1.5 s each) are abandoned, not joined
+    assert took < 1.4  # the blocked threads (1.5 s each) are abandoned, not joined
