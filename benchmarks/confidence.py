@@ -72,7 +72,12 @@ def held_in(dataset: str, per_split: int) -> list[tuple[str, Problem]]:
 
 
 async def draw(
-    model: EmbeddedChatModel, dataset: str, per_split: int, samples: int, max_tokens: int
+    model: EmbeddedChatModel,
+    dataset: str,
+    per_split: int,
+    samples: int,
+    max_tokens: int,
+    temperature: float = 0.7,
 ) -> list[dict[str, Any]]:
     problems = held_in(dataset, per_split)
     done = 0
@@ -84,7 +89,7 @@ async def draw(
         greedy_task = model.ainvoke(messages, max_tokens=max_tokens, temperature=0.0, seed=0)
         sampled_task = model.agenerate_n(
             messages, samples, seeds=list(range(1, samples + 1)), max_tokens=max_tokens,
-            temperature=0.7,
+            temperature=temperature,
         )  # fmt: skip
         greedy, sampled = await asyncio.gather(greedy_task, sampled_task)
         drawn = []
@@ -387,15 +392,21 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--samples-file", default=None, help="reuse stored samples (no model)")
     parser.add_argument("--cost-repeats", type=int, default=5)
+    parser.add_argument("--temperature", type=float, default=0.7, help="of the N samples")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    store = Path(args.samples_file or RESULTS / f"confidence-samples-{args.model}.json")
+    suffix = args.model if args.temperature == 0.7 else f"{args.model}-t{args.temperature:g}"
+    store = Path(args.samples_file or RESULTS / f"confidence-samples-{suffix}.json")
     model = None
     if args.samples_file is None:
         model = EmbeddedChatModel.from_name(args.model)
         rows: list[dict[str, Any]] = []
         for dataset in args.datasets.split(","):
-            rows += asyncio.run(draw(model, dataset, args.per_split, args.samples, args.max_tokens))
+            rows += asyncio.run(
+                draw(
+                    model, dataset, args.per_split, args.samples, args.max_tokens, args.temperature
+                )  # fmt: skip
+            )
         store.write_text(json.dumps(rows))
     rows = json.loads(store.read_text())
     result = report(rows, args.samples)
@@ -403,7 +414,8 @@ def main() -> None:
     if args.cost_repeats:
         model = model or EmbeddedChatModel.from_name(args.model)
         result["cost"] = cost(model, args.cost_repeats)
-    (RESULTS / f"confidence-{args.model}.json").write_text(json.dumps(result, indent=2))
+    result["temperature"] = args.temperature
+    (RESULTS / f"confidence-{suffix}.json").write_text(json.dumps(result, indent=2))
     print_report(result)
 
 
