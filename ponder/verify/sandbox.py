@@ -276,13 +276,22 @@ def _runs(pid: int, program: str) -> bool:
         return False
 
 
+_SCRATCH = "/tmp/run"
+"""The program's working folder under bubblewrap: empty, in the private /tmp."""
+
+
 def _bubblewrap(limits: SandboxLimits) -> list[str]:
     """Return the ``bwrap`` command line that runs a program as the module docstring says."""
     size = str(limits.disk_mb * 1024 * 1024)
+    # The private /tmp hides whatever the interpreter needs below /tmp (a virtualenv in a
+    # checkout there): bind those again on top of it, read-only.
+    below_tmp = [f for f in _python_folders() if _within(f, "/tmp")]
+    rebinds = [arg for f in below_tmp for arg in ("--ro-bind", os.path.realpath(f), f)]
     return [
         *_bubblewrap_base(),
         "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-        "--size", size, "--tmpfs", "/tmp", "--chdir", "/tmp", "--remount-ro", "/",
+        "--size", size, "--tmpfs", "/tmp", *rebinds, "--dir", _SCRATCH, "--chdir", _SCRATCH,
+        "--remount-ro", "/",
     ]  # fmt: skip
 
 
