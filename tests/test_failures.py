@@ -238,3 +238,14 @@ def test_a_sync_only_model_cut_off_at_its_deadline_does_not_hold_up_solve() -> N
     took = time.monotonic() - started
     assert result.errors and result.errors[0]["kind"] == "ModelTimeout"
     assert took < 1.4  # the blocked threads (1.5 s each) are abandoned, not joined
+
+
+@pytest.mark.embedded
+async def test_a_prompt_past_the_context_window_is_refused_and_charged_nothing() -> None:
+    from ponder.models import EmbeddedChatModel
+
+    small = EmbeddedChatModel.from_name("smollm2", n_ctx=64)
+    result = await ponder.asolve("word " * 200, model=small, budget=ponder.Budget(tokens=100_000))
+    assert result.ledger == [] and result.usage.tokens == 0
+    assert (result.stop_reason, result.errors[0]["kind"]) == ("error", "ModelError")
+    assert "context window of 64" in result.errors[0]["message"]

@@ -95,15 +95,13 @@ class CallResult:
     @property
     def stop_reason(self) -> StopReason | None:
         """Why a node must stop after this call: ``budget``, ``error``, or ``None``."""
-        if self.entry is None and not isinstance(self.failure, (BudgetExceeded, type(None))):
-            return "error"  # it could not be sent at all (a prompt past the context window)
         if self.overrun is not None:
             return "error"
-        if self.entry is None:
-            return "budget"
-        if self.failure is not None:
-            return "budget" if type(self.failure) is BudgetExceeded else "error"
-        return None
+        if self.failure is None:
+            return "budget" if self.entry is None else None
+        # The budget refused or cut it off; anything else (a model error, a timeout, a prompt
+        # past the context window) is the model's failure.
+        return "budget" if type(self.failure) is BudgetExceeded else "error"
 
     def raise_for_status(self) -> CallResult:
         """Raise the call's failure (or overrun), if it had one; else return the result.

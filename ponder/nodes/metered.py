@@ -190,7 +190,7 @@ class Meter:
         """
         results = await make_calls(self.context, self.budget, self.usage, requests, node=self.node)
         for result in results:
-            if result.entry is None and not isinstance(result.failure, BudgetExceeded):
+            if result.entry is None and result.stop_reason == "error":
                 self.refused = True  # it could not be sent: the model cannot take it
                 if result.failure is not None:
                     self.record(result.failure)
