@@ -18,6 +18,7 @@ from ponder.errors import (
     ModelOutputError,
     ModelTimeout,
     PonderError,
+    RunBusy,
     VerifierError,
 )
 from ponder.graphs import STRATEGIES, StrategyName, build_strategy
@@ -36,6 +37,7 @@ __all__ = (
     "ModelOutputError",
     "ModelTimeout",
     "PonderError",
+    "RunBusy",
     "Pricing",
     "RunResult",
     "StrategyName",

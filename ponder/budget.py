@@ -23,7 +23,20 @@ from typing_extensions import NotRequired
 
 from ponder.errors import ConfigurationError, Limit
 
-__all__ = ("Budget", "BudgetLimits", "CallPlan", "Pricing", "Remaining", "Usage", "plan_call")
+__all__ = (
+    "MAX_COUNT",
+    "Budget",
+    "BudgetLimits",
+    "CallPlan",
+    "Pricing",
+    "Remaining",
+    "Usage",
+    "plan_call",
+)
+
+MAX_COUNT = 2**53
+"""The largest token or call limit a `Budget` takes: a JSON number, a float and a signed
+64-bit column all hold every whole number up to it exactly."""
 
 
 class BudgetLimits(TypedDict):
@@ -217,6 +230,11 @@ class Budget:
             ):
                 raise ConfigurationError(
                     f"Budget.{name} must be a positive whole number, got {value!r}"
+                )
+            if value is not None and value > MAX_COUNT:
+                raise ConfigurationError(
+                    f"Budget.{name} must be at most {MAX_COUNT:,} (what every store and "
+                    f"number format holds exactly), got {value:,}; leave it out for no limit"
                 )
         for name in ("seconds", "cost"):
             value = getattr(self, name)

@@ -396,12 +396,12 @@ def _runs(args: argparse.Namespace) -> int:
     if args.json:
         print_json(records)
         return 0
-    print(f"{'run':<14} {'strategy':<17} {'status':<8} {'tokens':>7} {'answer':<12} started")
+    print(f"{'run':<14} {'strategy':<17} {'status':<11} {'tokens':>7} {'answer':<12} started")
     for record in records:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["created_at"]))
         answer = "-" if record["answer"] is None else record["answer"][:12]
         print(
-            f"{record['run_id']:<14} {record['strategy']:<17} {record['status']:<8} "
+            f"{record['run_id']:<14} {record['strategy']:<17} {record['status']:<11} "
             f"{record['tokens']:>7} {answer:<12} {started}"
         )
     return 0

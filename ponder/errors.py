@@ -13,7 +13,8 @@ The tree::
     ├── ExtractorError (ValueError)         the answer extractor raised or returned garbage
     ├── VerifierError (RuntimeError)        a verifier raised, hung or returned garbage
     ├── NodeError (RuntimeError)            a node raised something unexpected (a bug)
-    └── CheckpointError (RuntimeError)      a checkpoint store is unusable
+    ├── CheckpointError (RuntimeError)      a checkpoint store is unusable
+    └── RunBusy (RuntimeError)              another live process is working on the run
 
 Each subclasses the builtin a caller would naturally catch, keeps structured fields, and says
 in its message what to do next. Errors that happen *during* a run (a model that fails on the
@@ -41,6 +42,7 @@ __all__ = (
     "ModelTimeout",
     "NodeError",
     "PonderError",
+    "RunBusy",
     "VerifierError",
     "error_from_record",
     "record_kind",
@@ -207,6 +209,23 @@ class NodeError(PonderError, RuntimeError):
 
 class CheckpointError(PonderError, RuntimeError):
     """A checkpoint store cannot be used (corrupt, foreign or from a newer ponder)."""
+
+
+class RunBusy(PonderError, RuntimeError):
+    """Another live process holds the run's lease (see `ponder.persistence.leases`).
+
+    Nothing was read, run or spent. Raised before a second resume, fork-into or start of
+    the same run id; its message names the holder.
+    """
+
+    def __init__(self, message: str, *, run_id: str, host: str | None, pid: int | None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        """The run."""
+        self.host = host
+        """The holder's host name, when known."""
+        self.pid = pid
+        """The holder's process id, when known."""
 
 
 ERROR_KINDS: dict[ErrorKind, type[PonderError]] = {

@@ -13,6 +13,11 @@ recorded in the run registry. It can then be:
   the candidates and the spend up to that checkpoint;
 - listed (`alist_runs`, `alist_checkpoints`) and removed (`aremove_run`).
 
+One process at a time works on a run: starting, resuming or forking into a run takes its
+lease (`ponder.persistence.leases`), and a second process is refused with
+`ponder.errors.RunBusy` before it reads or spends anything. A run whose process died shows as
+``interrupted`` in `alist_runs`, and resuming it takes the dead process's lease over.
+
 A resumed or forked run is set up as the run started: its record keeps the model spec, the
 verifier, the answer extractor, the step scorer and the timeouts (`ponder.setup` builds and
 restores the context; `open_store` and `start_run` are re-exported from there). Every
@@ -33,6 +38,7 @@ from ponder.errors import ConfigurationError
 from ponder.graphs.registry import make_config, strategy_spec
 from ponder.models.resolve import ModelSpec
 from ponder.nodes import TopUp
+from ponder.persistence.leases import hold_lease, is_dead
 from ponder.persistence.runs import RunRecord
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback
@@ -173,9 +179,11 @@ async def aresume(
         ConfigurationError: No such run; a paused run without a top-up or an approval;
             a finished run; a model, verifier, extractor or step scorer given as code that
             is not given again.
-        CheckpointError: The run's record or its checkpoint is damaged.
+        RunBusy: Another live process is working on the run.
+        CheckpointError: The run's record or its checkpoint is damaged, or the store failed
+            while the run went on (the run is then recorded ``failed``: fork it).
     """
-    async with open_store(db) as saver:
+    async with open_store(db) as saver, hold_lease(saver, run_id):
         record = await get_record(saver, run_id)
         spec = strategy_spec(record["strategy"])
         config = make_config(spec, record["options"])
@@ -320,9 +328,20 @@ async def afork(
 
 
 async def alist_runs(*, db: str = DEFAULT_DB, limit: int | None = None) -> list[RunRecord]:
-    """Return the runs in ``db``, newest first."""
+    """Return the runs in ``db``, newest first.
+
+    A run recorded as ``running`` whose process is gone (no live lease) is listed as
+    ``interrupted``: resume it to go on.
+    """
     async with open_store(db) as saver:
-        return await saver.alist_runs(limit=limit)
+        records = await saver.alist_runs(limit=limit)
+        running = [r["run_id"] for r in records if r["status"] == "running"]
+        held = await saver.aget_leases(running) if running else {}
+    for record in records:
+        lease = held.get(record["run_id"])
+        if record["status"] == "running" and (lease is None or is_dead(lease)):
+            record["status"] = "interrupted"
+    return records
 
 
 async def alist_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[CheckpointInfo]:

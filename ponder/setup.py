@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import logging
 import time
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -40,9 +41,10 @@ from langchain_core.runnables import RunnableConfig
 from typing_extensions import is_typeddict
 
 from ponder.context import RunContext
-from ponder.errors import CheckpointError, ConfigurationError
+from ponder.errors import CheckpointError, ConfigurationError, PonderError
 from ponder.graphs.registry import StrategySpec, compiled
 from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
+from ponder.persistence.leases import hold_lease
 from ponder.persistence.runs import RunRecord, RunSettings
 from ponder.persistence.sqlalchemy import SqlCheckpointer
 from ponder.result import RunResult
@@ -59,6 +61,8 @@ from ponder.verify.record import (
 )
 from ponder.verify.reward import ProcessReward
 from ponder.verify.verifier import Verifier
+
+logger = logging.getLogger(__name__)
 
 __all__ = (
     "DEFAULT_DB",
@@ -433,6 +437,34 @@ async def run_persisted(
             record["updated_at"] = time.time()
             await saver.aput_run(record)
 
+    try:
+        return await _run_to_end(
+            saver, graph, record, inputs, thread, context=context, on_progress=on_progress,
+            on_step=on_step,
+        )  # fmt: skip
+    except Exception as exc:  # the store (or LangGraph) failed: end the run failed, forkable
+        await _record_failure(saver, record, exc, seconds=before + context.elapsed())
+        if isinstance(exc, PonderError):
+            raise
+        raise CheckpointError(
+            f"run {record['run_id']!r} failed while its progress was being saved: "
+            f"{type(exc).__name__}: {exc}. It is recorded failed; fork it from its last "
+            "checkpoint (ponder runs RUN lists them) to go on"
+        ) from exc
+
+
+async def _run_to_end(
+    saver: SqlCheckpointer,
+    graph: Any,
+    record: RunRecord,
+    inputs: Any,
+    thread: RunnableConfig,
+    *,
+    context: RunContext,
+    on_progress: ProgressCallback | None,
+    on_step: Callable[[Mapping[str, Any]], Any],
+) -> RunResult:
+    before = record["seconds"]
     streamed = await drive(
         graph, inputs, config=thread, context=context, on_progress=on_progress, on_step=on_step
     )
@@ -461,6 +493,23 @@ async def run_persisted(
     return result
 
 
+async def _record_failure(
+    saver: SqlCheckpointer, record: RunRecord, exc: Exception, *, seconds: float
+) -> None:
+    """Record ``record``'s run as failed after ``exc``, as far as the store still allows."""
+    if record["status"] == "failed":
+        return
+    record["status"], record["stop_reason"] = "failed", "error"
+    record["seconds"], record["updated_at"] = seconds, time.time()
+    try:
+        await saver.aput_run(record)
+    except Exception as again:  # noqa: BLE001 - the store itself is failing: say so, go on
+        logger.warning(
+            "run %r failed (%s) and could not be recorded as failed: %s",
+            record["run_id"], exc, again,
+        )  # fmt: skip
+
+
 async def start_run(
     db: str,
     run_id: str,
@@ -482,7 +531,7 @@ async def start_run(
     Raises:
         ConfigurationError: ``db`` is not usable, or a run ``run_id`` exists already.
     """
-    async with open_store(db) as saver:
+    async with open_store(db) as saver, hold_lease(saver, run_id):
         if await saver.aget_run(run_id) is not None:
             raise ConfigurationError(f"run {run_id!r} exists already: resume it or pick another id")
         record = RunRecord(

@@ -4,7 +4,9 @@ Each trial runs a solve on the embedded model in a subprocess that logs every mo
 finishes (a hash of the prompt and of the reply), kills it at a random moment, reads what the
 checkpoint holds, resumes the run in a second subprocess, and checks that:
 
-- the resumed run completes;
+- the killed run is listed as ``interrupted`` (its process is gone, so is its lease);
+- the resumed run completes, also when the resume itself is killed once (every third trial)
+  and resumed again;
 - no call whose result was checkpointed before the kill was made again (a call in flight at
   the kill, or finished but not yet checkpointed, may be redone: it was never saved);
 - the SQLite file passes ``PRAGMA integrity_check``.
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from ponder import runs
 from ponder.graphs.registry import make_config, strategy_spec
 from ponder.setup import open_store, persisted_graph
 
@@ -76,6 +79,25 @@ async def checkpointed_replies(db: str, run_id: str, strategy: str) -> tuple[set
     return digests, record["status"]
 
 
+def listed_status(db: str, run_id: str) -> str:
+    return next(r["status"] for r in runs.list_runs(db=db) if r["run_id"] == run_id)
+
+
+def kill_after(process: subprocess.Popen[bytes], log: Path, calls: int, delay: float) -> bool:
+    """Kill ``process`` once it has logged ``calls`` model calls, plus ``delay`` seconds."""
+    deadline = time.monotonic() + 120
+    while process.poll() is None and finished_calls(log) < calls:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    time.sleep(delay)
+    killed = process.poll() is None
+    if killed:
+        process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    return killed
+
+
 def test_killed_runs_resume_without_paying_twice(tmp_path: Path) -> None:
     rng = random.Random(20261128)
     killed = 0
@@ -89,21 +111,19 @@ def test_killed_runs_resume_without_paying_twice(tmp_path: Path) -> None:
         # Kill at a random point of the run's progress, not of the clock (batched sampling
         # makes a run's length vary a lot with the machine's load): once the worker has
         # finished `calls` model calls (0: while loading or in the first call), plus a delay.
-        calls, delay = rng.randint(0, 4), rng.uniform(0.0, 0.5)
-        deadline = time.monotonic() + 120
-        while process.poll() is None and finished_calls(first_log) < calls:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
-        time.sleep(delay)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            killed += 1
-        process.wait(timeout=60)
+        killed += kill_after(process, first_log, rng.randint(0, 4), rng.uniform(0.0, 0.5))
         replies, status = asyncio.run(checkpointed_replies(db, run_id, strategy))
         if status == "missing":
             continue  # killed before the run was even recorded: nothing to resume
         saved = {pair for pair in logged(first_log) if pair[1] in replies}
+        if status == "running":
+            assert listed_status(db, run_id) == "interrupted"
+            if trial % 3 == 0:  # kill the resume too, then resume again
+                resumed = worker("resume", db, run_id, strategy, second_log)
+                kill_after(resumed, second_log, rng.randint(0, 2), rng.uniform(0.0, 0.5))
+                _, status = asyncio.run(checkpointed_replies(db, run_id, strategy))
+                if status == "running":
+                    assert listed_status(db, run_id) == "interrupted"
         if status == "running":
             resumed = worker("resume", db, run_id, strategy, second_log)
             _, err = resumed.communicate(timeout=600)
@@ -112,6 +132,7 @@ def test_killed_runs_resume_without_paying_twice(tmp_path: Path) -> None:
             assert not redone, f"trial {trial} ({strategy}): checkpointed calls ran again"
             _, final = asyncio.run(checkpointed_replies(db, run_id, strategy))
             assert final in ("done", "paused"), f"trial {trial}: ended {final}"
+            assert listed_status(db, run_id) == final
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert killed >= 15, f"only {killed} of {TRIALS} trials were killed mid-run"

@@ -13,8 +13,9 @@ from langchain_core.messages import BaseMessage
 
 import ponder
 from ponder import runs, setup
-from ponder.errors import ConfigurationError
+from ponder.errors import CheckpointError, ConfigurationError
 from ponder.graphs.registry import strategy_spec
+from ponder.persistence import SqlCheckpointer
 from ponder.setup import restore_context
 from ponder.testing import ScriptedChatModel
 from ponder.verify.extract import extract_short_answer
@@ -258,3 +259,59 @@ def test_sync_twins_have_the_async_signatures() -> None:
     for sync, twin in ((runs.resume, runs.aresume), (runs.fork, runs.afork)):
         assert inspect.signature(sync) == inspect.signature(twin)
         assert sync.__doc__ == f"Sync twin of `{twin.__name__}`."
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [CheckpointError("the store could not be written: database or disk is full"),
+     OSError(28, "No space left on device")],
+    ids=["store-error", "disk-full"],
+)  # fmt: skip
+async def test_a_store_failing_mid_run_ends_it_failed_and_forkable(
+    db: str, failure: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = SqlCheckpointer.aput
+    puts = [0]
+
+    async def failing(self: SqlCheckpointer, *args: Any, **kwargs: Any) -> Any:
+        puts[0] += 1
+        if puts[0] > 4:
+            raise failure
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlCheckpointer, "aput", failing)
+    options: dict[str, Any] = {"max_samples": 7, "agreement": 1.0}
+    solving = ponder.asolve(
+        "q", model=seeded(), budget=ponder.Budget(calls=7), db=db, run_id="r", **options
+    )
+    if isinstance(failure, CheckpointError):  # a ponder error: raised, the run recorded
+        with pytest.raises(CheckpointError, match="disk"):
+            await solving
+    else:  # anything else: the run's own failure, in its result
+        result = await solving
+        assert result.status == "failed" and result.error is not None
+        assert "No space left" in result.error
+    monkeypatch.undo()
+    [record] = await runs.alist_runs(db=db)
+    assert record["status"] == "failed" and record["stop_reason"] == "error"
+    assert record["calls"] > 0  # it had spent: the registry says what
+    with pytest.raises(ConfigurationError, match="is failed"):
+        await runs.aresume("r", db=db, model=seeded())
+    [latest, *_] = await runs.alist_checkpoints("r", db=db)
+    forked = await runs.afork("r", at=latest["checkpoint_id"], db=db, model=seeded())
+    assert forked.status == "done" and forked.usage.calls == 7
+
+
+async def test_text_a_store_cannot_hold_is_kept_in_the_checkpoint(db: str) -> None:
+    def reply(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
+        return "The answer is a\x00b."
+
+    result = await ponder.asolve(
+        "q", model=ScriptedChatModel(reply_fn=reply), budget=ponder.Budget(calls=2), db=db,
+        run_id="nul", extractor=extract_short_answer, max_samples=2, agreement=1.0,
+    )  # fmt: skip
+    assert result.status == "done" and result.answer is not None and "\x00" in result.answer
+    [record] = await runs.alist_runs(db=db)
+    assert record["status"] == "done" and record["answer"] == result.answer.replace(
+        "\x00", "\ufffd"
+    )

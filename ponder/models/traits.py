@@ -60,6 +60,11 @@ class ModelTraits:
     called on a daemon thread of ponder's, so that a call cut off at its deadline is
     abandoned instead of holding up the run's end."""
 
+    streams: bool = False
+    """Whether calls are streamed (a model with a ``stream_usage`` field, such as
+    ``ChatOpenAI``: its streamed replies report usage), so that a reply running past its
+    output cap is cut there (see `ponder.nodes._calls`)."""
+
     def flops(self, processed_tokens: int) -> float | None:
         """Estimate a call's FLOPs: about 2 x parameters x tokens processed.
 
@@ -102,4 +107,7 @@ def traits_of(model: BaseChatModel) -> ModelTraits:
         context_window=model.n_ctx if isinstance(model, EmbeddedChatModel) else None,
         parameters=model.count_parameters if isinstance(model, EmbeddedChatModel) else None,
         native_async=type(model)._agenerate is not BaseChatModel._agenerate,
+        streams=not embedded
+        and "stream_usage" in fields
+        and type(model)._astream is not BaseChatModel._astream,
     )

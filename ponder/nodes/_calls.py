@@ -6,6 +6,13 @@ starts and can never overspend. The first call the budget refuses is refused wit
 after it; the others run concurrently (at most
 `ponder.context.RunContext.max_concurrent_calls` in flight). The embedded model decodes
 concurrent calls together in one batch; a remote model gets concurrent requests.
+
+A model that streams with usage (one with a ``stream_usage`` field, such as ``ChatOpenAI``:
+`ponder.models.traits.ModelTraits.streams`) is streamed, and a reply that goes on past its
+output cap (a server that ignores ``max_tokens``) is cut at the first chunk beyond it: the
+call is charged what arrived, and recorded as an overrun, which ends the run. A server that
+streams without usage (llama.cpp's) would be charged the bounds of every call: once one such
+reply has come, that model is called without streaming from then on.
 """
 
 from __future__ import annotations
@@ -13,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 from ponder._threads import in_daemon_thread
 from ponder.budget import Budget, CallPlan, Usage
@@ -34,6 +42,9 @@ from ponder.models.confidence import confidence_of
 from ponder.state import Confidence, FinishReason, LedgerEntry, StopReason, new_id
 
 __all__ = ("CallRequest", "CallResult", "make_calls")
+
+_NO_STREAM_USAGE: set[int] = set()
+"""Ids of the live models whose streamed replies came without usage: not streamed again."""
 
 _TIMEOUT_GRACE = 1.0
 """Seconds allowed past an in-process model's own deadline before giving up on it."""
@@ -246,8 +257,11 @@ async def _invoke(
     wait = None if plan.timeout is None else plan.timeout + grace
     started = time.monotonic()
     messages = list(request.messages)
+    cut = [0]  # output chunks received when a streamed reply was cut at the cap
     try:
-        if context.traits.native_async:
+        if context.traits.streams and id(context.model) not in _NO_STREAM_USAGE:
+            call = _streamed(context, messages, request.stop, kwargs, plan.max_tokens, cut)
+        elif context.traits.native_async:
             call = context.model.ainvoke(messages, stop=request.stop, **kwargs)
         else:  # sync only: a thread of ours, abandoned (not joined) if it overruns
             call = in_daemon_thread(
@@ -274,7 +288,9 @@ async def _invoke(
     latency = time.monotonic() - started
     text = reply.text
     reported = _usage(reply, text)
-    if reported is not None:
+    if cut[0]:  # cut past its cap: no usage came; it generated at least a token per chunk
+        reported, tokens_in, tokens_out = None, prompt_tokens, cut[0]
+    elif reported is not None:
         tokens_in, tokens_out = reported
     else:
         # No usable usage (none, zeros for a non-empty reply, negative or not whole numbers):
@@ -302,6 +318,42 @@ async def _invoke(
         overrun=overrun,
         prompt_tokens=prompt_tokens,
     )
+
+
+async def _streamed(
+    context: RunContext,
+    messages: list[BaseMessage],
+    stop: list[str] | None,
+    kwargs: dict[str, Any],
+    cap: int,
+    cut: list[int],
+) -> BaseMessage:
+    """Stream a reply, merging its chunks; stop at the first content chunk past ``cap``.
+
+    A content chunk carries at least one token, so more than ``cap`` of them is more than
+    ``cap`` tokens: ``cut[0]`` is then set to the number received.
+    """
+    merged: Any = None
+    pieces = 0
+    stream = context.model.astream(messages, stop=stop, stream_usage=True, **kwargs)
+    try:
+        async for chunk in stream:
+            merged = chunk if merged is None else merged + chunk
+            if chunk.text:
+                pieces += 1
+                if pieces > cap:
+                    cut[0] = pieces
+                    break
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    if merged is None:
+        return AIMessage(content="")
+    if not cut[0] and not getattr(merged, "usage_metadata", None):
+        key = id(context.model)
+        if key not in _NO_STREAM_USAGE:
+            _NO_STREAM_USAGE.add(key)
+            weakref.finalize(context.model, _NO_STREAM_USAGE.discard, key)
+    return cast(BaseMessage, merged)
 
 
 def _usage(reply: Any, text: str) -> tuple[int, int] | None:

@@ -6,7 +6,7 @@ Example:
     >>> saver.close()
 """
 
-from ponder.persistence.runs import RunRecord, RunSettings
+from ponder.persistence.runs import RunRecord, RunSettings, RunStatus
 from ponder.persistence.schema import SCHEMA_VERSION
 from ponder.persistence.serde import ALLOWED_TYPE_TAGS, StrictSerializer
 from ponder.persistence.sqlalchemy import PRUNE_STRATEGIES, SqlCheckpointer
@@ -17,6 +17,7 @@ __all__ = (
     "PRUNE_STRATEGIES",
     "RunRecord",
     "RunSettings",
+    "RunStatus",
     "SCHEMA_VERSION",
     "SqlCheckpointer",
     "StrictSerializer",

@@ -40,11 +40,13 @@ from ponder.persistence._engine import BEGIN_OPTION, create_engine, describe
 from ponder.persistence._hydrate import CHECKPOINT_COLUMNS, hydrate, matches
 from ponder.persistence._prune import delete_checkpoints, keep_latest
 from ponder.persistence._rows import Row, address, checkpoint_config, chunks, key
+from ponder.persistence.leases import Lease, LeaseOwner
 from ponder.persistence.runs import RunRecord
 from ponder.persistence.schema import (
     SCHEMA_VERSION,
     blobs,
     checkpoints,
+    leases,
     migrate,
     read_schema_version,
     runs,
@@ -276,6 +278,42 @@ def _run_record(row: sa.RowMapping) -> RunRecord:
     return cast(RunRecord, record)
 
 
+def _storable(text: str) -> str:
+    """Return ``text`` as every backend can hold it.
+
+    NUL (which PostgreSQL text refuses) and lone surrogates (which are not UTF-8) become
+    U+FFFD. The registry only shows the text; the checkpoints keep it exact.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _lease(row: sa.RowMapping) -> Lease:
+    """Decode a lease row; a damaged one is refused.
+
+    Raises:
+        CheckpointError: The row holds values of the wrong types.
+    """
+    types = {"run_id": str, "owner": str, "host": str, "pid": int}
+    for name, kind in types.items():
+        if isinstance(row[name], bool) or not isinstance(row[name], kind):
+            raise CheckpointError(
+                f"the lease of run {row['run_id']!r} is damaged: its {name} is {row[name]!r}"
+            )
+    for name in ("acquired_at", "renewed_at"):
+        if isinstance(row[name], bool) or not isinstance(row[name], _NUMBER):
+            raise CheckpointError(
+                f"the lease of run {row['run_id']!r} is damaged: its {name} is {row[name]!r}"
+            )
+    owner = LeaseOwner(id=row["owner"], host=row["host"], pid=row["pid"])
+    return Lease(row["run_id"], owner, float(row["acquired_at"]), float(row["renewed_at"]))
+
+
 class Store:
     """The checkpoint tables of one database, used from one event loop only."""
 
@@ -505,7 +543,11 @@ class Store:
 
     async def put_run(self, record: RunRecord) -> None:
         """Insert or replace a run's record."""
-        row = {**record, "run_id": key(record["run_id"], "run_id")}
+        row: dict[str, Any] = {
+            name: _storable(value) if isinstance(value, str) else value
+            for name, value in record.items()
+        }
+        row["run_id"] = key(record["run_id"], "run_id")
         for name in _JSON_COLUMNS:
             row[name] = None if row[name] is None else json.dumps(row[name])
         columns = tuple(name for name in row if name != "run_id")
@@ -541,9 +583,79 @@ class Store:
         run_id = key(run_id, "run_id")
         async with self._write(reads=False) as conn:
             result = await conn.execute(sa.delete(runs).where(runs.c.run_id == run_id))
+            await conn.execute(sa.delete(leases).where(leases.c.run_id == run_id))
             for table in (writes, blobs, checkpoints):
                 await conn.execute(sa.delete(table).where(table.c.thread_id == run_id))
         return bool(result.rowcount)
+
+    # -- run leases --------------------------------------------------------------------------
+
+    async def take_lease(self, run_id: str, owner: LeaseOwner, now: float) -> Lease | None:
+        """Take a free lease for ``owner``; return ``None``, or the holder of a taken one."""
+        row = {
+            "run_id": key(run_id, "run_id"), "owner": owner.id, "host": owner.host,
+            "pid": owner.pid, "acquired_at": now, "renewed_at": now,
+        }  # fmt: skip
+        async with self._write(reads=False) as conn:
+            taken = await conn.execute(self._upsert(leases, ()), row)
+            if taken.rowcount == 1:
+                return None
+            found = await conn.execute(sa.select(leases).where(leases.c.run_id == row["run_id"]))
+            holder = found.mappings().first()
+        if holder is None:  # released in between: take it now
+            return await self.take_lease(run_id, owner, now)
+        return _lease(holder)
+
+    async def take_over_lease(self, holder: Lease, owner: LeaseOwner, now: float) -> bool:
+        """Replace ``holder``'s lease by ``owner``'s if it is still exactly ``holder``'s."""
+        table = leases.c
+        async with self._write(reads=False) as conn:
+            result = await conn.execute(
+                sa.update(leases)
+                .where(
+                    table.run_id == key(holder.run_id, "run_id"),
+                    table.owner == holder.owner.id,
+                    table.renewed_at == holder.renewed_at,
+                )
+                .values(
+                    owner=owner.id, host=owner.host, pid=owner.pid, acquired_at=now, renewed_at=now
+                )  # fmt: skip
+            )
+        return bool(result.rowcount)
+
+    async def renew_lease(self, run_id: str, owner: LeaseOwner, now: float) -> bool:
+        """Renew ``owner``'s lease; ``False`` when it is not ``owner``'s any more."""
+        table = leases.c
+        async with self._write(reads=False) as conn:
+            result = await conn.execute(
+                sa.update(leases)
+                .where(table.run_id == key(run_id, "run_id"), table.owner == owner.id)
+                .values(renewed_at=now)
+            )
+        return bool(result.rowcount)
+
+    async def release_lease(self, run_id: str, owner: LeaseOwner) -> None:
+        """Give up ``owner``'s lease (nothing happens when it is not ``owner``'s)."""
+        table = leases.c
+        async with self._write(reads=False) as conn:
+            await conn.execute(
+                sa.delete(leases).where(
+                    table.run_id == key(run_id, "run_id"), table.owner == owner.id
+                )
+            )
+
+    async def get_leases(self, run_ids: Sequence[str]) -> dict[str, Lease]:
+        """The leases of those of ``run_ids`` that have one; a damaged row is left out."""
+        found: dict[str, Lease] = {}
+        async with self._read() as conn:
+            for part in chunks([key(run_id, "run_id") for run_id in run_ids]):
+                result = await conn.execute(sa.select(leases).where(leases.c.run_id.in_(part)))
+                for row in result.mappings():
+                    try:
+                        found[row["run_id"]] = _lease(row)
+                    except CheckpointError as exc:
+                        logger.warning("%s; it is read as no lease", exc)
+        return found
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -8,12 +8,19 @@ budget, and its latest status and spend.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from ponder.budget import BudgetLimits
-from ponder.state import Status, StopReason
+from ponder.state import StopReason
 
-__all__ = ("RunRecord", "RunSettings")
+__all__ = ("RunRecord", "RunSettings", "RunStatus")
+
+RunStatus = Literal["running", "paused", "done", "failed", "interrupted"]
+"""Where a persisted run stands: a `ponder.state.Status`, or ``interrupted``.
+
+``interrupted`` is never stored: `ponder.runs.alist_runs` shows it for a run recorded as
+``running`` whose process is gone (see `ponder.persistence.leases`).
+"""
 
 
 class RunSettings(TypedDict):
@@ -63,8 +70,9 @@ class RunRecord(TypedDict):
     """The run's current limits."""
     seed: int
     """The run's base sampling seed."""
-    status: Status
-    """``running``, ``paused``, ``done`` or ``failed`` (see `ponder.state.Status`)."""
+    status: RunStatus
+    """``running``, ``paused``, ``done`` or ``failed`` (see `ponder.state.Status`); listed as
+    ``interrupted`` when recorded ``running`` and its process is gone."""
     stop_reason: StopReason | None
     """Why the strategy stopped or paused (see `ponder.state.StopReason`); ``None`` while
     it runs."""

@@ -1,6 +1,6 @@
 """The SQL schema of `SqlCheckpointer`: its tables, its version, and its migrations.
 
-Five tables, all prefixed ``ponder_``:
+Six tables, all prefixed ``ponder_``:
 
 - ``ponder_schema_version``: one row per applied migration; the highest is the schema
   version of the store.
@@ -16,6 +16,9 @@ Five tables, all prefixed ``ponder_``:
 - ``ponder_runs``: the run registry: one row per ponder run (its thread), with the strategy,
   its options, the problem, the status and what it spent (schema version 2), and the
   settings its context was built with (schema version 4).
+- ``ponder_run_leases``: which process owns each run that is being worked on (schema version
+  5): one row per leased run, with the owner's id, host and process id and when it last
+  renewed the lease (see `ponder.persistence.leases`).
 
 Before it creates or migrates anything, `read_schema_version` looks at what is there and
 refuses, with `CheckpointError`, a store that is not ponder's (tables but no
@@ -24,12 +27,13 @@ is never written to.
 
 Example:
     >>> SCHEMA_VERSION
-    4
+    5
     >>> for name in sorted(TABLE_NAMES):
     ...     print(name)
     ponder_checkpoint_blobs
     ponder_checkpoint_writes
     ponder_checkpoints
+    ponder_run_leases
     ponder_runs
     ponder_schema_version
 """
@@ -50,6 +54,7 @@ __all__ = (
     "TABLE_NAMES",
     "blobs",
     "checkpoints",
+    "leases",
     "metadata",
     "migrate",
     "read_schema_version",
@@ -165,6 +170,18 @@ runs = sa.Table(
 """The run registry: one row per run; options, budget, verifier and settings are JSON text
 (settings ``NULL`` for a run recorded before schema version 4)."""
 
+leases = sa.Table(
+    "ponder_run_leases",
+    metadata,
+    sa.Column("run_id", _KEY, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Column("renewed_at", sa.Float, nullable=False),
+)
+"""Run leases (schema version 5): the process working on a run, and when it last said so."""
+
 TABLE_NAMES = frozenset(table.name for table in metadata.sorted_tables)
 """The names of every table ponder creates."""
 
@@ -239,6 +256,11 @@ def _add_run_settings(connection: sa.Connection) -> None:
     )
 
 
+def _create_leases(connection: sa.Connection) -> None:
+    """Schema version 5: ``ponder_run_leases``, one owner at a time for each run."""
+    metadata.create_all(connection, tables=[leases], checkfirst=False)
+
+
 def _qualified(connection: sa.Connection, table: str) -> str:
     """The quoted name of ``table``, in the schema the connection translates to, if any."""
     preparer = connection.dialect.identifier_preparer
@@ -252,12 +274,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_runs,
     _lighten_writes,
     _add_run_settings,
+    _create_leases,
 )
 """Migration ``n`` (1-based) brings a store from version ``n - 1`` to ``n``. Append only: a
 released migration is never edited, a change of schema is a new migration (``ALTER TABLE``).
 
 1. the checkpoint tables; 2. the run registry; 3. fewer pages written per put
-(`_lighten_writes`); 4. the settings of each run (`_add_run_settings`)."""
+(`_lighten_writes`); 4. the settings of each run (`_add_run_settings`); 5. run leases
+(`_create_leases`)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema version this ponder writes, and the newest it reads."""
@@ -298,7 +322,7 @@ def read_schema_version(connection: sa.Connection, *, schema: str | None, where:
             f"reads up to {SCHEMA_VERSION}). ponder left it untouched; upgrade ponder to use it"
         )
     if version == SCHEMA_VERSION:
-        for table in (checkpoints, blobs, writes, runs):
+        for table in (checkpoints, blobs, writes, runs, leases):
             if table.name not in names:
                 raise _damaged(where, f"table {table.name} is missing")
             columns = {column["name"] for column in inspector.get_columns(table.name, schema)}

@@ -40,6 +40,7 @@ from ponder.persistence._loop import LoopThread, refuse_in_running_loop
 from ponder.persistence._rows import checkpoint_rows, key, write_rows
 from ponder.persistence._sqlite_fast import SqliteFastPath
 from ponder.persistence._store import Cursor, ListQuery, Store
+from ponder.persistence.leases import Lease, LeaseOwner
 from ponder.persistence.runs import RunRecord
 from ponder.persistence.serde import StrictSerializer
 from ponder.persistence.url import parse_db_url
@@ -390,6 +391,28 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
     async def adelete_run(self, run_id: str) -> bool:
         """Delete a run: its record and its whole thread. Returns whether it existed."""
         return await self._runner.run(self._store.delete_run(run_id))
+
+    # -- run leases (see `ponder.persistence.leases`) -------------------------------------------
+
+    async def atake_lease(self, run_id: str, owner: LeaseOwner, *, now: float) -> Lease | None:
+        """Take ``run_id``'s lease for ``owner`` if nobody holds it; else return the holder's."""
+        return await self._runner.run(self._store.take_lease(run_id, owner, now))
+
+    async def atake_over_lease(self, holder: Lease, owner: LeaseOwner, *, now: float) -> bool:
+        """Give a dead ``holder``'s lease to ``owner``, unless it changed since it was read."""
+        return await self._runner.run(self._store.take_over_lease(holder, owner, now))
+
+    async def arenew_lease(self, run_id: str, owner: LeaseOwner, *, now: float) -> bool:
+        """Renew ``owner``'s lease of ``run_id``; ``False`` when it is no longer ``owner``'s."""
+        return await self._runner.run(self._store.renew_lease(run_id, owner, now))
+
+    async def arelease_lease(self, run_id: str, owner: LeaseOwner) -> None:
+        """Give up ``owner``'s lease of ``run_id``."""
+        await self._runner.run(self._store.release_lease(run_id, owner))
+
+    async def aget_leases(self, run_ids: Sequence[str]) -> dict[str, Lease]:
+        """The current leases of those of ``run_ids`` that have one."""
+        return await self._runner.run(self._store.get_leases(list(run_ids)))
 
     async def _afast(self) -> SqliteFastPath | None:
         """The SQLite fast path, once the store is checked and set up; ``None`` elsewhere."""

@@ -17,6 +17,7 @@ import pytest
 
 import ponder
 from ponder.models import locate_gguf
+from ponder.models.openai_compat import from_base_url
 
 pytestmark = pytest.mark.embedded
 
@@ -66,22 +67,25 @@ def server_url() -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def test_solve_through_an_openai_compatible_server(server_url: str) -> None:
-    budget = ponder.Budget(tokens=2000)
-    result = ponder.solve(
-        "9 + 6 =",
-        "best-of-n",
-        model=server_url,
-        budget=budget,
-        verifier=ponder.ExpectedAnswer("15"),
-        n=4,
-        max_tokens=48,
-    )
-    assert result.ledger, result.error
-    assert all(entry["usage_reported"] for entry in result.ledger)
-    # The cap was honoured: the server saw max_tokens, not max_completion_tokens.
-    assert all(entry["tokens_out"] <= 48 for entry in result.ledger)
-    assert result.usage.tokens <= 2000
+async def test_solve_through_an_openai_compatible_server(server_url: str) -> None:
+    model = from_base_url(server_url)  # one loop: its HTTP client belongs to it
+    for _streamed_then_invoked in range(2):
+        result = await ponder.asolve(
+            "9 + 6 =",
+            "best-of-n",
+            model=model,
+            budget=ponder.Budget(tokens=2000),
+            verifier=ponder.ExpectedAnswer("15"),
+            n=4,
+            max_tokens=48,
+        )
+        assert result.ledger, result.error
+        # The cap was honoured: the server saw max_tokens, not max_completion_tokens.
+        assert all(entry["tokens_out"] <= 48 for entry in result.ledger)
+        assert result.usage.tokens <= 2000
+    # This server's streamed replies carry no usage (the first run's were charged their
+    # bounds), so the same model is called without streaming after them: usage reported.
+    assert all(e["usage_reported"] for e in result.ledger)
 
 
 def test_a_server_that_is_down_fails_the_run_cleanly() -> None:

@@ -58,6 +58,7 @@ async def test_a_version_1_store_is_migrated_in_place(store: StoreSpec) -> None:
         await saver.setup()
     with sqlite3.connect(store.path) as conn:  # roll the file back to schema version 1
         conn.execute(f"DROP TABLE {runs.name}")
+        conn.execute(V4_LEASES)
         conn.execute("DELETE FROM ponder_schema_version WHERE version > 1")
     async with store.open() as saver:
         assert await saver.alist_runs() == []
@@ -120,6 +121,7 @@ async def test_a_version_2_store_is_upgraded_and_keeps_its_data(store: StoreSpec
     for statement in v2_blobs(store):
         store.query(statement)
     store.query(V3_RUNS)
+    store.query(V4_LEASES)
     store.query("DELETE FROM ponder_schema_version WHERE version > 2")
     assert set(V2_LISTING_INDEXES) <= checkpoint_indexes(store)
     assert blob_key(store) == ["thread_id", "checkpoint_ns", "channel", "version"]
@@ -130,7 +132,7 @@ async def test_a_version_2_store_is_upgraded_and_keeps_its_data(store: StoreSpec
     assert found.pending_writes == [("task", "a", "pending")]
     assert listed == [stored]
     versions = store.query("SELECT version FROM ponder_schema_version ORDER BY version")
-    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)] == [(1,), (2,), (3,), (4,)]
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)] == [(v,) for v in range(1, 6)]
     assert not set(V2_LISTING_INDEXES) & checkpoint_indexes(store)
     assert "ponder_checkpoints_run_id" in checkpoint_indexes(store)
     assert blob_key(store) == ["thread_id", "checkpoint_ns", "version", "channel"]
@@ -139,6 +141,8 @@ async def test_a_version_2_store_is_upgraded_and_keeps_its_data(store: StoreSpec
 
 V3_RUNS = "ALTER TABLE ponder_runs DROP COLUMN settings"
 """Gives ponder_runs its version 3 shape (no settings), keeping its rows."""
+V4_LEASES = "DROP TABLE ponder_run_leases"
+"""Takes the version 5 table away: a store of version 4 or older has no leases."""
 
 
 def run_record(run_id: str, settings: RunSettings | None) -> RunRecord:
@@ -162,6 +166,7 @@ async def test_a_version_3_store_is_upgraded_and_its_runs_read_without_settings(
         await saver.aput_run(run_record("kept", settings))
     # Roll the store back to schema version 3: no settings column, no version 4.
     store.query(V3_RUNS)
+    store.query(V4_LEASES)
     store.query("DELETE FROM ponder_schema_version WHERE version > 3")
     async with store.open() as saver:
         assert await saver.aget_run("kept") == run_record("kept", None)  # NULL: the defaults
@@ -169,7 +174,7 @@ async def test_a_version_3_store_is_upgraded_and_its_runs_read_without_settings(
         assert await saver.aget_run("new") == run_record("new", settings)
         assert [r["run_id"] for r in await saver.alist_runs()] == ["kept", "new"]
     versions = store.query("SELECT version FROM ponder_schema_version ORDER BY version")
-    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)] == [(1,), (2,), (3,), (4,)]
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)] == [(v,) for v in range(1, 6)]
 
 
 async def test_setup_is_idempotent_and_concurrent(store: StoreSpec) -> None:
