@@ -55,6 +55,9 @@ _MIN_P = 0.05
 _TYPICAL_P = 1.0
 _PIECE_BYTES = 64
 """Room for one token's text; llama.cpp says how much it needs when a piece is longer."""
+PREFILL_CHUNK = 128
+"""Most prompt tokens of a sample with a deadline decoded in one step: its deadline is
+checked between steps, so a long prompt's prefill overshoots it by one such chunk at most."""
 TOP_K_CONFIDENCE = 5
 """How many of the most likely tokens a token's confidence averages over."""
 
@@ -519,6 +522,17 @@ class BatchEngine:
             lib.llama_sampler_chain_add(chain, stage)
         return chain
 
+    @staticmethod
+    def _chunk(seq: _Seq, room: int) -> list[int]:
+        """The tokens of ``seq`` to decode in this step, at most ``room``.
+
+        A sample with a deadline prefills at most `PREFILL_CHUNK` prompt tokens per step, so
+        its deadline is checked between the chunks of a long prompt.
+        """
+        if seq.ticket.request.deadline is not None:
+            room = min(room, PREFILL_CHUNK)
+        return seq.pending[:room]
+
     def _step(self, finished: list[_Ticket]) -> None:
         """Decode one batch and sample the next token of every sequence that completed."""
         lib = self._lib
@@ -539,7 +553,7 @@ class BatchEngine:
             if room <= 0:
                 seq.inflight, seq.logit_index = 0, None
                 continue
-            chunk = seq.pending[:room]
+            chunk = self._chunk(seq, room)
             start = len(seq.kv)
             for offset, token in enumerate(chunk):
                 batch.token[count] = token

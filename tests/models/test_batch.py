@@ -17,7 +17,7 @@ from ponder.budget import Budget, Usage
 from ponder.context import RunContext
 from ponder.errors import ConfigurationError, ModelError
 from ponder.models import EmbeddedChatModel
-from ponder.models._batch import SampleRequest, _common_prefix
+from ponder.models._batch import PREFILL_CHUNK, SampleRequest, _common_prefix
 from ponder.nodes.attempt import draw_candidates
 from ponder.nodes.metered import Meter
 from ponder.prompts import FEW_SHOT
@@ -213,6 +213,21 @@ async def test_stop_strings_caps_and_deadlines_are_per_sequence(
     assert capped.usage_metadata is not None and capped.usage_metadata["output_tokens"] == 7
     assert slow.response_metadata["finish_reason"] == "timeout"
     assert slow.usage_metadata is not None and slow.usage_metadata["output_tokens"] < 400
+
+
+@pytest.mark.embedded
+async def test_a_deadline_cuts_a_long_prompt_in_its_prefill(batched: EmbeddedChatModel) -> None:
+    # About 1,700 prompt tokens, decoded PREFILL_CHUNK at a time: the deadline is checked
+    # between chunks, so the call ends near it instead of after the whole prefill.
+    long = " ".join(f"Item {i} costs {i % 7} dollars." for i in range(180)) + " Total?"
+    engine = batched._batcher()
+    before = engine.decoded_tokens
+    started = time.monotonic()
+    reply = await batched.ainvoke(long, max_tokens=8, temperature=0.0, timeout=0.05)
+    assert reply.response_metadata["finish_reason"] == "timeout"
+    assert reply.usage_metadata is not None and reply.usage_metadata["output_tokens"] == 0
+    assert engine.decoded_tokens - before <= 3 * PREFILL_CHUNK < engine.n_batch
+    assert time.monotonic() - started < 30  # a bound for a loaded machine, not a timing
 
 
 @pytest.mark.embedded
