@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import uuid
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -19,19 +17,6 @@ from ponder.persistence import SqlCheckpointer
 from ponder.setup import restore_context
 from ponder.testing import ScriptedChatModel
 from ponder.verify.extract import extract_short_answer
-from tests.persistence.conftest import drop_schemas
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
-        return
-    schema = f"ponder_test_{uuid.uuid4().hex[:16]}"
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/test?schema={schema}"
-    finally:
-        drop_schemas([schema])
 
 
 def seeded() -> ScriptedChatModel:

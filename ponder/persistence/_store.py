@@ -278,6 +278,13 @@ def _run_record(row: sa.RowMapping) -> RunRecord:
     return cast(RunRecord, record)
 
 
+_LEASE_COLUMN_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": (str,), "owner": (str,), "host": (str,), "pid": (int,),
+    "acquired_at": _NUMBER, "renewed_at": _NUMBER,
+}  # fmt: skip
+"""What each column of a ``ponder_run_leases`` row holds once decoded."""
+
+
 def _storable(text: str) -> str:
     """Return ``text`` as every backend can hold it.
 
@@ -299,14 +306,8 @@ def _lease(row: sa.RowMapping) -> Lease:
     Raises:
         CheckpointError: The row holds values of the wrong types.
     """
-    types = {"run_id": str, "owner": str, "host": str, "pid": int}
-    for name, kind in types.items():
-        if isinstance(row[name], bool) or not isinstance(row[name], kind):
-            raise CheckpointError(
-                f"the lease of run {row['run_id']!r} is damaged: its {name} is {row[name]!r}"
-            )
-    for name in ("acquired_at", "renewed_at"):
-        if isinstance(row[name], bool) or not isinstance(row[name], _NUMBER):
+    for name, types in _LEASE_COLUMN_TYPES.items():
+        if isinstance(row[name], bool) or not isinstance(row[name], types):
             raise CheckpointError(
                 f"the lease of run {row['run_id']!r} is damaged: its {name} is {row[name]!r}"
             )
