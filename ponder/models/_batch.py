@@ -25,7 +25,10 @@ continuous batching:
   confidence is its negative) and the mean log-probability over the whole vocabulary
   (self-certainty's ingredient): three floats per token, from one pass over the logits.
 
-The driver owns the context: nothing else touches it, so no lock is held while decoding.
+The driver owns the context: nothing else touches it, so no lock of the engine is held while
+decoding. It decodes only in its turn (`ponder.models._decode_lock`), which it keeps across
+steps for a quantum while it has work, so that several processes on the same cores decode one
+after another instead of all at once.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ponder.errors import ModelError
+from ponder.models._decode_lock import decode_turn, decoding, release_turn
 
 __all__ = ("BatchEngine", "SampleFinish", "SampleOutcome", "SampleRequest")
 
@@ -308,9 +312,14 @@ class BatchEngine:
     # -- the driver ------------------------------------------------------------------------
 
     def _run(self) -> None:
+        with decoding():  # the machine-wide turn is kept across steps while there is work
+            self._drive()
+
+    def _drive(self) -> None:
         while True:
             with self._cond:
                 while not (self._closed or self._queue or self._active or self._clear):
+                    release_turn()  # idle: let other processes decode
                     self._cond.wait()
                 clear, self._clear = self._clear, False
                 if self._closed:
@@ -570,7 +579,8 @@ class BatchEngine:
         if count == 0:
             return
         batch.n_tokens = count
-        status = lib.llama_decode(self._ctx, batch)
+        with decode_turn():  # other processes on these cores wait, asleep
+            status = lib.llama_decode(self._ctx, batch)
         if status != 0:
             raise ModelError(f"llama_decode failed with status {status}", model="embedded")
         self.steps += 1

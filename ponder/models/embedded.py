@@ -13,7 +13,9 @@ it. Calls made at the same time (the parallel branches of a strategy, or `genera
 decoded together in one llama.cpp batch by `ponder.models._batch.BatchEngine`, which also
 reuses the KV cache of a prompt prefix seen before; ``batched=False`` draws one sample at a time
 through llama-cpp-python's high-level API instead, under a lock (its context is not
-re-entrant).
+re-entrant). Either way the model decodes only in its machine-wide turn
+(`ponder.models._decode_lock`), so that several processes sharing the cores decode one after
+another instead of oversubscribing them.
 
 Example:
     >>> from ponder.models import EmbeddedChatModel
@@ -32,7 +34,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +47,7 @@ from pydantic import ConfigDict, Field
 
 from ponder.errors import ConfigurationError, ModelError
 from ponder.models._batch import BatchEngine, SampleFinish, SampleOutcome, SampleRequest
+from ponder.models._decode_lock import decode_turn, decoding
 from ponder.models.confidence import summarize
 from ponder.prompts import PromptStyle
 
@@ -131,12 +134,13 @@ def _load_engine(path: str, n_ctx: int, n_threads: int) -> _Engine:
             "(or run `make demo`)"
         ) from exc
     try:
-        llama = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+        llama: Any = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
     except Exception as exc:  # llama.cpp raises ValueError for anything it cannot load
         raise ModelError(f"could not load the GGUF file {path}: {exc}", model=path) from exc
     # Free llama.cpp's memory before interpreter shutdown tears down the modules its
     # finalizer needs (otherwise: "Exception ignored in Llama.__del__" at exit).
     atexit.register(llama.close)
+    llama.eval = _taking_turns(llama.eval)
     template = llama.metadata.get("tokenizer.chat_template")
     chat_format = None
     if template:
@@ -144,6 +148,22 @@ def _load_engine(path: str, n_ctx: int, n_threads: int) -> _Engine:
         bos = llama.detokenize([llama.token_bos()]).decode("utf-8", errors="ignore")
         chat_format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
     return _Engine(llama=llama, lock=threading.Lock(), chat_format=chat_format)
+
+
+def _taking_turns(evaluate: Callable[[Sequence[int]], None]) -> Callable[[Sequence[int]], None]:
+    """Wrap ``Llama.eval`` (the sequential path's decode of each step) in the decode turn.
+
+    ``create_completion`` calls ``eval`` once per generated token (and once for the prompt);
+    `EmbeddedChatModel._sequential` runs it inside `decoding`, so the turn is kept across a
+    sample's steps as in the batched driver; see `ponder.models._decode_lock`.
+    """
+
+    @functools.wraps(evaluate)
+    def evaluate_in_turn(tokens: Sequence[int]) -> None:
+        with decode_turn():
+            evaluate(tokens)
+
+    return evaluate_in_turn
 
 
 def _default_threads() -> int:
@@ -431,7 +451,7 @@ class EmbeddedChatModel(BaseChatModel):
 
         from llama_cpp import StoppingCriteriaList
 
-        with engine.lock:
+        with engine.lock, decoding():  # the decode turn is kept across this sample's steps
             engine.llama.reset()
             out = engine.llama.create_completion(
                 list(request.prompt),
