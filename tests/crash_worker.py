@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any, cast
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
@@ -36,14 +36,16 @@ class LoggingModel(EmbeddedChatModel):
 
     log_path: str
 
-    def _generate(
+    async def _agenerate(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        result = super()._generate(messages, stop, run_manager, **kwargs)
+        # The async path, as ponder's runs call it: the step's calls still reach the engine
+        # as one group (overriding `_generate` would send each through a thread on its own).
+        result = await super()._agenerate(messages, stop, run_manager, **kwargs)
         line = {
             "prompt": digest("\n".join(m.text for m in messages)),
             "reply": digest(result.generations[0].message.text),

@@ -9,6 +9,9 @@ checkpoint holds, resumes the run in a second subprocess, and checks that:
   and resumed again;
 - no call whose result was checkpointed before the kill was made again (a call in flight at
   the kill, or finished but not yet checkpointed, may be redone: it was never saved);
+- the run ends with the same candidates, in the same order, as the same run left alone
+  (the step's calls are decoded as one group from an empty cache: see
+  `ponder.models.embedded`, "Reproducibility");
 - the SQLite file passes ``PRAGMA integrity_check``.
 """
 
@@ -59,24 +62,33 @@ def logged(log: Path) -> list[tuple[str, str]]:
 
 async def checkpointed_replies(db: str, run_id: str, strategy: str) -> tuple[set[str], str]:
     """Hashes of every model reply the run's latest checkpoint holds, and the run's status."""
+    texts, status = await checkpointed_texts(db, run_id, strategy)
+    return {digest(t) for t in texts}, status
+
+
+def digest(text: str) -> str:
     import hashlib
 
+    return hashlib.sha256(text.strip().encode()).hexdigest()[:16]
+
+
+async def checkpointed_texts(db: str, run_id: str, strategy: str) -> tuple[list[str], str]:
+    """Every candidate text (and critique) the run's latest checkpoint holds, in order."""
     spec = strategy_spec(strategy)
     async with open_store(db) as saver:
         record = await saver.aget_run(run_id)
         if record is None:
-            return set(), "missing"
+            return [], "missing"
         config = make_config(spec, record["options"])
         state = await persisted_graph(spec, config, saver).aget_state(
             {"configurable": {"thread_id": run_id}}
         )
-    texts = []
+    texts: list[str] = []
     for candidate in (state.values or {}).get("candidates", []):
         texts.append(candidate["text"])
         if candidate["critique"] is not None:
             texts.append(candidate["critique"])
-    digests = {hashlib.sha256(t.strip().encode()).hexdigest()[:16] for t in texts}
-    return digests, record["status"]
+    return texts, record["status"]
 
 
 def listed_status(db: str, run_id: str) -> str:
@@ -98,9 +110,24 @@ def kill_after(process: subprocess.Popen[bytes], log: Path, calls: int, delay: f
     return killed
 
 
+def reference_runs(tmp_path: Path) -> dict[str, list[str]]:
+    """Each strategy's candidate texts when its run is left alone."""
+    references = {}
+    for strategy in STRATEGIES:
+        db = f"sqlite+aiosqlite:///{tmp_path / f'reference-{strategy}.db'}"
+        process = worker("solve", db, "reference", strategy, tmp_path / f"{strategy}.log")
+        process.communicate(timeout=600)
+        assert process.returncode == 0
+        texts, status = asyncio.run(checkpointed_texts(db, "reference", strategy))
+        assert status == "done"
+        references[strategy] = texts
+    return references
+
+
 def test_killed_runs_resume_without_paying_twice(tmp_path: Path) -> None:
     rng = random.Random(20261128)
     killed = 0
+    references = reference_runs(tmp_path)
     for trial in range(TRIALS):
         strategy = STRATEGIES[trial % len(STRATEGIES)]
         path = tmp_path / f"trial{trial}.db"
@@ -133,6 +160,9 @@ def test_killed_runs_resume_without_paying_twice(tmp_path: Path) -> None:
             _, final = asyncio.run(checkpointed_replies(db, run_id, strategy))
             assert final in ("done", "paused"), f"trial {trial}: ended {final}"
             assert listed_status(db, run_id) == final
+        texts, status = asyncio.run(checkpointed_texts(db, run_id, strategy))
+        if status == "done":
+            assert texts == references[strategy], f"trial {trial} ({strategy}): another run"
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert killed >= 15, f"only {killed} of {TRIALS} trials were killed mid-run"

@@ -45,7 +45,7 @@ from typing import Any, Literal
 from ponder.errors import ModelError
 from ponder.models._decode_lock import decode_turn, decoding, release_turn
 
-__all__ = ("BatchEngine", "SampleFinish", "SampleOutcome", "SampleRequest")
+__all__ = ("BatchEngine", "PendingSample", "SampleFinish", "SampleOutcome", "SampleRequest")
 
 logger = logging.getLogger(__name__)
 
@@ -110,12 +110,26 @@ class SampleOutcome:
     """Each step's mean log-probability over the whole vocabulary."""
 
 
+class _Group:
+    """The mark of one isolated submission (`BatchEngine.submit` with ``isolated``)."""
+
+    __slots__ = ("admitted", "started")
+
+    def __init__(self) -> None:
+        self.started = False
+        """Whether the cache was emptied for it (`BatchEngine._canonical_start`)."""
+        self.admitted = 0
+        """Its requests admitted so far."""
+
+
 @dataclass(eq=False, slots=True)
 class _Ticket:
     """A submitted request and, once done, its outcome or error."""
 
     request: SampleRequest
     on_done: Callable[[], None] | None = None
+    group: _Group | None = None
+    """Set for the requests of an isolated submission: decoded alone, from a clean cache."""
     outcome: SampleOutcome | None = None
     error: BaseException | None = None
     cancelled: bool = False
@@ -145,6 +159,8 @@ class _Seq:
     logit_index: int | None = None
     inflight: int = 0
     peak: int = 1
+    canonical: bool = False
+    """The first request of an isolated group: its cells are its positions."""
     logprobs: list[float] = field(default_factory=list)
     top_logprobs: list[float] = field(default_factory=list)
     mean_logprobs: list[float] = field(default_factory=list)
@@ -156,6 +172,44 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+def _timed_out(request: SampleRequest) -> SampleOutcome:
+    """The outcome of a request that ended (cancelled or past its deadline) before it ran."""
+    return SampleOutcome(
+        text="", prompt_tokens=len(request.prompt), completion_tokens=0, finish_reason="timeout"
+    )
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class PendingSample:
+    """A queued request of `BatchEngine.enqueue`: await `outcome` for its sample."""
+
+    __slots__ = ("_engine", "future", "ticket")
+
+    def __init__(self, engine: BatchEngine, ticket: _Ticket, future: asyncio.Future[None]):
+        self._engine, self.ticket, self.future = engine, ticket, future
+
+    async def outcome(self) -> SampleOutcome:
+        """Wait for the sample; cancelling the wait ends the sample early.
+
+        Raises:
+            ModelError: The batch failed (llama.cpp refused it, or the engine is closed).
+        """
+        try:
+            await asyncio.shield(self.future)
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+        return self._engine._result(self.ticket)
+
+    def cancel(self) -> None:
+        """End the sample early (it finishes with ``timeout``), if it is not done."""
+        self._engine._cancel(self.ticket)
 
 
 class BatchEngine:
@@ -207,6 +261,8 @@ class BatchEngine:
         self._active: list[_Seq] = []
         self._cache: dict[int, list[int]] = {}
         """Finished sequences whose cells are kept for prefix reuse: id -> tokens, LRU first."""
+        self._canonical: int | None = None
+        """The cached sequence at cells 0, 1, ... (an isolated group's first prompt), if any."""
         self._cond = threading.Condition()
         self._closed = False
         self._clear = False
@@ -219,47 +275,65 @@ class BatchEngine:
 
     # -- submitting ------------------------------------------------------------------------
 
-    def submit(self, requests: Sequence[SampleRequest]) -> list[SampleOutcome]:
+    def submit(
+        self, requests: Sequence[SampleRequest], *, isolated: bool = False
+    ) -> list[SampleOutcome]:
         """Draw every request's sample, together with whatever else is being decoded.
+
+        With ``isolated``, the requests are decoded together and alone instead: once
+        nothing else is decoding, from an empty KV cache, with nothing else admitted until
+        they are done. Their outcomes then depend only on the requests and their order, not
+        on what else the engine was asked for, or when (see `ponder.models.embedded`).
 
         Raises:
             ModelError: The batch failed (llama.cpp refused it, or the engine is closed).
         """
-        tickets = self._enqueue(requests, None)
+        tickets = self._enqueue(requests, [None] * len(requests), isolated)
         for ticket in tickets:
             ticket.done.wait()
         return [self._result(t) for t in tickets]
 
-    async def asubmit(self, requests: Sequence[SampleRequest]) -> list[SampleOutcome]:
+    async def asubmit(
+        self, requests: Sequence[SampleRequest], *, isolated: bool = False
+    ) -> list[SampleOutcome]:
         """Async `submit`: waits without holding a thread; cancelling ends the samples early."""
-        loop = asyncio.get_running_loop()
-        finished = asyncio.Event()
-        remaining = [len(requests)]
-        lock = threading.Lock()
+        pending = self.enqueue(requests, isolated=isolated)
+        try:
+            await asyncio.gather(*(p.future for p in pending))
+        except asyncio.CancelledError:
+            for p in pending:
+                p.cancel()
+            raise
+        return [self._result(p.ticket) for p in pending]
 
-        def one_done() -> None:
-            with lock:
-                remaining[0] -= 1
-                last = remaining[0] == 0
-            if last:
+    def enqueue(
+        self, requests: Sequence[SampleRequest], *, isolated: bool = False
+    ) -> list[PendingSample]:
+        """Queue the requests (as `asubmit` does) and return one handle per request.
+
+        Each handle is awaited on its own (`PendingSample.outcome`), and cancelling one wait
+        ends only that sample; call from a running event loop.
+        """
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[None]] = [loop.create_future() for _ in requests]
+
+        def settle(future: asyncio.Future[None]) -> Callable[[], None]:
+            def done() -> None:
                 try:
-                    loop.call_soon_threadsafe(finished.set)
-                except RuntimeError:  # the caller's loop closed while the samples ran
+                    loop.call_soon_threadsafe(_resolve, future)
+                except RuntimeError:  # the caller's loop closed while the sample ran
                     pass
 
-        tickets = self._enqueue(requests, one_done)
-        try:
-            await finished.wait()
-        except asyncio.CancelledError:
-            for ticket in tickets:
-                ticket.cancelled = True
-            with self._cond:
-                self._cond.notify_all()
-            raise
-        return [self._result(t) for t in tickets]
+            return done
+
+        tickets = self._enqueue(requests, [settle(f) for f in futures], isolated)
+        return [PendingSample(self, t, f) for t, f in zip(tickets, futures, strict=True)]
 
     def _enqueue(
-        self, requests: Sequence[SampleRequest], on_done: Callable[[], None] | None
+        self,
+        requests: Sequence[SampleRequest],
+        on_done: Sequence[Callable[[], None] | None],
+        isolated: bool,
     ) -> list[_Ticket]:
         for request in requests:
             need = len(request.prompt) + request.max_tokens
@@ -270,13 +344,22 @@ class BatchEngine:
                     f"{request.max_tokens}",
                     model="embedded",
                 )
-        tickets = [_Ticket(request=r, on_done=on_done) for r in requests]
+        group = _Group() if isolated and requests else None
+        tickets = [
+            _Ticket(request=r, on_done=d, group=group)
+            for r, d in zip(requests, on_done, strict=True)
+        ]
         with self._cond:
             if self._closed:
                 raise ModelError("the batched engine is closed", model="embedded")
             self._queue.extend(tickets)
             self._cond.notify_all()
         return tickets
+
+    def _cancel(self, ticket: _Ticket) -> None:
+        ticket.cancelled = True
+        with self._cond:
+            self._cond.notify_all()
 
     @staticmethod
     def _result(ticket: _Ticket) -> SampleOutcome:
@@ -337,7 +420,8 @@ class BatchEngine:
                     for seq_id in list(self._cache):
                         self._evict(seq_id)
                 self._resolve_followers()
-                left = self._admit(arrived, finished)
+                admitted, waiting = self._admissible(arrived, finished)
+                left = self._admit(admitted, finished) + waiting
                 if left:
                     with self._cond:
                         self._queue[:0] = left
@@ -389,6 +473,70 @@ class BatchEngine:
     def _evict(self, seq_id: int) -> None:
         del self._cache[seq_id]
         self._lib.llama_memory_seq_rm(self._mem, seq_id, -1, -1)
+        if seq_id == self._canonical:
+            self._canonical = None
+
+    def _admissible(
+        self, arrived: list[_Ticket], finished: list[_Ticket]
+    ) -> tuple[list[_Ticket], list[_Ticket]]:
+        """Split ``arrived`` into what may be admitted now and what waits, in order.
+
+        An isolated group is decoded alone: while one is active only its requests are
+        admitted; one at the head of the queue waits until nothing is active, then the
+        cache is emptied and its requests start. Other requests are admitted up to the
+        first isolated one (which is not overtaken). A request cancelled or past its
+        deadline while it waits ends at once.
+        """
+        now = time.monotonic()
+        live: list[_Ticket] = []
+        for ticket in arrived:
+            deadline = ticket.request.deadline
+            if ticket.cancelled or (deadline is not None and now > deadline):
+                ticket.outcome = _timed_out(ticket.request)
+                finished.append(ticket)
+            else:
+                live.append(ticket)
+        running = next((s.ticket.group for s in self._active if s.ticket.group), None)
+        head = live[0].group if live else None
+        if running is None and head is not None and self._active:
+            return [], live  # the group waits for the requests being decoded to end
+        if running is None and head is not None:
+            if not head.started:
+                head.started = True
+                self._canonical_start(live[0].request.prompt)
+            running = head
+        if running is not None:
+            return (
+                [t for t in live if t.group is running],
+                [t for t in live if t.group is not running],
+            )
+        cut = next((i for i, t in enumerate(live) if t.group is not None), len(live))
+        return live[:cut], live[cut:]
+
+    def _canonical_start(self, prompt: Sequence[int]) -> None:
+        """Empty the cache for an isolated group whose first request has ``prompt``.
+
+        What llama.cpp computes for a token depends on the cells its sequence occupies, not
+        on how its prompt was split into decode calls nor on the other rows of a batch. An
+        isolated group lays its requests out as it would in an empty cache: the first one's
+        prompt at cells 0, 1, ... (its position), each next one after it. The canonical
+        cache entry (the first request of the group before, at those cells) is the one
+        thing kept, cut to the prefix it shares with ``prompt``: the first request reuses
+        it, and every cell after lands where it would have in an empty cache.
+        """
+        keep = self._canonical
+        shared = 0
+        if keep is not None:
+            shared = min(_common_prefix(self._cache[keep], prompt), len(prompt) - 1)
+        for seq_id in list(self._cache):
+            if seq_id != keep or shared == 0:
+                self._evict(seq_id)
+        if shared == 0:
+            self._lib.llama_memory_clear(self._mem, True)
+            return
+        assert keep is not None  # noqa: S101 - shared > 0
+        self._lib.llama_memory_seq_rm(self._mem, keep, shared, -1)
+        del self._cache[keep][shared:]
 
     def _admit(self, arrived: list[_Ticket], finished: list[_Ticket]) -> list[_Ticket]:
         """Start what fits of ``arrived``; return the rest, in order, to wait."""
@@ -397,17 +545,18 @@ class BatchEngine:
         for position, ticket in enumerate(arrived):
             request = ticket.request
             if ticket.cancelled or (request.deadline is not None and now > request.deadline):
-                ticket.outcome = SampleOutcome(
-                    text="", prompt_tokens=len(request.prompt), completion_tokens=0,
-                    finish_reason="timeout",
-                )  # fmt: skip
+                ticket.outcome = _timed_out(request)
                 finished.append(ticket)
                 continue
             if len(self._active) >= self.n_seq_max:
                 return arrived[position:]
             prompt = request.prompt
             limit = len(prompt) - 1  # the last prompt token is always decoded: its logits
-            source, shared = self._best_source(prompt)
+            first = ticket.group is not None and ticket.group.admitted == 0
+            if ticket.group is None or first:
+                source, shared = self._best_source(prompt)
+            else:  # in a group: follow an earlier request of it, as in an empty cache
+                source, shared = None, 0
             leader, lead_shared = None, 0
             for candidate in leaders:
                 common = _common_prefix(candidate.ticket.request.prompt, prompt)
@@ -423,6 +572,9 @@ class BatchEngine:
             seq = self._start(ticket, source, shared, cached_source, leader, lead_shared)
             if seq is None:
                 return arrived[position:]
+            seq.canonical = first
+            if ticket.group is not None:
+                ticket.group.admitted += 1
             self._active.append(seq)
             if seq.leader is None:
                 leaders.append(seq)
@@ -480,6 +632,8 @@ class BatchEngine:
             # Take the cached sequence over: keep its shared prefix, drop the rest.
             kv = self._cache.pop(cached_source)[:shared]
             self._lib.llama_memory_seq_rm(self._mem, cached_source, shared, -1)
+            if cached_source == self._canonical:
+                self._canonical = None
             return _Seq(ticket=ticket, seq_id=cached_source, kv=kv, pending=prompt[shared:],
                         sampler=sampler, reused=shared)  # fmt: skip
         seq_id = self._free_id(source)
@@ -540,7 +694,28 @@ class BatchEngine:
         """
         if seq.ticket.request.deadline is not None:
             room = min(room, PREFILL_CHUNK)
+        if seq.canonical and not seq.generated and len(seq.pending) > 1:
+            # The first prompt of an isolated group ends with its last token decoded alone:
+            # its logits depend on how many rows came with it (measured: for prompts of 161,
+            # 180 and 200 tokens, not 160, 176, 181, 192 or 193), while the cells before do
+            # not depend on how the prompt was split. So they are the same fresh or cached.
+            room = min(room, len(seq.pending) - 1)
         return seq.pending[:room]
+
+    def _ready(self) -> list[_Seq]:
+        """The sequences with tokens to decode in this step, in batch order."""
+        ready = [s for s in self._active if s.leader is None and s.pending]
+        if not any(s.ticket.group is not None for s in self._active):
+            ready.sort(key=lambda s: len(s.pending))  # the generating ones first: one token each
+            return ready
+        # An isolated group (alone in the batch, in its order): the first prompt alone, then
+        # the other prompts, then every request's next token together. Only the first
+        # prompt's decoding differs with what the cache held (`_canonical_start`); after it,
+        # every cell is laid out as in an empty cache.
+        prefilling = [s for s in ready if not s.generated]
+        if prefilling:
+            return prefilling[:1] if prefilling[0].canonical else prefilling
+        return [] if any(not s.generated for s in self._active) else ready
 
     def _step(self, finished: list[_Ticket]) -> None:
         """Decode one batch and sample the next token of every sequence that completed."""
@@ -555,8 +730,7 @@ class BatchEngine:
                 self._finish(seq, "timeout", finished)
         batch = self._batch
         count = 0
-        ready = [s for s in self._active if s.leader is None and s.pending]
-        ready.sort(key=lambda s: len(s.pending))  # the generating ones first: one token each
+        ready = self._ready()
         for seq in ready:
             room = self.n_batch - count
             if room <= 0:
@@ -695,14 +869,18 @@ class BatchEngine:
         if kv and len(seq.kv) > len(kv):
             self._lib.llama_memory_seq_rm(self._mem, seq.seq_id, len(kv), -1)
         for seq_id, cached in list(self._cache.items()):
-            if not kv:
-                break
+            if not kv or seq.canonical:
+                break  # the canonical entry is kept whatever else is cached
             if cached[: len(kv)] == kv:
                 kv = []  # already cached as (part of) a longer prompt
-            elif kv[: len(cached)] == cached:
+            elif kv[: len(cached)] == cached and seq_id != self._canonical:
                 self._evict(seq_id)  # this one covers it
         if kv:
             seq.kv = kv
             self._cache[seq.seq_id] = kv
+            if seq.canonical:
+                if self._canonical is not None and self._canonical in self._cache:
+                    self._evict(self._canonical)
+                self._canonical = seq.seq_id
         else:
             self._lib.llama_memory_seq_rm(self._mem, seq.seq_id, -1, -1)

@@ -17,6 +17,22 @@ re-entrant). Either way the model decodes only in its machine-wide turn
 (`ponder.models._decode_lock`), so that several processes sharing the cores decode one after
 another instead of oversubscribing them.
 
+Reproducibility: llama.cpp's floating-point sums depend on what a sample is batched with and
+where its tokens sit in the KV cache, so the same seed can draw other tokens in another
+batch (measured: a sample's log-probabilities change from its second or third token when
+three other samples share its batch, and the text soon after). With ``reproducible`` (the
+default) the calls of one step of a ponder run come to the engine as one group, in candidate
+order, whatever the timing of their tasks (`ponder.models._group`), and each group is decoded
+alone, from an empty cache. A step's samples are then bit-identical for the same prompts,
+seeds and order, in any process and after a resume; so are the answers and the candidate
+order of a seeded run, as long as its budget holds no wall-time limit that cuts a sample off.
+Not bit-identical: a sample cut by its deadline (or a seconds budget); calls made outside
+ponder's steps (each a batch of its own, mixed with whatever else is decoding); runs with
+``reproducible=False``; ``batched=False`` against the batched path (other kernels); another
+llama.cpp build or CPU. The cost: steps of parallel branches, or of several runs sharing the
+model, are decoded one after the other instead of together, and a step's prompt is decoded
+again instead of reused from the step before.
+
 Example:
     >>> from ponder.models import EmbeddedChatModel
     >>> model = EmbeddedChatModel.from_name("smollm2")  # doctest: +SKIP
@@ -48,6 +64,7 @@ from pydantic import ConfigDict, Field
 from ponder.errors import ConfigurationError, ModelError
 from ponder.models._batch import BatchEngine, SampleFinish, SampleOutcome, SampleRequest
 from ponder.models._decode_lock import decode_turn, decoding
+from ponder.models._group import join
 from ponder.models.confidence import summarize
 from ponder.prompts import PromptStyle
 
@@ -217,6 +234,12 @@ class EmbeddedChatModel(BaseChatModel):
     """Most sequences decoded together; more wait for a place."""
     batch_ctx: int = Field(default=8192, ge=1)
     """KV cache cells of the batched context, shared by all its sequences (at least `n_ctx`)."""
+    reproducible: bool = True
+    """Decode each step of a ponder run (its group of calls), and each `generate_n`, alone
+    and from an empty KV cache, so that its samples depend only on their prompts, seeds
+    and order (see "Reproducibility" in the module docstring). ``False`` mixes them into
+    whatever else is being decoded and reuses prompt prefixes cached by earlier steps:
+    faster when several runs or branches share the model, but not repeatable."""
 
     @classmethod
     def from_name(cls, name: EmbeddedName = "smollm2", **kwargs: Any) -> EmbeddedChatModel:
@@ -356,7 +379,14 @@ class EmbeddedChatModel(BaseChatModel):
         if not self.batched or type(self)._generate is not EmbeddedChatModel._generate:
             return await super()._agenerate(messages, stop, run_manager, **kwargs)
         request = await asyncio.to_thread(self._request, messages, stop, kwargs)
-        outcome = (await self._batcher().asubmit([request]))[0]
+        batcher = self._batcher()
+        joined = join(
+            request, functools.partial(batcher.enqueue, isolated=self.reproducible)
+        )  # the other calls of the step come with it (`ponder.models._group`)
+        if joined is None:
+            outcome = (await batcher.asubmit([request]))[0]
+        else:
+            outcome = await (await joined).outcome()
         message = self._message(outcome, request.seed, bool(kwargs.get("logprobs")))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -385,7 +415,7 @@ class EmbeddedChatModel(BaseChatModel):
         """
         requests = self._requests_n(messages, n, seeds, stop, kwargs)
         if self.batched:
-            outcomes = self._batcher().submit(requests)
+            outcomes = self._batcher().submit(requests, isolated=self.reproducible)
         else:
             outcomes = [self._sequential(request) for request in requests]
         detail = bool(kwargs.get("logprobs"))
@@ -406,7 +436,7 @@ class EmbeddedChatModel(BaseChatModel):
                 self.generate_n, messages, n, seeds=seeds, stop=stop, **kwargs
             )
         requests = await asyncio.to_thread(self._requests_n, messages, n, seeds, stop, kwargs)
-        outcomes = await self._batcher().asubmit(requests)
+        outcomes = await self._batcher().asubmit(requests, isolated=self.reproducible)
         detail = bool(kwargs.get("logprobs"))
         return [self._message(o, r.seed, detail) for o, r in zip(outcomes, requests, strict=True)]
 

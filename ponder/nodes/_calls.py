@@ -18,6 +18,7 @@ reply has come, that model is called without streaming from then on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 import weakref
@@ -38,6 +39,7 @@ from ponder.errors import (
     ModelTimeout,
     PonderError,
 )
+from ponder.models._group import call_group, call_member
 from ponder.models.confidence import confidence_of
 from ponder.state import Confidence, FinishReason, LedgerEntry, StopReason, new_id
 
@@ -184,7 +186,8 @@ async def make_calls(
             {"tokens_in": prompt_tokens, "tokens_out": plan.max_tokens, "cost": worst,
              "latency_s": 0.0}
         )  # fmt: skip
-    slots = asyncio.Semaphore(max(1, context.max_concurrent_calls))
+    slots_free = max(1, context.max_concurrent_calls)
+    slots = asyncio.Semaphore(slots_free)
     seconds = budget.remaining(usage).seconds
     deadline = None if seconds is None else time.monotonic() + seconds
 
@@ -203,7 +206,15 @@ async def make_calls(
                 plan = replace(plan, timeout=timeout)
             return await _invoke(context, budget, request, plan, prompt_tokens, node=node)
 
-    made = await asyncio.gather(*(one(*item) for item in planned))
+    async def member(position: int, item: tuple[CallRequest, int, CallPlan]) -> CallResult:
+        with call_member(position):
+            return await one(*item)
+
+    # One group when all can be in flight at once: an in-process engine then decodes the
+    # step's calls together, in this order, whatever the tasks' timing (`ponder.models._group`).
+    together = call_group(len(planned)) if len(planned) <= slots_free else contextlib.nullcontext()
+    with together:
+        made = await asyncio.gather(*(member(i, item) for i, item in enumerate(planned)))
     return [*made, *refused]
 
 

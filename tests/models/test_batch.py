@@ -285,3 +285,41 @@ async def test_a_sampling_node_draws_its_samples_in_one_batch(batched: EmbeddedC
     assert [c["seed"] for c in update["candidates"]] == [0, 1, 2, 3]
     prompt = batched.count_prompt_tokens(FEW_SHOT.render("chat", problem="What is 6 + 7?"))
     assert all(e["tokens_in"] == prompt for e in update["ledger"])
+
+
+@pytest.mark.embedded
+async def test_an_isolated_group_draws_the_same_samples_whatever_the_engine_did_before(
+    batched: EmbeddedChatModel,
+) -> None:
+    """Before isolation, a sample's log-probabilities changed from its second or third token
+    when other samples shared its batch or its prompt came from the cache: the cells its
+    tokens sat in changed llama.cpp's sums."""
+    engine = batched._batcher()
+    prompts = [
+        tuple(batched._prompt_tokens(batched._engine(), FEW_SHOT.render("chat", problem=p)))
+        for p in ("What is 17 + 25?", "What is 6 * 7?")
+    ]
+    group = [
+        SampleRequest(prompt=prompts[i % 2], max_tokens=24, temperature=0.7, seed=i)
+        for i in range(4)
+    ]
+
+    def fingerprint(outcomes: Sequence[Any]) -> list[tuple[float, ...]]:
+        return [o.logprobs for o in outcomes]
+
+    engine.clear_cache()
+    reference = await engine.asubmit(group, isolated=True)
+    again = await engine.asubmit(group, isolated=True)  # the first prompt from the cache
+    assert again[0].reused_tokens == len(prompts[0]) - 1
+    other = SampleRequest(prompt=prompts[1], max_tokens=24, temperature=0.7, seed=9)
+    await engine.asubmit([other, other])  # not isolated: anywhere in the cache
+    noise = asyncio.ensure_future(engine.asubmit([other] * 3))  # decoding meanwhile
+    await asyncio.sleep(0.05)
+    beside = await engine.asubmit(group, isolated=True)
+    await noise
+    # Not isolated, the same requests beside other calls: other log-probabilities.
+    mixed, _ = await asyncio.gather(engine.asubmit(group), engine.asubmit([other] * 3))
+    assert fingerprint(again) == fingerprint(reference)
+    assert fingerprint(beside) == fingerprint(reference)
+    assert all(o.batch_peak <= len(group) for o in beside)
+    assert fingerprint(mixed) != fingerprint(reference)
