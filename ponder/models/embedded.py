@@ -139,6 +139,10 @@ class _Engine:
             return self.batchers[key]
 
 
+_LOADING = threading.Lock()
+"""Held while an engine is looked up or loaded (see `EmbeddedChatModel._engine`)."""
+
+
 @functools.lru_cache(maxsize=4)
 def _load_engine(path: str, n_ctx: int, n_threads: int) -> _Engine:
     """Load a GGUF file once per process (the cache is the point: loading takes seconds)."""
@@ -257,7 +261,12 @@ class EmbeddedChatModel(BaseChatModel):
         return {"model_name": self.model_name, "model_path": self.model_path}
 
     def _engine(self) -> _Engine:
-        return _load_engine(self.model_path, self.n_ctx, self.n_threads)
+        # One load at a time: two first calls at once (a step's calls, each tokenizing in a
+        # thread) would load the file twice, and llama-cpp-python's loading redirects the
+        # process's stdout and stderr to /dev/null for a moment, which two overlapping loads
+        # can leave redirected for good (measured: every later print of the process lost).
+        with _LOADING:
+            return _load_engine(self.model_path, self.n_ctx, self.n_threads)
 
     def _prompt_tokens(self, engine: _Engine, messages: Sequence[BaseMessage]) -> list[int]:
         if self.prompt_style == "chat" and engine.chat_format is not None:

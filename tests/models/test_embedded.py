@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
@@ -119,3 +121,31 @@ def test_gemma3_base_model_completes_few_shot_text() -> None:
     assert reply.usage_metadata is not None and 1 <= reply.usage_metadata["output_tokens"] <= 6
     # A base model continues the pattern: a number, and nothing past the stop sequence.
     assert reply.text.strip().isdigit()
+
+
+FIRST_CALLS = """
+import asyncio
+import subprocess
+import sys
+from ponder.models import EmbeddedChatModel
+from ponder.models.embedded import _load_engine
+model = EmbeddedChatModel.from_name("smollm2")
+async def main():
+    await asyncio.gather(
+        model.ainvoke("Hi.", max_tokens=4), model.agenerate_n("Hi.", 2, max_tokens=4)
+    )
+asyncio.run(main())
+print("loaded", _load_engine.cache_info().misses, flush=True)
+"""
+
+
+@pytest.mark.embedded
+def test_first_calls_at_once_load_the_model_once_and_keep_the_output() -> None:
+    # Before: both calls loaded the GGUF file, and the two loads' overlapping redirections of
+    # stdout and stderr to /dev/null left the process silent for good.
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", FIRST_CALLS], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "loaded 1"
