@@ -16,6 +16,15 @@ Also reported: the AUROC of each measure for telling right samples from wrong on
 and within problems (pairs of a right and a wrong sample of the same problem), and the cost of
 recording confidence (decoding with and without it, side by side).
 
+Early stop (DeepConf's online mode, `SamplingConfig.early_stop`), simulated exactly on the
+stored per-token confidences: the first `WARMUP` samples run to their end and set the floor
+(`confidence_floor` at share ``keep``); each later sample is cut at the first token (from the
+16th) where the mean confidence of its last 16 tokens falls below it, charged the tokens
+up to there, and does not vote. (On the model, a cut sample also frees its place in the
+batch, which moves the cells of the others' later tokens: their texts would differ slightly
+from the stored ones.) ``keep`` is chosen on the tune split (the fewest tokens within one
+point of the full vote's accuracy) and reported on the report split.
+
 Run:  .venv/bin/python benchmarks/confidence.py --per-split 60   (about 15 minutes)
 """
 
@@ -37,6 +46,8 @@ from ponder.eval.datasets import Problem, load_dataset
 from ponder.eval.scorers import SCORERS, score
 from ponder.graphs.self_consistency import SelfConsistencyConfig, _vote_stop
 from ponder.models import EmbeddedChatModel
+from ponder.models.confidence import WINDOW
+from ponder.nodes.attempt import WARMUP, confidence_floor
 from ponder.nodes.select import majority, tally
 from ponder.nodes.vote import (
     ConfidenceMeasure,
@@ -89,7 +100,7 @@ async def draw(
         greedy_task = model.ainvoke(messages, max_tokens=max_tokens, temperature=0.0, seed=0)
         sampled_task = model.agenerate_n(
             messages, samples, seeds=list(range(1, samples + 1)), max_tokens=max_tokens,
-            temperature=temperature,
+            temperature=temperature, logprobs=True,
         )  # fmt: skip
         greedy, sampled = await asyncio.gather(greedy_task, sampled_task)
         drawn = []
@@ -100,6 +111,9 @@ async def draw(
                 "confidence": message.response_metadata.get("confidence"),
                 "tokens": message.usage_metadata["output_tokens"] if message.usage_metadata else 0,
             })  # fmt: skip
+            per_token = message.response_metadata.get("token_logprobs")
+            if per_token:  # each token's confidence, for the early-stop simulation
+                drawn[-1]["token_confidence"] = [round(-v, 4) for v in per_token["top_logprob"]]
         done += 1
         print(f"\r{dataset}: {done}/{len(problems)}", end="", file=sys.stderr, flush=True)
         return {"dataset": dataset, "split": part, "id": problem.id, "expected": problem.answer,
@@ -271,6 +285,78 @@ def stopping_report(held: Sequence[dict[str, Any]], n: int, rule: Rule, name: st
     return lines
 
 
+KEEPS = (0.95, 0.9, 0.75, 0.5, 0.25)
+"""Shares of the warm-up samples that the early-stop floor lets pass, tried on the tune split."""
+
+
+def cut_at(sample: dict[str, Any], floor: float) -> int | None:
+    """The token count at which the floor stops ``sample`` (``None``: it runs to its end)."""
+    values = sample.get("token_confidence") or []
+    running = sum(values[:WINDOW])
+    for t in range(WINDOW, len(values)):  # checked after each token before the last
+        if running / WINDOW < floor:
+            return t
+        running += values[t] - values[t - WINDOW]
+    return None
+
+
+def early_stop(row: dict[str, Any], keep: float | None, n: int) -> tuple[bool, int, int]:
+    """(right, output tokens, samples stopped) of the majority vote with the online stop."""
+    drawn = [dict(s, finish_reason="stop") for s in row["samples"][:n]]
+    floor = None if keep is None else confidence_floor(drawn[:WARMUP], keep)  # type: ignore[arg-type]
+    voters, tokens, stopped = [], 0, 0
+    for index, sample in enumerate(drawn):
+        cut = None if floor is None or index < WARMUP else cut_at(sample, floor)
+        if cut is None:
+            voters.append(sample)
+            tokens += sample["tokens"]
+        else:
+            stopped += 1
+            tokens += cut
+    return correct(row, majority(dict(tally(voters)))), tokens, stopped  # type: ignore[arg-type]
+
+
+def early_stop_report(
+    tune: Sequence[dict[str, Any]], held: Sequence[dict[str, Any]], n: int
+) -> dict[str, Any] | None:
+    """Early stop against the full vote of the same samples: keep fitted on tune, paired."""
+    if not all("token_confidence" in s for r in [*tune, *held] for s in r["samples"]):
+        return None  # samples stored before per-token confidences were
+
+    def run(part: Sequence[dict[str, Any]], keep: float | None) -> list[tuple[bool, int, int]]:
+        return [early_stop(r, keep, n) for r in part]
+
+    full_tune = run(tune, None)
+    full_accuracy = sum(r[0] for r in full_tune) / len(tune)
+    tried = {}
+    for keep in KEEPS:
+        runs = run(tune, keep)
+        tried[keep] = {
+            "accuracy": sum(r[0] for r in runs) / len(tune),
+            "token_ratio": sum(r[1] for r in runs) / sum(r[1] for r in full_tune),
+        }
+    close = [k for k in KEEPS if tried[k]["accuracy"] >= full_accuracy - 0.01]
+    chosen = min(close, key=lambda k: tried[k]["token_ratio"]) if close else max(KEEPS)
+    full, early = run(held, None), run(held, chosen)
+    per_keep = {}
+    for keep in KEEPS:
+        runs = run(held, keep)
+        per_keep[keep] = {
+            "accuracy": sum(r[0] for r in runs) / len(held),
+            "token_ratio": sum(r[1] for r in runs) / sum(r[1] for r in full),
+            "stopped_share": sum(r[2] for r in runs) / (len(held) * max(1, n - WARMUP)),
+        }
+    return {
+        "chosen_keep": chosen,
+        "tune": {"full_accuracy": full_accuracy, "tried": tried},
+        "full_accuracy": sum(r[0] for r in full) / len(held),
+        "early_accuracy": sum(r[0] for r in early) / len(held),
+        "early_minus_full": paired_interval([int(r[0]) for r in early], [int(r[0]) for r in full]),
+        "token_ratio": sum(r[1] for r in early) / sum(r[1] for r in full),
+        "report_by_keep": per_keep,
+    }
+
+
 def report(rows: list[dict[str, Any]], samples: int) -> dict[str, Any]:
     out: dict[str, Any] = {"datasets": {}}
     table = rules()
@@ -337,6 +423,7 @@ def report(rows: list[dict[str, Any]], samples: int) -> dict[str, Any]:
         stopping_report(held, samples, table[named(best)[1]], named(best)[1])
     )
     out["greedy_output_tokens"] = statistics.mean(r["greedy"]["tokens"] for r in held)
+    out["early_stop"] = early_stop_report(tune, held, samples)
     return out
 
 
@@ -375,6 +462,21 @@ def print_report(result: dict[str, Any]) -> None:
         print(f"| {line['pool']} | {line['stopping']} | {line['select']} | "
               f"{100 * line['accuracy']:.1f}% | {line['samples']:.2f} | "
               f"{line['output_tokens']:.0f} |")  # fmt: skip
+    stop = result.get("early_stop")
+    if stop:
+        ci = stop["early_minus_full"]
+        print(
+            f"\nEarly stop (online, simulated on the stored tokens; keep fitted on tune: "
+            f"{stop['chosen_keep']}): majority of the samples not stopped "
+            f"{100 * stop['early_accuracy']:.1f}% against {100 * stop['full_accuracy']:.1f}% "
+            f"for all (difference {100 * ci[0]:+.1f} [{100 * ci[1]:+.1f}, {100 * ci[2]:+.1f}]),"
+            f" at {100 * stop['token_ratio']:.0f}% of the output tokens"
+        )
+        print("\n| keep | accuracy | output tokens vs all | later samples stopped |")
+        print("|---|---|---|---|")
+        for keep, line in stop["report_by_keep"].items():
+            print(f"| {keep} | {100 * line['accuracy']:.1f}% | {100 * line['token_ratio']:.0f}% "
+                  f"| {100 * line['stopped_share']:.0f}% |")  # fmt: skip
     if "cost" in result:
         c = result["cost"]
         print(

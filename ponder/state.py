@@ -76,8 +76,10 @@ NodeKind = Literal["attempt", "probe", "program", "refine", "step"]
 - ``step``: one reasoning step of a tree search; the path from the root is the solution.
 """
 
-FinishReason = Literal["stop", "length", "timeout", "error"]
-"""How a model call ended: naturally, at ``max_tokens``, at its deadline, or with an error."""
+FinishReason = Literal["stop", "length", "timeout", "error", "low_confidence"]
+"""How a model call ended: naturally, at ``max_tokens``, at its deadline, with an error, or
+stopped by the model because its confidence fell below the call's floor (``low_confidence``:
+see `ponder.nodes.attempt.confidence_floor`)."""
 
 VerdictLabel = Literal["accepted", "rejected", "unverified"]
 """A verifier's judgment of a candidate.

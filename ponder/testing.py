@@ -32,6 +32,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from ponder.models.confidence import WINDOW
+
 __all__ = ("Reply", "ScriptedChatModel")
 
 Reply = str | Exception
@@ -44,6 +46,10 @@ class ScriptedChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     accepts_seed: ClassVar[bool] = True
     """Each call is sent its seed (recorded in `calls`), as the embedded model is."""
+    accepts_min_confidence: ClassVar[bool] = True
+    """Each call may be sent a confidence floor, as the embedded model's batched path is: a
+    reply of at least 16 words whose scripted confidence (minus `logprob_fn`) is below it
+    is cut after 16 words with ``finish_reason`` ``low_confidence``."""
 
     replies: Sequence[Reply] = ()
     """Replies in order, cycled when exhausted."""
@@ -89,6 +95,11 @@ class ScriptedChatModel(BaseChatModel):
         if cap is not None and len(words) > cap:
             words, finish = words[:cap], "length"
             reply = " ".join(words)
+        floor = kwargs.get("min_confidence")
+        if self.logprob_fn is not None and floor is not None and len(words) >= WINDOW:
+            if -self.logprob_fn(reply) < floor:
+                words, finish = words[:WINDOW], "low_confidence"
+                reply = " ".join(words)
         prompt_words = sum(len(m.text.split()) for m in messages)
         usage = (
             {

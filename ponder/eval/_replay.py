@@ -60,6 +60,7 @@ class ReplayingModel(EmbeddedChatModel):
             kwargs.get("max_tokens"),
             kwargs.get("temperature"),
             seed,
+            kwargs.get("min_confidence"),
         )
         with self._lock:
             known = self.replies.get(key)

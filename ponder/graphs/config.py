@@ -32,11 +32,12 @@ from ponder.prompts import FEW_SHOT, PromptName, PromptTemplate, resolve_prompt
 
 __all__ = ("Check", "SamplingConfig", "StrategyConfig", "TreeSearchConfig", "option")
 
-Check = Literal["positive", "fraction", "temperature", "prompt"]
+Check = Literal["positive", "fraction", "optional_fraction", "temperature", "prompt"]
 """What an option must be.
 
 - ``positive``: a whole number >= 1.
 - ``fraction``: a number in (0, 1].
+- ``optional_fraction``: ``None`` (off) or a number in (0, 1].
 - ``temperature``: a finite number in [0, 5].
 - ``prompt``: a `ponder.prompts.PromptTemplate` or a `ponder.prompts.PromptName` (resolved
   to its template).
@@ -68,6 +69,12 @@ class StrategyConfig:
                 raise ConfigurationError(f"{where} must be a whole number >= 1, got {value!r}")
             if check == "fraction" and not (_is_number(value) and 0 < value <= 1):
                 raise ConfigurationError(f"{where} must be a number in (0, 1], got {value!r}")
+            if check == "optional_fraction" and not (
+                value is None or (_is_number(value) and 0 < value <= 1)
+            ):
+                raise ConfigurationError(
+                    f"{where} must be None (off) or a number in (0, 1], got {value!r}"
+                )
             if check == "temperature" and not (_is_number(value) and 0 <= value <= 5):
                 raise ConfigurationError(f"{where} must be in [0, 5], got {value!r}")
             if check == "prompt":
@@ -92,13 +99,19 @@ class SamplingConfig(StrategyConfig):
     greedy_first: bool = False
     """Draw the first sample at temperature 0 (the greedy answer), the rest at
     ``temperature``."""
+    early_stop: float | None = option(None, "optional_fraction")
+    """Stop a sample early once its confidence falls below the floor that this share of
+    the first samples would pass (DeepConf's online mode: 0.9 keeps most; see
+    `ponder.nodes.attempt.confidence_floor`); a stopped sample does not vote. ``None``: off.
+    Only models that report token confidence in-process stop samples (the embedded
+    model)."""
 
     def attempt_node(self, *, max_candidates: int, per_step: Any = 1) -> DualNode:
         """Return the attempt node these options describe (`ponder.nodes.attempt_node`)."""
         return attempt_node(
             prompt=self.prompt, temperature=self.temperature, max_tokens=self.max_tokens,
             per_step=per_step, max_candidates=max_candidates,
-            first_temperature=0.0 if self.greedy_first else None,
+            first_temperature=0.0 if self.greedy_first else None, early_stop=self.early_stop,
         )  # fmt: skip
 
 

@@ -44,13 +44,15 @@ from typing import Any, Literal
 
 from ponder.errors import ModelError
 from ponder.models._decode_lock import decode_turn, decoding, release_turn
+from ponder.models.confidence import WINDOW
 
 __all__ = ("BatchEngine", "PendingSample", "SampleFinish", "SampleOutcome", "SampleRequest")
 
 logger = logging.getLogger(__name__)
 
-SampleFinish = Literal["stop", "length", "timeout"]
-"""How a sample ended: an end token or stop string, the output cap, or its deadline."""
+SampleFinish = Literal["stop", "length", "timeout", "low_confidence"]
+"""How a sample ended: an end token or stop string, the output cap, its deadline, or its
+confidence falling below its floor (`SampleRequest.min_confidence`)."""
 
 _TOP_K = 40
 """llama-cpp-python's ``create_completion`` defaults, so both paths sample the same way."""
@@ -64,6 +66,9 @@ PREFILL_CHUNK = 128
 checked between steps, so a long prompt's prefill overshoots it by one such chunk at most."""
 TOP_K_CONFIDENCE = 5
 """How many of the most likely tokens a token's confidence averages over."""
+CONFIDENCE_WINDOW = WINDOW
+"""Tokens whose mean confidence `SampleRequest.min_confidence` bounds (the window of
+``lowest_group`` in `ponder.models.confidence`)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -82,6 +87,10 @@ class SampleRequest:
     """Strings that end the sample; the text is cut before the first one found."""
     deadline: float | None = None
     """`time.monotonic` past which the sample ends with ``timeout``."""
+    min_confidence: float | None = None
+    """End the sample with ``low_confidence`` once the mean confidence of its last
+    `CONFIDENCE_WINDOW` tokens falls below this (DeepConf's online early stop; a token's
+    confidence is minus the mean log-probability of the `TOP_K_CONFIDENCE` most likely)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -811,6 +820,11 @@ class BatchEngine:
         if len(seq.generated) >= request.max_tokens:
             self._finish(seq, "length", finished)
             return
+        if request.min_confidence is not None and len(seq.top_logprobs) >= CONFIDENCE_WINDOW:
+            group = -sum(seq.top_logprobs[-CONFIDENCE_WINDOW:]) / CONFIDENCE_WINDOW
+            if group < request.min_confidence:
+                self._finish(seq, "low_confidence", finished)
+                return
         seq.pending = [token]
 
     def _stop_at(self, seq: _Seq, stops: tuple[str, ...]) -> int | None:

@@ -201,7 +201,9 @@ class EmbeddedChatModel(BaseChatModel):
     Every call reports ``usage_metadata`` counted by the model's own tokenizer. Generation
     options can be set on the model or per call (``model.invoke(msgs, max_tokens=64,
     temperature=0.7, seed=3)``); a ``timeout`` (seconds) per call cuts generation off at
-    that deadline, with ``finish_reason`` ``"timeout"`` in the response metadata.
+    that deadline, with ``finish_reason`` ``"timeout"`` in the response metadata, and on the
+    batched path a ``min_confidence`` ends a sample whose last 16 tokens' mean confidence
+    falls below it (``finish_reason`` ``"low_confidence"``; DeepConf's online stop).
 
     Concurrent calls are decoded together (see the module docstring); `generate_n` draws N
     samples of one prompt in one batched decode. The response metadata also says how many
@@ -305,6 +307,7 @@ class EmbeddedChatModel(BaseChatModel):
         if seed is None:
             seed = random.SystemRandom().randrange(2**31)
         timeout = kwargs.get("timeout")
+        floor = kwargs.get("min_confidence")
         prompt = self._prompt_tokens(engine, messages)
         room = self.n_ctx - len(prompt)
         if room <= 0:
@@ -320,6 +323,7 @@ class EmbeddedChatModel(BaseChatModel):
             seed=int(seed),
             stop=tuple(stop or ()),
             deadline=None if timeout is None else time.monotonic() + float(timeout),
+            min_confidence=None if floor is None else float(floor),
         )
 
     def _batcher(self) -> BatchEngine:
@@ -416,7 +420,8 @@ class EmbeddedChatModel(BaseChatModel):
             seeds: One seed per sample; by default ``seed, seed + 1, ...`` from the call's
                 (or the model's) seed, or fresh ones when there is none.
             stop: Stop strings, for every sample.
-            **kwargs: ``max_tokens``, ``temperature``, ``timeout`` as for a single call.
+            **kwargs: ``max_tokens``, ``temperature``, ``timeout``, ``min_confidence`` as for a
+                single call.
 
         Returns:
             One message per sample, each with its own ``usage_metadata`` (the prompt counted
@@ -472,6 +477,7 @@ class EmbeddedChatModel(BaseChatModel):
                 seed=int(seed),
                 stop=first.stop,
                 deadline=first.deadline,
+                min_confidence=first.min_confidence,
             )  # fmt: skip
             for seed in seeds
         ]

@@ -60,6 +60,10 @@ class ModelTraits:
     called on a daemon thread of ponder's, so that a call cut off at its deadline is
     abandoned instead of holding up the run's end."""
 
+    stops_on_confidence: bool = False
+    """Whether a call can be sent a ``min_confidence`` floor that ends its sample early (the
+    embedded model's batched path)."""
+
     streams: bool = False
     """Whether calls are streamed (a model with a ``stream_usage`` field, such as
     ``ChatOpenAI``: its streamed replies report usage), so that a reply running past its
@@ -107,6 +111,8 @@ def traits_of(model: BaseChatModel) -> ModelTraits:
         context_window=model.n_ctx if isinstance(model, EmbeddedChatModel) else None,
         parameters=model.count_parameters if isinstance(model, EmbeddedChatModel) else None,
         native_async=type(model)._agenerate is not BaseChatModel._agenerate,
+        stops_on_confidence=(isinstance(model, EmbeddedChatModel) and model.batched)
+        or bool(getattr(model, "accepts_min_confidence", False)),
         streams=not embedded
         and "stream_usage" in fields
         and type(model)._astream is not BaseChatModel._astream,

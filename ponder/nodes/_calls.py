@@ -68,6 +68,9 @@ class CallRequest:
     """The call's seed (sent to models that take one)."""
     stop: list[str] | None = None
     """Stop strings."""
+    min_confidence: float | None = None
+    """Stop the sample once its recent tokens' confidence falls below this, where the model
+    can (`ponder.models.traits.ModelTraits.stops_on_confidence`); ignored elsewhere."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -242,6 +245,8 @@ def _generation_kwargs(context: RunContext, request: CallRequest, plan: CallPlan
         kwargs["seed"] = request.seed
     if context.traits.takes_timeout:
         kwargs["timeout"] = plan.timeout
+    if request.min_confidence is not None and context.traits.stops_on_confidence:
+        kwargs["min_confidence"] = request.min_confidence
     return kwargs
 
 
@@ -251,6 +256,8 @@ def _finish_reason(metadata: dict[str, Any]) -> FinishReason:
         return "length"
     if reason == "timeout":
         return "timeout"
+    if reason == "low_confidence":
+        return "low_confidence"
     return "stop"
 
 

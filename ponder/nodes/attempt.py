@@ -11,6 +11,11 @@ Two shapes:
 
 A prompt whose ``output`` is ``"program"`` is program-aided: the model writes Python, the
 sandbox runs it, and what it prints is the candidate's answer.
+
+With ``early_stop`` (DeepConf's online mode), once `WARMUP` samples have run to their end the
+later ones carry a confidence floor (`confidence_floor`): a model that can (the embedded
+model's batched path) stops a sample whose last 16 tokens' mean confidence falls below it,
+and the stopped sample, charged what it generated, does not vote.
 """
 
 from __future__ import annotations
@@ -26,15 +31,51 @@ from ponder.budget import Budget, BudgetLimits, Usage
 from ponder.context import RunContext, usage_of
 from ponder.nodes.metered import Meter
 from ponder.prompts import PromptName, PromptTemplate, resolve_prompt
-from ponder.state import NodeKind, RunState, next_index
+from ponder.state import Candidate, NodeKind, RunState, next_index
 
 __all__ = (
+    "WARMUP",
     "AttemptTask",
     "attempt_branch_node",
     "attempt_node",
+    "confidence_floor",
     "draw_candidates",
     "fan_out_attempts",
 )
+
+
+WARMUP = 3
+"""Samples that must have run to their end before `confidence_floor` sets a floor."""
+
+
+def confidence_floor(candidates: Sequence[Candidate], keep: float) -> float | None:
+    """Return the confidence floor for the next samples, or ``None`` before the warm-up.
+
+    DeepConf's online threshold: the ``1 - keep`` quantile of the lowest group confidence
+    (`ponder.models.confidence`) of the samples that ran to their end, so that a share
+    ``keep`` of samples like them would pass it. ``None`` until `WARMUP` such samples with
+    a confidence exist.
+
+    Example:
+        >>> def sample(lowest: float) -> Any:
+        ...     return {"finish_reason": "stop", "confidence": {"lowest_group": lowest}}
+        >>> confidence_floor([sample(v) for v in (5.0, 3.0, 4.0, 1.0)], keep=0.75)
+        2.5
+        >>> confidence_floor([sample(5.0)], keep=0.9) is None
+        True
+    """
+    values = []
+    for candidate in candidates:
+        confidence = candidate.get("confidence")
+        if confidence and candidate["finish_reason"] in ("stop", "length"):
+            values.append(float(confidence["lowest_group"]))
+    values.sort()
+    if len(values) < WARMUP:
+        return None
+    position = (1.0 - keep) * (len(values) - 1)
+    below = int(position)
+    above = min(below + 1, len(values) - 1)
+    return values[below] + (values[above] - values[below]) * (position - below)
 
 
 async def draw_candidates(
@@ -47,13 +88,15 @@ async def draw_candidates(
     max_tokens: int,
     kind: NodeKind = "attempt",
     first_temperature: float | None = None,
+    min_confidence: float | None = None,
 ) -> dict[str, Any]:
     """Sample one candidate per index with ``prompt``; the update for the state.
 
     The samples are one group of metered calls (`Meter.calls`): drawn together, every call
     that was made charged, every usable one kept as candidate ``c<index>`` with seed
     ``seed + index``. With ``first_temperature``, candidate ``c0`` (the run's first) is drawn
-    at that temperature instead (0: the greedy answer).
+    at that temperature instead (0: the greedy answer). ``min_confidence`` is every call's
+    confidence floor (`CallRequest.min_confidence`).
     """
 
     def heat(index: int) -> float:
@@ -63,8 +106,13 @@ async def draw_candidates(
     stop = meter.stops(prompt)
     requests = [
         meter.request(
-            messages, index=index, max_tokens=max_tokens, temperature=heat(index), stop=stop
-        )
+            messages,
+            index=index,
+            max_tokens=max_tokens,
+            temperature=heat(index),
+            stop=stop,
+            min_confidence=min_confidence,
+        )  # fmt: skip
         for index in indices
     ]
     results = await meter.calls(requests)
@@ -87,6 +135,7 @@ def attempt_node(
     max_candidates: int,
     name: str = "attempt",
     first_temperature: float | None = None,
+    early_stop: float | None = None,
 ) -> DualNode:
     """Return a node that samples up to ``per_step`` candidates per step, one prompt.
 
@@ -101,6 +150,8 @@ def attempt_node(
         name: The node's name, recorded in candidates and the ledger.
         first_temperature: The temperature of the run's first candidate, when it differs
             (0: the greedy answer first).
+        early_stop: Stop later samples whose confidence falls below the floor that keeps
+            this share of the warm-up samples (`confidence_floor`); ``None``: never.
 
     The node stops early (and sets ``stop_reason``) when the budget refuses a call
     (``"budget"``) or the model fails (``"error"``); candidates drawn before are kept.
@@ -112,10 +163,11 @@ def attempt_node(
         start = next_index(candidates)
         wave = per_step(state) if callable(per_step) else per_step
         count = max(0, min(wave, max_candidates - len(candidates)))
+        floor = None if early_stop is None else confidence_floor(candidates, early_stop)
         return await draw_candidates(
             Meter(state, runtime.context, node=name), state["problem"], prompt=template,
             indices=range(start, start + count), temperature=temperature, max_tokens=max_tokens,
-            first_temperature=first_temperature,
+            first_temperature=first_temperature, min_confidence=floor,
         )  # fmt: skip
 
     return dual_node(attempt, name=name)

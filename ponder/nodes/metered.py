@@ -83,10 +83,15 @@ def call_candidate(
     parent_id: str = ROOT_ID,
     reason: str | None = None,
 ) -> Candidate:
-    """Return the (unjudged) tree node ``c<index>`` for a usable model call."""
+    """Return the (unjudged) tree node ``c<index>`` for a usable model call.
+
+    A sample the model stopped for low confidence has no answer (it does not vote).
+    """
     entry = result.entry
     if entry is None:
         raise ValueError("a refused call makes no candidate")
+    if result.finish_reason == "low_confidence":
+        answer, reason = None, "stopped early: its confidence fell below the run's floor"
     return Candidate(
         id=f"c{index}", parent_id=parent_id, kind=kind, node=node, prompt=prompt, text=text,
         answer=answer, score=None, verdict=None, reason=reason, critique=None,
@@ -154,14 +159,18 @@ class Meter:
         max_tokens: int,
         temperature: float,
         stop: list[str] | None = None,
+        min_confidence: float | None = None,
     ) -> CallRequest:
         """Return the request for candidate ``c<index>``, sampled with seed ``seed + index``.
 
-        Seeds follow the candidate's index, so a rerun (or a resumed run) repeats it.
+        Seeds follow the candidate's index, so a rerun (or a resumed run) repeats it. With
+        ``min_confidence``, a model that can stops the sample once its confidence falls
+        below it (`CallRequest.min_confidence`).
         """
         return CallRequest(
             messages=messages, candidate_id=f"c{index}", max_tokens=max_tokens,
             temperature=temperature, seed=self.context.seed + index, stop=stop,
+            min_confidence=min_confidence,
         )  # fmt: skip
 
     async def call(

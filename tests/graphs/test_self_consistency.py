@@ -181,3 +181,26 @@ async def test_the_posterior_stopping_rule_stops_when_the_leader_is_safe() -> No
     strict = await ponder.asolve("q", model=model, stopping="posterior", posterior=0.99,
                                  min_samples=1, max_samples=5)  # fmt: skip
     assert strict.stop_reason == "decided"  # 5 samples cannot reach 0.99 before it is decided
+
+
+async def test_early_stop_ends_samples_below_the_warm_up_floor_and_they_do_not_vote() -> None:
+    filler = " ".join(["step"] * 20)
+    texts = [f"{filler} The answer is {v}." for v in ("8", "9", "8", "7", "8", "7")]
+    # Scripted confidence: 2.0 for the warm-up and the later 8, 0.5 for the unsure 7s.
+    model = ScriptedChatModel(
+        replies=texts, logprob_fn=lambda text: -0.5 if text.endswith("7.") else -2.0
+    )
+    result = await ponder.asolve(
+        "q", model=model, max_samples=6, min_samples=3, agreement=1.0, early_stop=0.9
+    )
+    floors = [call.get("min_confidence") for call in model.calls]
+    assert floors[:3] == [None, None, None]  # the warm-up: no floor yet
+    # c3 (a 7) is stopped; after c4 (an 8) the leader cannot be overtaken by one more.
+    assert floors[3:] == [pytest.approx(2.0)] * 2 and result.stop_reason == "decided"
+    stopped = [c for c in result.candidates if c["finish_reason"] == "low_confidence"]
+    assert [c["id"] for c in stopped] == ["c3"]
+    assert all(c["answer"] is None and c["tokens_out"] == 16 for c in stopped)
+    assert result.votes == {"8": 3, "9": 1}
+    assert result.usage.tokens == sum(c["tokens_in"] + c["tokens_out"] for c in result.candidates)
+    with pytest.raises(ConfigurationError, match="early_stop"):
+        SelfConsistencyConfig(early_stop=0.0)

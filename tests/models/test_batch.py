@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
+import ponder
 from ponder.budget import Budget, Usage
 from ponder.context import RunContext
 from ponder.errors import ConfigurationError, ModelError
 from ponder.models import EmbeddedChatModel
-from ponder.models._batch import PREFILL_CHUNK, SampleRequest, _common_prefix
+from ponder.models._batch import CONFIDENCE_WINDOW, PREFILL_CHUNK, SampleRequest, _common_prefix
 from ponder.nodes.attempt import draw_candidates
 from ponder.nodes.metered import Meter
 from ponder.prompts import FEW_SHOT
@@ -323,3 +324,41 @@ async def test_an_isolated_group_draws_the_same_samples_whatever_the_engine_did_
     assert fingerprint(beside) == fingerprint(reference)
     assert all(o.batch_peak <= len(group) for o in beside)
     assert fingerprint(mixed) != fingerprint(reference)
+
+
+@pytest.mark.embedded
+def test_a_confidence_floor_stops_a_sample_after_its_window(batched: EmbeddedChatModel) -> None:
+    engine = batched._batcher()
+    messages = [HumanMessage("Write a long story about a dragon.")]
+    prompt = tuple(batched._prompt_tokens(batched._engine(), messages))
+
+    def draw(floor: float | None) -> Any:
+        request = SampleRequest(prompt=prompt, max_tokens=40, min_confidence=floor)
+        return engine.submit([request], isolated=True)[0]
+
+    free, floored, passing = draw(None), draw(1e9), draw(0.0)
+    assert free.completion_tokens > CONFIDENCE_WINDOW
+    assert floored.finish_reason == "low_confidence"
+    assert floored.tokens == free.tokens[:CONFIDENCE_WINDOW]
+    assert passing.tokens == free.tokens  # a token's confidence is never negative
+    reply = batched.invoke(messages, max_tokens=40, min_confidence=1e9)
+    assert reply.response_metadata["finish_reason"] == "low_confidence"
+    assert reply.usage_metadata is not None
+    assert reply.usage_metadata["output_tokens"] == CONFIDENCE_WINDOW
+
+
+@pytest.mark.embedded
+async def test_self_consistency_with_early_stop_on_the_real_model(
+    batched: EmbeddedChatModel,
+) -> None:
+    result = await ponder.asolve(
+        "Sara had 15 pencils and gave away 6. How many pencils does she have left?",
+        model=batched, budget=ponder.Budget(tokens=6000), max_samples=8, agreement=1.0,
+        early_stop=0.5,
+    )  # fmt: skip
+    assert result.status == "done" and len(result.candidates) == 8
+    for candidate in result.candidates:
+        if candidate["finish_reason"] == "low_confidence":
+            assert candidate["answer"] is None
+            assert candidate["tokens_out"] >= CONFIDENCE_WINDOW
+    assert sum(result.votes.values()) == sum(c["answer"] is not None for c in result.candidates)
