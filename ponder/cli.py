@@ -10,6 +10,8 @@ Commands:
 - ``ponder resume RUN [--add-tokens N]``: resume a paused or killed run.
 - ``ponder fork RUN --at CHECKPOINT [--strategy S]``: a new run from a checkpoint.
 - ``ponder rm RUN``: delete a run.
+- ``ponder rescore RUN --select confidence [--measure M]``: the answer another selection
+  rule gives over a stored run's candidates (no model call).
 - ``ponder bench --dataset NAME --strategies a,b --budgets 250,500``: evaluate strategies
   on a dataset, resumable (see `ponder.eval.command`); ``--compare ID1 ID2`` side by side.
 - ``ponder graph STRATEGY [--format mermaid|ascii|dot|png] [-o FILE]``: draw a strategy's
@@ -51,7 +53,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NoReturn, TextIO
+from typing import NoReturn, TextIO, get_args
 
 from ponder import runs
 from ponder._options import add_json_flag, existing_db, parse_option, print_json, readable_db
@@ -61,6 +63,8 @@ from ponder.errors import ConfigurationError, PonderError
 from ponder.eval.command import add_bench_parser, bench_command
 from ponder.graphs.registry import STRATEGIES
 from ponder.models.embedded import EMBEDDED_MODELS
+from ponder.nodes.select import SelectMethod
+from ponder.nodes.vote import ConfidenceMeasure
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback
 from ponder.state import Candidate
@@ -185,6 +189,21 @@ def _parser() -> argparse.ArgumentParser:
     add_json_flag(fork_cmd)
     fork_cmd.add_argument("--quiet", "-q", action="store_true")
     _db_option(fork_cmd)
+    rescore_cmd = commands.add_parser(
+        "rescore", help="another selection rule over a stored run's candidates (no model call)"
+    )
+    rescore_cmd.add_argument("run")
+    rescore_cmd.add_argument("--select", default="majority", choices=list(get_args(SelectMethod)))
+    rescore_cmd.add_argument(
+        "--measure", default="mean_logprob", choices=list(get_args(ConfidenceMeasure)),
+        help="the confidence figure a confidence rule reads",
+    )  # fmt: skip
+    rescore_cmd.add_argument("--keep", type=float, default=0.5, help="filtered: share voting")
+    rescore_cmd.add_argument(
+        "--temperature", type=float, default=0.3, help="confidence: softmax temperature"
+    )
+    add_json_flag(rescore_cmd, "the rule's answer and votes")
+    _db_option(rescore_cmd)
     rm_cmd = commands.add_parser("rm", help="delete a run and its checkpoints")
     rm_cmd.add_argument("run")
     add_json_flag(rm_cmd, "what was removed")
@@ -407,6 +426,22 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rescore(args: argparse.Namespace) -> int:
+    found = runs.rescore(
+        args.run, db=readable_db(args.db), select=args.select, measure=args.measure,
+        keep=args.keep, temperature=args.temperature,
+    )  # fmt: skip
+    if args.json:
+        print_json(found)
+        return 0
+    votes = ", ".join(f"{answer}: {count:g}" for answer, count in found["votes"].items())
+    print(f"answer by {found['select']}: {found['answer']}  (the run's own: "
+          f"{found['stored_answer']})")  # fmt: skip
+    print(f"votes: {votes or 'none'}; {found['candidates']} candidates, "
+          f"{found['with_confidence']} with the model's confidence")  # fmt: skip
+    return 0
+
+
 def _rm(args: argparse.Namespace) -> int:
     runs.remove_run(args.run, db=existing_db(args.db))
     if args.json:
@@ -451,6 +486,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "resume": _resume,
     "fork": _fork,
     "rm": _rm,
+    "rescore": _rescore,
     "bench": bench_command,
     "graph": graph_command,
     "show": show_command,

@@ -11,7 +11,9 @@ recorded in the run registry. It can then be:
   call whose result was checkpointed is made again;
 - forked from any of its checkpoints (`afork`), with the same or another strategy, keeping
   the candidates and the spend up to that checkpoint;
-- listed (`alist_runs`, `alist_checkpoints`) and removed (`aremove_run`).
+- listed (`alist_runs`, `alist_checkpoints`) and removed (`aremove_run`);
+- re-scored (`arescore`): the answer another selection rule would give over the candidates
+  it stored, their confidences included, without calling the model again.
 
 One process at a time works on a run: starting, resuming or forking into a run takes its
 lease (`ponder.persistence.leases`), and a second process is refused with
@@ -26,9 +28,10 @@ function has a sync twin without the ``a`` (``resume``, ``fork``, ...).
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict, cast, get_args
 
 from langgraph.types import Command
 
@@ -38,6 +41,8 @@ from ponder.errors import ConfigurationError
 from ponder.graphs.registry import make_config, strategy_spec
 from ponder.models.resolve import ModelSpec
 from ponder.nodes import TopUp
+from ponder.nodes.select import ConfidenceVote, SelectMethod, choose
+from ponder.nodes.vote import ConfidenceMeasure
 from ponder.persistence.leases import hold_lease, is_dead
 from ponder.persistence.runs import RunRecord
 from ponder.result import RunResult
@@ -65,16 +70,19 @@ from ponder.verify.verifier import Verifier
 __all__ = (
     "STORED",
     "CheckpointInfo",
+    "Rescored",
     "afork",
     "alist_checkpoints",
     "alist_runs",
     "aremove_run",
+    "arescore",
     "aresume",
     "fork",
     "list_checkpoints",
     "list_runs",
     "open_store",
     "remove_run",
+    "rescore",
     "resume",
     "start_run",
     "top_up",
@@ -92,6 +100,25 @@ class CheckpointInfo(TypedDict):
     """Candidates in the state at that point."""
     tokens: int
     """Tokens spent at that point."""
+
+
+class Rescored(TypedDict):
+    """What another selection rule makes of a stored run (`arescore`)."""
+
+    run_id: str
+    """The run."""
+    select: SelectMethod
+    """The rule applied."""
+    answer: str | None
+    """Its answer."""
+    votes: dict[str, float]
+    """The votes it counted."""
+    stored_answer: str | None
+    """The answer the run itself gave (``None`` when it has not ended)."""
+    candidates: int
+    """Candidates it chose among."""
+    with_confidence: int
+    """Those that carry the model's confidence (none: a confidence rule is a majority)."""
 
 
 def top_up(
@@ -369,6 +396,58 @@ async def alist_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[Checkp
         return found
 
 
+async def arescore(
+    run_id: str,
+    *,
+    db: str = DEFAULT_DB,
+    select: SelectMethod = "majority",
+    measure: ConfidenceMeasure = "mean_logprob",
+    keep: float = 0.5,
+    temperature: float = 0.3,
+) -> Rescored:
+    """Apply another selection rule to a stored run's candidates; no model call is made.
+
+    Args:
+        run_id: The run (its latest checkpoint is read).
+        db: The store.
+        select: The rule (`ponder.nodes.SelectMethod`).
+        measure: The confidence figure a confidence rule reads.
+        keep: ``filtered``: the share of the most confident candidates that vote.
+        temperature: ``confidence``: the softmax temperature of the weights.
+
+    Raises:
+        ConfigurationError: No such run, or a setting out of range.
+        CheckpointError: Its record or checkpoint is damaged.
+    """
+    if select not in get_args(SelectMethod):
+        raise ConfigurationError(
+            f"select must be one of {', '.join(get_args(SelectMethod))}, got {select!r}"
+        )
+    if measure not in get_args(ConfidenceMeasure):
+        raise ConfigurationError(
+            f"measure must be one of {', '.join(get_args(ConfidenceMeasure))}, got {measure!r}"
+        )
+    for name, value in (("keep", keep), ("temperature", temperature)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigurationError(f"{name} must be a number, got {value!r}")
+        if not math.isfinite(value) or value <= 0 or (name == "keep" and value > 1):
+            bound = "in (0, 1]" if name == "keep" else "positive"
+            raise ConfigurationError(f"{name} must be {bound}, got {value!r}")
+    async with open_store(db) as saver:
+        await get_record(saver, run_id)
+        saved = await saver.aget_tuple({"configurable": {"thread_id": run_id}})
+    channels = saved.checkpoint["channel_values"] if saved is not None else {}
+    check_state(channels, f"run {run_id!r}")
+    candidates = cast(list[Any], channels.get("candidates", []))
+    vote = ConfidenceVote(measure=measure, keep=keep, temperature=temperature)
+    answer, votes = choose(select, candidates, vote)
+    return Rescored(
+        run_id=run_id, select=select, answer=answer, votes=votes,
+        stored_answer=cast(str | None, channels.get("answer")), candidates=len(candidates),
+        with_confidence=sum(1 for c in candidates if c.get("confidence")),
+    )  # fmt: skip
+
+
 async def aremove_run(run_id: str, *, db: str = DEFAULT_DB) -> None:
     """Delete a run: its record and every checkpoint.
 
@@ -466,6 +545,22 @@ def list_runs(*, db: str = DEFAULT_DB, limit: int | None = None) -> list[RunReco
 def list_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[CheckpointInfo]:
     """Sync twin of `alist_checkpoints`."""
     return run_sync(alist_checkpoints(run_id, db=db), name="list_checkpoints")
+
+
+def rescore(
+    run_id: str,
+    *,
+    db: str = DEFAULT_DB,
+    select: SelectMethod = "majority",
+    measure: ConfidenceMeasure = "mean_logprob",
+    keep: float = 0.5,
+    temperature: float = 0.3,
+) -> Rescored:
+    """Sync twin of `arescore`."""
+    return run_sync(
+        arescore(run_id, db=db, select=select, measure=measure, keep=keep, temperature=temperature),
+        name="rescore",
+    )
 
 
 def remove_run(run_id: str, *, db: str = DEFAULT_DB) -> None:

@@ -437,3 +437,27 @@ def test_solve_says_it_is_waiting_for_a_slow_model_on_a_terminal_only(
     assert ("waiting for the model" in err) is terminal
     assert ("\r" in err) is terminal
     assert "answer 4" in err  # the progress line itself
+
+
+def test_rescore_prints_another_rule_and_refuses_bad_values(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from ponder.testing import ScriptedChatModel
+
+    db = f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
+    model = ScriptedChatModel(
+        replies=["The answer is 8.", "The answer is 7.", "The answer is 8."],
+        logprob_fn=lambda text: -0.05 if "7" in text else -2.0,
+    )
+    ponder.solve("q", model=model, db=db, run_id="r", max_samples=3, min_samples=3, agreement=1.0)
+    assert main(["rescore", "r", "--select", "confidence", "--json", "--db", db]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert (found["answer"], found["stored_answer"]) == ("7", "8")
+    assert main(["rescore", "r", "--db", db]) == 0
+    assert "answer by majority: 8" in capsys.readouterr().out
+    assert main(["rescore", "r", "--select", "filtered", "--keep", "2", "--db", db]) == 2
+    assert "keep must be in (0, 1]" in capsys.readouterr().err
+    assert main(["rescore", "missing", "--db", db]) == 2
+    missing = f"sqlite+aiosqlite:///{tmp_path / 'none.db'}"
+    assert main(["rescore", "r", "--db", missing]) == 2
+    assert not (tmp_path / "none.db").exists()

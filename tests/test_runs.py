@@ -300,3 +300,47 @@ async def test_text_a_store_cannot_hold_is_kept_in_the_checkpoint(db: str) -> No
     assert record["status"] == "done" and record["answer"] == result.answer.replace(
         "\x00", "\ufffd"
     )
+
+
+async def test_a_stored_run_is_rescored_without_the_model(db: str) -> None:
+    # Two unsure samples say 8, one confident sample says 7 (scripted log-probabilities).
+    model = ScriptedChatModel(
+        replies=["The answer is 8.", "The answer is 7.", "The answer is 8."],
+        logprob_fn=lambda text: -0.05 if "7" in text else -2.0,
+    )
+    options: dict[str, Any] = {"max_samples": 3, "min_samples": 3, "agreement": 1.0}
+    result = await ponder.asolve("q", model=model, db=db, run_id="voted", **options)
+    assert result.answer == "8"
+    calls = len(model.calls)
+    same = await runs.arescore("voted", db=db)
+    assert (same["answer"], same["stored_answer"], same["votes"]) == ("8", "8", {"8": 2, "7": 1})
+    assert same["candidates"] == same["with_confidence"] == 3
+    confident = await runs.arescore("voted", db=db, select="confidence")
+    assert confident["answer"] == "7" and confident["select"] == "confidence"
+    filtered = runs.rescore("voted", db=db, select="filtered", keep=0.34)
+    assert filtered["answer"] == "7"
+    assert len(model.calls) == calls  # no model call
+    with pytest.raises(ConfigurationError, match="no run"):
+        await runs.arescore("nope", db=db)
+    with pytest.raises(ConfigurationError, match="select must be one of"):
+        await runs.arescore("voted", db=db, select="loudest")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="keep must be"):
+        await runs.arescore("voted", db=db, select="filtered", keep=0.0)
+    with pytest.raises(ConfigurationError, match="measure must be one of"):
+        await runs.arescore("voted", db=db, measure="loud")  # type: ignore[arg-type]
+
+
+@pytest.mark.embedded
+async def test_an_embedded_run_is_rescored_by_its_stored_confidence(
+    tmp_path: Any, smollm2: Any
+) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
+    result = await ponder.asolve(
+        "What is 17 + 25?", model=smollm2, db=db, run_id="real", max_samples=5, agreement=1.0,
+        budget=ponder.Budget(tokens=3000),
+    )  # fmt: skip
+    for select in ("majority", "confidence", "filtered", "borda"):
+        found = await runs.arescore("real", db=db, select=select)
+        assert found["with_confidence"] == found["candidates"] == len(result.candidates)
+        assert found["answer"] is None or found["answer"] in found["votes"]
+    assert (await runs.arescore("real", db=db))["answer"] == result.answer

@@ -22,6 +22,7 @@ __all__ = (
     "ConfidenceVote",
     "SelectMethod",
     "best_scored",
+    "choose",
     "majority",
     "provisional_answer",
     "select_node",
@@ -122,6 +123,33 @@ def provisional_answer(candidates: Iterable[Candidate]) -> str | None:
     return best["answer"] if best is not None else majority(tally(candidates))
 
 
+def choose(
+    method: SelectMethod, candidates: list[Candidate], vote: ConfidenceVote | None = None
+) -> tuple[str | None, dict[str, float]]:
+    """Return the answer ``method`` chooses among ``candidates``, and the votes it counted.
+
+    The select node's rule (see `SelectMethod`), also used to re-score a stored run
+    (`ponder.runs.arescore`) without calling the model again.
+    """
+    votes: dict[str, float] = dict(tally(candidates))
+    answer = majority(votes)
+    confident = (vote or ConfidenceVote()).votes(method, candidates)
+    if confident is not None:
+        votes, answer = confident, majority(confident)
+    elif method == "weighted":
+        weighted = weighted_tally(candidates)
+        if any(weighted.values()):
+            votes, answer = weighted, majority(weighted)
+    elif method in ("best_score", "latest"):
+        best = best_scored(candidates)
+        if best is not None:
+            answer = best["answer"]
+        elif method == "latest":
+            answered = [c["answer"] for c in candidates if c["answer"] is not None]
+            answer = answered[-1] if answered else None
+    return answer, votes
+
+
 def select_node(
     method: SelectMethod,
     stop_reason: Callable[[RunState, Runtime[RunContext]], StopReason | None],
@@ -138,23 +166,7 @@ def select_node(
     """
 
     def select(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        candidates = state.get("candidates", [])
-        votes: dict[str, float] = dict(tally(candidates))
-        answer = majority(votes)
-        confident = (vote or ConfidenceVote()).votes(method, candidates)
-        if confident is not None:
-            votes, answer = confident, majority(confident)
-        elif method == "weighted":
-            weighted = weighted_tally(candidates)
-            if any(weighted.values()):
-                votes, answer = weighted, majority(weighted)
-        elif method in ("best_score", "latest"):
-            best = best_scored(candidates)
-            if best is not None:
-                answer = best["answer"]
-            elif method == "latest":
-                answered = [c["answer"] for c in candidates if c["answer"] is not None]
-                answer = answered[-1] if answered else None
+        answer, votes = choose(method, state.get("candidates", []), vote)
         failed = any(error["kind"] in _FAILURES for error in state.get("errors", []))
         reason = stop_reason(state, runtime) or "exhausted"
         return {
