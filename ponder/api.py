@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from ponder._sync import run_sync
@@ -40,7 +41,7 @@ async def asolve(
     problem: str,
     strategy: StrategyName = "self-consistency",
     *,
-    budget: Budget | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
     model: ModelSpec = None,
     verifier: Verifier | None = None,
     extractor: Extractor | None = None,
@@ -58,7 +59,8 @@ async def asolve(
     Args:
         problem: The question, as text.
         strategy: A strategy name (see `ponder.graphs.StrategyName`).
-        budget: The limits; `DEFAULT_BUDGET` when ``None``.
+        budget: The limits: a `Budget`, or a mapping of its limits (``{"tokens": 500}``);
+            `DEFAULT_BUDGET` when ``None``.
         model: A LangChain chat model or a model spec (see `ponder.models.resolve_model`);
             the embedded SmolLM2 when ``None``.
         verifier: Judges candidates (needed by ``best-of-n``).
@@ -96,10 +98,7 @@ async def asolve(
         ) from exc
     spec = strategy_spec(strategy)
     config = make_config(spec, options)
-    if budget is None:
-        budget = DEFAULT_BUDGET
-    if not isinstance(budget, Budget):
-        raise ConfigurationError(f"budget must be a ponder.Budget, got {type(budget).__name__}")
+    budget = DEFAULT_BUDGET if budget is None else Budget.from_limits(budget)
     check_verifier(spec, verifier)
     persist_because = spec.needs_persistence(config)
     if persist_because is not None and db is None:
@@ -136,7 +135,7 @@ def solve(
     problem: str,
     strategy: StrategyName = "self-consistency",
     *,
-    budget: Budget | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
     model: ModelSpec = None,
     verifier: Verifier | None = None,
     extractor: Extractor | None = None,

@@ -15,9 +15,9 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from typing_extensions import NotRequired
 
@@ -270,18 +270,39 @@ class Budget:
         )
 
     @classmethod
-    def from_limits(cls, limits: BudgetLimits) -> Budget:
-        """Rebuild a `Budget` from its plain-data form."""
-        priced = limits["price_in"] or limits["price_out"] or limits["cost"] is not None
-        return cls(
-            tokens=limits["tokens"],
-            output_tokens=limits.get("output_tokens"),
-            calls=limits["calls"],
-            seconds=limits["seconds"],
-            cost=limits["cost"],
-            pricing=Pricing(
-                input_per_million=limits["price_in"], output_per_million=limits["price_out"]
+    def from_limits(cls, limits: BudgetLimits | Mapping[str, Any] | Budget) -> Budget:
+        """Rebuild a `Budget` from its plain-data form.
+
+        Also takes a `Budget` (returned as it is) and a partial mapping, as a user's own
+        graph may put in its state: ``{"tokens": 500}`` is ``Budget(tokens=500)``; a key
+        left out is no limit (no price).
+
+        Raises:
+            ConfigurationError: An unknown key, or a value `Budget` refuses.
+        """
+        if isinstance(limits, Budget):
+            return limits
+        if not isinstance(limits, Mapping):
+            raise ConfigurationError(
+                f"a budget must be a Budget or a mapping such as {{'tokens': 500}}, got "
+                f"{type(limits).__name__}"
             )
+        unknown = sorted(set(limits) - set(BudgetLimits.__annotations__))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown budget key(s) {', '.join(map(repr, unknown))}; known: "
+                f"{', '.join(BudgetLimits.__annotations__)}"
+            )
+        price_in, price_out = limits.get("price_in", 0.0), limits.get("price_out", 0.0)
+        cost = limits.get("cost")
+        priced = price_in or price_out or cost is not None
+        return cls(
+            tokens=limits.get("tokens"),
+            output_tokens=limits.get("output_tokens"),
+            calls=limits.get("calls"),
+            seconds=limits.get("seconds"),
+            cost=cost,
+            pricing=Pricing(input_per_million=price_in, output_per_million=price_out)
             if priced
             else None,
         )

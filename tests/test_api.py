@@ -30,9 +30,13 @@ def test_bad_budgets(tokens: float) -> None:
         ponder.solve("q", model=model(), budget=ponder.Budget(tokens=tokens))  # type: ignore[arg-type]
 
 
-def test_budget_must_be_a_budget() -> None:
-    with pytest.raises(ConfigurationError, match="ponder.Budget"):
+def test_budget_is_a_budget_or_a_mapping_of_its_limits() -> None:
+    with pytest.raises(ConfigurationError, match="must be a Budget or a mapping"):
         ponder.solve("q", model=model(), budget=1000)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="unknown budget key"):
+        ponder.solve("q", model=model(), budget={"tokenz": 1000})
+    result = ponder.solve("q", model=model(), budget={"tokens": 1000}, max_samples=2)
+    assert result.status == "done" and result.usage.tokens <= 1000
 
 
 def test_unknown_strategy() -> None:

@@ -140,7 +140,7 @@ def test_an_output_token_budget_caps_generated_tokens_only() -> None:
     assert Budget.from_limits(budget.to_limits()) == budget
     old = {**Budget(tokens=9).to_limits()}
     del old["output_tokens"]  # a run stored before the limit existed
-    assert Budget.from_limits(old).output_tokens is None  # type: ignore[arg-type]
+    assert Budget.from_limits(old).output_tokens is None
     shares = budget.share(Usage(tokens_out=40), 3)
     assert [s.output_tokens for s in shares] == [20, 20, 20]
 
@@ -154,3 +154,18 @@ async def test_a_run_under_an_output_token_budget_never_exceeds_it() -> None:
                                  max_samples=10, agreement=1.0, max_tokens=64)  # fmt: skip
     assert 0 < result.usage.tokens_out <= 150
     assert result.stop_reason == "budget" and result.usage.tokens > 150  # prompts are free
+
+
+def test_from_limits_takes_partial_mappings_and_budgets() -> None:
+    assert Budget.from_limits({"tokens": 500}) == Budget(tokens=500)
+    assert Budget.from_limits({"calls": 3, "seconds": 2.5}) == Budget(calls=3, seconds=2.5)
+    priced = Budget.from_limits({"cost": 1.0, "price_in": 2.0})
+    assert priced.cost == 1.0 and priced.pricing is not None
+    budget = Budget(tokens=9, calls=2)
+    assert Budget.from_limits(budget) is budget
+    with pytest.raises(ConfigurationError, match="unknown budget key"):
+        Budget.from_limits({"token": 500})
+    with pytest.raises(ConfigurationError, match="positive whole number"):
+        Budget.from_limits({"tokens": -1})
+    with pytest.raises(ConfigurationError, match="must be a Budget or a mapping"):
+        Budget.from_limits(500)  # type: ignore[arg-type]

@@ -204,3 +204,20 @@ async def test_early_stop_ends_samples_below_the_warm_up_floor_and_they_do_not_v
     assert result.usage.tokens == sum(c["tokens_in"] + c["tokens_out"] for c in result.candidates)
     with pytest.raises(ConfigurationError, match="early_stop"):
         SelfConsistencyConfig(early_stop=0.0)
+
+
+@pytest.mark.parametrize("budget", [{"tokens": 1000}, ponder.Budget(tokens=1000)])
+async def test_the_graph_takes_a_partial_budget_dict_or_a_budget(budget: Any) -> None:
+    # Before: a plain dict failed deep inside with KeyError: 'price_in'.
+    from ponder.context import RunContext
+
+    graph = build_self_consistency(SelfConsistencyConfig(max_samples=2, agreement=1.0))
+    state: dict[str, Any] = await graph.ainvoke(
+        {"problem": "q", "budget": budget}, context=RunContext(model=answers("8", "8"))
+    )
+    assert state["answer"] == "8"
+    with pytest.raises(ConfigurationError, match="unknown budget key"):
+        typo: Any = {"tokenz": 5}
+        await graph.ainvoke(
+            {"problem": "q", "budget": typo}, context=RunContext(model=answers("8"))
+        )
