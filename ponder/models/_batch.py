@@ -290,9 +290,11 @@ class BatchEngine:
         """Draw every request's sample, together with whatever else is being decoded.
 
         With ``isolated``, the requests are decoded together and alone instead: once
-        nothing else is decoding, from an empty KV cache, with nothing else admitted until
-        they are done. Their outcomes then depend only on the requests and their order, not
-        on what else the engine was asked for, or when (see `ponder.models.embedded`).
+        nothing else is decoding, laid out in the KV cache as in an empty one (the first
+        prompt's prefix may come from the cache; see `_canonical_start`), with nothing else
+        admitted until they are done. Their outcomes then depend only on the requests and
+        their order, not on what else the engine was asked for, or when (see
+        `ponder.models.embedded`).
 
         Raises:
             ModelError: The batch failed (llama.cpp refused it, or the engine is closed).

@@ -17,21 +17,24 @@ re-entrant). Either way the model decodes only in its machine-wide turn
 (`ponder.models._decode_lock`), so that several processes sharing the cores decode one after
 another instead of oversubscribing them.
 
-Reproducibility: llama.cpp's floating-point sums depend on what a sample is batched with and
-where its tokens sit in the KV cache, so the same seed can draw other tokens in another
-batch (measured: a sample's log-probabilities change from its second or third token when
-three other samples share its batch, and the text soon after). With ``reproducible`` (the
-default) the calls of one step of a ponder run come to the engine as one group, in candidate
-order, whatever the timing of their tasks (`ponder.models._group`), and each group is decoded
-alone, from an empty cache. A step's samples are then bit-identical for the same prompts,
+Reproducibility: llama.cpp's floating-point sums depend on the KV-cache cells a sample's
+tokens sit in (and a prompt's last logits on the rows decoded with it), so the same seed can
+draw other tokens in another batch (measured: a sample's log-probabilities change from its
+second or third token when three other samples share its batch, and the text soon after).
+With ``reproducible`` (the default) the calls of one step of a ponder run come to the engine
+as one group, in candidate order, whatever the timing of their tasks
+(`ponder.models._group`), and each group is decoded alone, laid out as in an empty cache:
+the first prompt at the first cells (its prefix reused when the step before cached it), its
+last token alone, the other prompts after it, then every sample's next token together
+(`ponder.models._batch`). A step's samples are then bit-identical for the same prompts,
 seeds and order, in any process and after a resume; so are the answers and the candidate
 order of a seeded run, as long as its budget holds no wall-time limit that cuts a sample off.
 Not bit-identical: a sample cut by its deadline (or a seconds budget); calls made outside
 ponder's steps (each a batch of its own, mixed with whatever else is decoding); runs with
 ``reproducible=False``; ``batched=False`` against the batched path (other kernels); another
 llama.cpp build or CPU. The cost: steps of parallel branches, or of several runs sharing the
-model, are decoded one after the other instead of together, and a step's prompt is decoded
-again instead of reused from the step before.
+model, are decoded one after the other instead of together, and only the first prompt of a
+step reuses a cached prefix (0.92x to 1.25x the wall time, `benchmarks/reproducible.py`).
 
 Example:
     >>> from ponder.models import EmbeddedChatModel
@@ -242,10 +245,10 @@ class EmbeddedChatModel(BaseChatModel):
     """KV cache cells of the batched context, shared by all its sequences (at least `n_ctx`)."""
     reproducible: bool = True
     """Decode each step of a ponder run (its group of calls), and each `generate_n`, alone
-    and from an empty KV cache, so that its samples depend only on their prompts, seeds
-    and order (see "Reproducibility" in the module docstring). ``False`` mixes them into
-    whatever else is being decoded and reuses prompt prefixes cached by earlier steps:
-    faster when several runs or branches share the model, but not repeatable."""
+    and laid out as in an empty KV cache, so that its samples depend only on their prompts,
+    seeds and order (see "Reproducibility" in the module docstring). ``False`` mixes them
+    into whatever else is being decoded and reuses any cached prompt prefix: faster when
+    several runs or branches share the model, but not repeatable."""
 
     @classmethod
     def from_name(cls, name: EmbeddedName = "smollm2", **kwargs: Any) -> EmbeddedChatModel:
