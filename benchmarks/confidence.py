@@ -326,26 +326,24 @@ def early_stop_report(
     def run(part: Sequence[dict[str, Any]], keep: float | None) -> list[tuple[bool, int, int]]:
         return [early_stop(r, keep, n) for r in part]
 
-    full_tune = run(tune, None)
-    full_accuracy = sum(r[0] for r in full_tune) / len(tune)
-    tried = {}
-    for keep in KEEPS:
-        runs = run(tune, keep)
-        tried[keep] = {
-            "accuracy": sum(r[0] for r in runs) / len(tune),
-            "token_ratio": sum(r[1] for r in runs) / sum(r[1] for r in full_tune),
-        }
+    def by_keep(part: Sequence[dict[str, Any]]) -> tuple[float, dict[float, dict[str, float]]]:
+        """The full vote's accuracy on ``part``, and each keep's against it."""
+        full = run(part, None)
+        lines = {}
+        for keep in KEEPS:
+            runs = run(part, keep)
+            lines[keep] = {
+                "accuracy": sum(r[0] for r in runs) / len(part),
+                "token_ratio": sum(r[1] for r in runs) / sum(r[1] for r in full),
+                "stopped_share": sum(r[2] for r in runs) / (len(part) * max(1, n - WARMUP)),
+            }
+        return sum(r[0] for r in full) / len(part), lines
+
+    full_accuracy, tried = by_keep(tune)
     close = [k for k in KEEPS if tried[k]["accuracy"] >= full_accuracy - 0.01]
     chosen = min(close, key=lambda k: tried[k]["token_ratio"]) if close else max(KEEPS)
+    _, per_keep = by_keep(held)
     full, early = run(held, None), run(held, chosen)
-    per_keep = {}
-    for keep in KEEPS:
-        runs = run(held, keep)
-        per_keep[keep] = {
-            "accuracy": sum(r[0] for r in runs) / len(held),
-            "token_ratio": sum(r[1] for r in runs) / sum(r[1] for r in full),
-            "stopped_share": sum(r[2] for r in runs) / (len(held) * max(1, n - WARMUP)),
-        }
     return {
         "chosen_keep": chosen,
         "tune": {"full_accuracy": full_accuracy, "tried": tried},

@@ -122,13 +122,11 @@ class SampleOutcome:
 class _Group:
     """The mark of one isolated submission (`BatchEngine.submit` with ``isolated``)."""
 
-    __slots__ = ("admitted", "started")
+    __slots__ = ("admitted",)
 
     def __init__(self) -> None:
-        self.started = False
-        """Whether the cache was emptied for it (`BatchEngine._canonical_start`)."""
         self.admitted = 0
-        """Its requests admitted so far."""
+        """Its requests admitted so far (none: the cache is laid out for it first)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -138,7 +136,8 @@ class _Ticket:
     request: SampleRequest
     on_done: Callable[[], None] | None = None
     group: _Group | None = None
-    """Set for the requests of an isolated submission: decoded alone, from a clean cache."""
+    """Set for the requests of an isolated submission: decoded alone, in a canonical layout
+    (`BatchEngine._canonical_start`)."""
     outcome: SampleOutcome | None = None
     error: BaseException | None = None
     cancelled: bool = False
@@ -432,7 +431,7 @@ class BatchEngine:
                         self._evict(seq_id)
                 self._resolve_followers()
                 admitted, waiting = self._admissible(arrived, finished)
-                left = self._admit(admitted, finished) + waiting
+                left = self._admit(admitted) + waiting
                 if left:
                     with self._cond:
                         self._queue[:0] = left
@@ -453,6 +452,7 @@ class BatchEngine:
                     self._lib.llama_sampler_free(seq.sampler)
                 self._active.clear()
                 self._cache.clear()
+                self._canonical = None
                 self._lib.llama_memory_clear(self._mem, True)
             self._notify(finished)
 
@@ -512,8 +512,7 @@ class BatchEngine:
         if running is None and head is not None and self._active:
             return [], live  # the group waits for the requests being decoded to end
         if running is None and head is not None:
-            if not head.started:
-                head.started = True
+            if head.admitted == 0:
                 self._canonical_start(live[0].request.prompt)
             running = head
         if running is not None:
@@ -549,16 +548,14 @@ class BatchEngine:
         self._lib.llama_memory_seq_rm(self._mem, keep, shared, -1)
         del self._cache[keep][shared:]
 
-    def _admit(self, arrived: list[_Ticket], finished: list[_Ticket]) -> list[_Ticket]:
-        """Start what fits of ``arrived``; return the rest, in order, to wait."""
-        now = time.monotonic()
+    def _admit(self, arrived: list[_Ticket]) -> list[_Ticket]:
+        """Start what fits of ``arrived``; return the rest, in order, to wait.
+
+        ``arrived`` holds live requests only: `_admissible` ended the cancelled and expired.
+        """
         leaders: list[_Seq] = []
         for position, ticket in enumerate(arrived):
             request = ticket.request
-            if ticket.cancelled or (request.deadline is not None and now > request.deadline):
-                ticket.outcome = _timed_out(request)
-                finished.append(ticket)
-                continue
             if len(self._active) >= self.n_seq_max:
                 return arrived[position:]
             prompt = request.prompt
@@ -895,7 +892,7 @@ class BatchEngine:
             seq.kv = kv
             self._cache[seq.seq_id] = kv
             if seq.canonical:
-                if self._canonical is not None and self._canonical in self._cache:
+                if self._canonical is not None:  # always cached (see `_evict`)
                     self._evict(self._canonical)
                 self._canonical = seq.seq_id
         else:

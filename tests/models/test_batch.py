@@ -362,3 +362,34 @@ async def test_self_consistency_with_early_stop_on_the_real_model(
             assert candidate["answer"] is None
             assert candidate["tokens_out"] >= CONFIDENCE_WINDOW
     assert sum(result.votes.values()) == sum(c["answer"] is not None for c in result.candidates)
+
+
+@pytest.mark.embedded
+def test_an_isolated_group_after_a_failed_decode_draws_as_before(
+    batched: EmbeddedChatModel,
+) -> None:
+    # The failure path empties the cache; the canonical entry went with it (before: it was
+    # still named, and the next isolated group failed looking it up).
+    engine = batched._batcher()
+    prompt = tuple(batched._prompt_tokens(batched._engine(), [HumanMessage("Name a color.")]))
+    group = [SampleRequest(prompt=prompt, max_tokens=8, temperature=0.7, seed=s) for s in (1, 2)]
+    reference = engine.submit(group, isolated=True)
+    real = engine._lib
+
+    class FailingOnce:
+        failed = False
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "llama_decode" and not FailingOnce.failed:
+                FailingOnce.failed = True
+                return lambda ctx, batch: -1
+            return getattr(real, name)
+
+    engine._lib = FailingOnce()
+    try:
+        with pytest.raises(ModelError, match="llama_decode failed"):
+            engine.submit([SampleRequest(prompt=(7, 8, 9), max_tokens=4)])  # shares nothing
+    finally:
+        engine._lib = real
+    again = engine.submit(group, isolated=True)
+    assert [o.logprobs for o in again] == [o.logprobs for o in reference]
