@@ -61,8 +61,12 @@ def dual_node(function: Callable[..., Coroutine[Any, Any, Any]], *, name: str) -
     """Return ``function`` (an async node) as a LangGraph node that also runs sync.
 
     LangGraph injects ``runtime`` (and ``config``) by the parameters of the node's function,
-    so the sync twin takes the same ones, by keyword.
+    so the sync twin takes the same ones, by keyword. The node emits its progress events
+    (`ponder.events.emitting`).
     """
+    from ponder.events import emitting  # ponder.events needs the state types; _sync does not
+
+    function = emitting(function, name=name)
 
     @functools.wraps(function)
     def sync(state: Any, **injected: Any) -> Any:

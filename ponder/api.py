@@ -12,13 +12,15 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 from ponder._sync import run_sync
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError
 from ponder.graphs.registry import StrategyName, compiled, make_config, strategy_spec
 from ponder.models.resolve import ModelSpec, resolve_model
 from ponder.result import RunResult
-from ponder.runner import ProgressCallback, drive, result_from
+from ponder.runner import ProgressCallback, drive, result_from, traced
 from ponder.setup import DEFAULT_DB, check_verifier, make_context, start_run
 from ponder.verify.extract import Extractor
 from ponder.verify.reward import ProcessReward
@@ -52,6 +54,7 @@ async def asolve(
     on_progress: ProgressCallback | None = None,
     db: str | None = None,
     run_id: str | None = None,
+    config: RunnableConfig | None = None,
     **options: Any,
 ) -> RunResult:
     """Solve ``problem`` with ``strategy``, spending at most ``budget``.
@@ -77,6 +80,9 @@ async def asolve(
             `ponder.runs.alist_runs`, and pauses (``status == "paused"``) instead of ending
             when the budget runs out, to be resumed with `ponder.runs.aresume`.
         run_id: The persisted run's id (a fresh one when ``None``).
+        config: A LangChain ``RunnableConfig`` for tracing: its callbacks, tags, metadata
+            and run name reach the run and every model call it makes, each call named
+            ``<node>:<candidate>`` with ponder's metadata (`ponder.runner.traced`).
         **options: The strategy's options (for example ``max_samples=5``, ``n=8``).
 
     Returns:
@@ -97,10 +103,10 @@ async def asolve(
             f"{exc.start} is a lone surrogate (undecodable input?); give it as UTF-8 text"
         ) from exc
     spec = strategy_spec(strategy)
-    config = make_config(spec, options)
+    settings = make_config(spec, options)
     budget = DEFAULT_BUDGET if budget is None else Budget.from_limits(budget)
     check_verifier(spec, verifier)
-    persist_because = spec.needs_persistence(config)
+    persist_because = spec.needs_persistence(settings)
     if persist_because is not None and db is None:
         raise ConfigurationError(f"{persist_because}, which needs a persisted run: pass db=...")
     chat_model = resolve_model(model)
@@ -110,10 +116,13 @@ async def asolve(
         verifier_timeout=verifier_timeout,
     )  # fmt: skip
     inputs = {"problem": problem, "budget": budget.to_limits()}
+    run_id = run_id or (None if db is None else uuid.uuid4().hex[:12])
+    trace = traced({"recursion_limit": settings.recursion_limit}, config, strategy=spec.name,
+                   run_id=run_id)  # fmt: skip
     if db is None:
         values = await drive(
-            compiled(spec.name, config), inputs, context=context, on_progress=on_progress,
-            config={"recursion_limit": config.recursion_limit},
+            compiled(spec.name, settings), inputs, context=context, on_progress=on_progress,
+            config=trace,
         )  # fmt: skip
         return result_from(values, strategy=spec.name, wall_seconds=context.elapsed())
     try:
@@ -124,10 +133,10 @@ async def asolve(
             f"(prompt='few_shot') and numbers or strings only ({exc})"
         ) from exc
     return await start_run(
-        db, run_id or uuid.uuid4().hex[:12], spec=spec, config=config, inputs=inputs,
+        db, run_id or uuid.uuid4().hex[:12], spec=spec, config=settings, inputs=inputs,
         options=stored_options, context=context,
         model_spec=model if isinstance(model, str) or model is None else None,
-        on_progress=on_progress, created_at=time.time(), parent_run_id=None,
+        on_progress=on_progress, created_at=time.time(), parent_run_id=None, trace=config,
     )  # fmt: skip
 
 
@@ -146,6 +155,7 @@ def solve(
     on_progress: ProgressCallback | None = None,
     db: str | None = None,
     run_id: str | None = None,
+    config: RunnableConfig | None = None,
     **options: Any,
 ) -> RunResult:
     """Solve ``problem``: the sync twin of `asolve`, with the same arguments.
@@ -172,6 +182,7 @@ def solve(
             on_progress=on_progress,
             db=db,
             run_id=run_id,
+            config=config,
             **options,
         ),
         name="solve",

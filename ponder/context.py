@@ -3,16 +3,30 @@
 LangGraph passes it to nodes and routers as ``runtime.context`` (the graph's
 ``context_schema``). It holds live objects (the model, the verifier), never stored in a
 checkpoint; everything a resumed run must see again lives in the state instead.
+
+A strategy nested in a user's graph sees the *user's* context, whatever its schema: every
+node reads it through `context_of`, which takes a `RunContext`, an object that carries one
+(`ProvidesRunContext`: a ``run_context`` attribute or key), or any object or mapping with a
+``model`` (a chat model) and, optionally, more of `RunContext`'s fields by the same names.
+
+The wall-time budget is measured per run: `session_seconds` counts from the run's own start
+(``started_at``, stamped by the ``prepare`` node) or from the context's, whichever is later,
+so one context reused for many runs charges each run only its own time.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.language_models import BaseChatModel
+from pydantic_core import core_schema
 
 from ponder.budget import Budget, CallPlan, Usage, plan_call
+from ponder.errors import ConfigurationError
 from ponder.models.traits import ModelTraits, traits_of
 from ponder.prompts import PromptStyle
 from ponder.state import RunState
@@ -20,7 +34,14 @@ from ponder.verify.extract import Extractor, extract_number
 from ponder.verify.reward import ProcessReward
 from ponder.verify.verifier import Verifier
 
-__all__ = ("RunContext", "seconds_left", "usage_of")
+__all__ = (
+    "ProvidesRunContext",
+    "RunContext",
+    "context_of",
+    "seconds_left",
+    "session_seconds",
+    "usage_of",
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -60,15 +81,23 @@ class RunContext:
     pause_on_budget: bool = False
     """Pause (interrupt) instead of ending when the budget runs out; needs a checkpointer."""
     started: float = field(default_factory=time.monotonic)
-    """`time.monotonic` when this session of the run started."""
+    """`time.monotonic` when this context was made: a run's session is counted from the
+    later of this and the run's own start (`session_seconds`); ``-math.inf`` to count from
+    the run's start only."""
     traits: ModelTraits = field(init=False, repr=False, compare=False)
     """How `model` is called (worked out once, from the model; see `ponder.models.traits`)."""
 
     def __post_init__(self) -> None:
+        _check_settings(self)
         object.__setattr__(self, "traits", traits_of(self.model))
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """Let a user's pydantic context hold one as is (its fields are live objects)."""
+        return core_schema.is_instance_schema(cls)
+
     def elapsed(self) -> float:
-        """Seconds since this session of the run started."""
+        """Seconds since this context was made (``math.inf`` for ``started=-math.inf``)."""
         return time.monotonic() - self.started
 
     def plan(
@@ -89,6 +118,130 @@ class RunContext:
         )
 
 
+def _check_settings(context: RunContext) -> None:
+    def positive(name: str, value: object, *, whole: bool = False, zero: bool = False) -> None:
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+            ok = False
+        else:
+            ok = zero or value > 0
+        if not ok:
+            wanted = "a whole number" if whole else "seconds"
+            raise ConfigurationError(f"RunContext.{name} must be positive {wanted}, got {value!r}")
+
+    if not isinstance(context.model, BaseChatModel):
+        raise ConfigurationError(
+            f"RunContext.model must be a LangChain chat model, got {type(context.model).__name__}"
+        )
+    if isinstance(context.seed, bool) or not isinstance(context.seed, int):
+        raise ConfigurationError(f"RunContext.seed must be a whole number, got {context.seed!r}")
+    if context.call_timeout is not None:
+        positive("call_timeout", context.call_timeout)
+    positive("verifier_timeout", context.verifier_timeout)
+    positive("max_concurrent_calls", context.max_concurrent_calls, whole=True)
+    positive("min_tokens", context.min_tokens, whole=True)
+    positive("min_seconds", context.min_seconds, zero=True)
+    for name in ("extractor", "step_scorer", "verifier"):
+        value = getattr(context, name)
+        if value is not None and not callable(value):
+            raise ConfigurationError(f"RunContext.{name} must be callable, got {value!r}")
+    if context.prompt_style not in ("chat", "base"):
+        raise ConfigurationError(
+            f"RunContext.prompt_style must be 'chat' or 'base', got {context.prompt_style!r}"
+        )
+
+
+@runtime_checkable
+class ProvidesRunContext(Protocol):
+    """A user's own context that carries ponder's: its ``run_context`` is a `RunContext`.
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> from ponder.testing import ScriptedChatModel
+        >>> @dataclass
+        ... class AgentContext:
+        ...     user_id: str
+        ...     run_context: RunContext
+        >>> ctx = AgentContext("u1", RunContext(model=ScriptedChatModel(replies=["4"])))
+        >>> context_of(ctx) is ctx.run_context
+        True
+    """
+
+    @property
+    def run_context(self) -> RunContext:
+        """The context ponder's nodes use."""
+        ...
+
+
+_ADAPTED_FIELDS = tuple(f.name for f in fields(RunContext) if f.init and f.name != "started")
+
+
+def context_of(context: object) -> RunContext:
+    """Return the `RunContext` a ponder node uses, from whatever context the graph was given.
+
+    Accepted, in this order: a `RunContext`; an object or mapping whose ``run_context`` is
+    one (`ProvidesRunContext`); an object or mapping with a ``model`` that is a LangChain chat
+    model, whose other attributes or keys named like `RunContext`'s fields (``verifier``,
+    ``extractor``, ``seed``, ``call_timeout``, ...) are used where present. An adapted context
+    is counted from the run's own start.
+
+    Raises:
+        ConfigurationError: There is no context, or it has neither a ``run_context`` nor a
+            chat ``model``, or one of its ponder fields is not usable.
+
+    Example:
+        >>> from ponder.testing import ScriptedChatModel
+        >>> ctx = context_of({"model": ScriptedChatModel(replies=["4"]), "seed": 7})
+        >>> ctx.seed, ctx.prompt_style
+        (7, 'chat')
+    """
+    if isinstance(context, RunContext):
+        return context
+    if context is None:
+        raise ConfigurationError(
+            "a ponder strategy needs a context with a model: pass context=RunContext(model=...) "
+            "to invoke/stream, or give the graph's own context a 'model' (a chat model) or a "
+            "'run_context' (a ponder.RunContext)"
+        )
+    names = ("run_context", "model", *_ADAPTED_FIELDS)
+    if isinstance(context, Mapping):
+        values: Mapping[str, Any] = context
+    else:
+        values = {name: getattr(context, name, None) for name in names}
+    carried = values.get("run_context")
+    if isinstance(carried, RunContext):
+        return carried
+    model = values.get("model")
+    if not isinstance(model, BaseChatModel):
+        found = "no 'model'" if model is None else f"a 'model' of type {type(model).__name__}"
+        raise ConfigurationError(
+            f"the graph's context ({type(context).__name__}) has {found}: a ponder strategy "
+            "needs a LangChain chat model there, or a 'run_context' (a ponder.RunContext)"
+        )
+    given = {name: values[name] for name in _ADAPTED_FIELDS if values.get(name) is not None}
+    given.setdefault("prompt_style", traits_of(model).prompt_style)
+    try:
+        return RunContext(**given, started=-math.inf)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"the graph's context ({type(context).__name__}) has ponder settings that are not "
+            f"usable: {exc}"
+        ) from exc
+
+
+def session_seconds(state: Mapping[str, Any], context: RunContext) -> float:
+    """Wall seconds of this session of the run (earlier sessions are ``seconds_before``).
+
+    Counted from the later of the run's start (``started_at`` in the state, stamped by the
+    ``prepare`` node, `time.time` seconds) and the context's (`RunContext.started`).
+    """
+    since_context = context.elapsed()
+    started_at = state.get("started_at")
+    if not isinstance(started_at, (int, float)):
+        return since_context if math.isfinite(since_context) else 0.0
+    return min(since_context, max(0.0, time.time() - float(started_at)))
+
+
 def seconds_left(state: RunState, context: RunContext) -> float | None:
     """Wall seconds the budget has left, or ``None`` when it sets no time limit."""
     budget, usage = usage_of(state, context)
@@ -100,7 +253,7 @@ def usage_of(state: RunState, context: RunContext) -> tuple[Budget, Usage]:
 
     Where an enclosing strategy set a phase limit, the budget is the tighter of the two.
     """
-    seconds = state.get("seconds_before", 0.0) + context.elapsed()
+    seconds = state.get("seconds_before", 0.0) + session_seconds(state, context)
     budget = Budget.from_limits(state["budget"])
     phase = state.get("phase_limit")
     if phase is not None:

@@ -31,9 +31,11 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from typing import Any, TypedDict, cast, get_args
+from typing import Any, cast, get_args
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
+from typing_extensions import TypedDict
 
 from ponder._sync import run_sync
 from ponder.budget import Budget
@@ -46,7 +48,7 @@ from ponder.nodes.vote import ConfidenceMeasure
 from ponder.persistence.leases import hold_lease, is_dead
 from ponder.persistence.runs import RunRecord
 from ponder.result import RunResult
-from ponder.runner import ProgressCallback
+from ponder.runner import ProgressCallback, traced
 from ponder.setup import (
     DEFAULT_DB,
     STORED,
@@ -172,6 +174,7 @@ async def aresume(
     verifier_timeout: float | None = None,
     on_progress: ProgressCallback | None = None,
     approve: bool | None = None,
+    config: RunnableConfig | None = None,
 ) -> RunResult:
     """Resume a paused run with a top-up, or continue a run that was killed mid-way.
 
@@ -201,6 +204,7 @@ async def aresume(
         on_progress: Called as candidates are drawn and judged.
         approve: The answer to a run waiting for approval before an expensive phase:
             ``True`` runs the phase, ``False`` ends the run with what it has.
+        config: A LangChain ``RunnableConfig`` for tracing, as for `ponder.asolve`.
 
     Raises:
         ConfigurationError: No such run; a paused run without a top-up or an approval;
@@ -212,16 +216,17 @@ async def aresume(
     """
     async with open_store(db) as saver, hold_lease(saver, run_id):
         record = await get_record(saver, run_id)
+        traced({}, config, strategy=record["strategy"], run_id=run_id)  # refuse it before
         spec = strategy_spec(record["strategy"])
-        config = make_config(spec, record["options"])
+        settings = make_config(spec, record["options"])
         context = restore_context(
             record, spec, model=model, verifier=verifier, extractor=extractor,
             step_scorer=step_scorer, call_timeout=call_timeout,
             verifier_timeout=verifier_timeout,
         )  # fmt: skip
-        graph = persisted_graph(spec, config, saver)
-        snapshot = await graph.aget_state(thread_config(run_id, config))
-        latest = await saver.aget_tuple(thread_config(run_id, config))
+        graph = persisted_graph(spec, settings, saver)
+        snapshot = await graph.aget_state(thread_config(run_id, settings))
+        latest = await saver.aget_tuple(thread_config(run_id, settings))
         pending = (latest.pending_writes or []) if latest is not None else []
         check_state(snapshot.values, f"run {run_id!r}", pending)  # what the resume replays
         reason = pause_reason(snapshot)
@@ -269,8 +274,8 @@ async def aresume(
         record["settings"] = run_settings(context)
         await saver.aput_run(record)
         return await run_persisted(
-            saver, graph, record, inputs, context=context, config=config,
-            on_progress=on_progress,
+            saver, graph, record, inputs, context=context, config=settings,
+            on_progress=on_progress, trace=config,
         )  # fmt: skip
 
 
@@ -289,6 +294,7 @@ async def afork(
     call_timeout: float | None | Stored = STORED,
     verifier_timeout: float | None = None,
     on_progress: ProgressCallback | None = None,
+    config: RunnableConfig | None = None,
     **options: Any,
 ) -> RunResult:
     """Start a new run from a checkpoint of ``run_id``, keeping its candidates and spend.
@@ -312,6 +318,7 @@ async def afork(
             when left at `ponder.setup.STORED`.
         verifier_timeout: Seconds one verification may take; the run's own when ``None``.
         on_progress: Called as candidates are drawn and judged.
+        config: A LangChain ``RunnableConfig`` for tracing, as for `ponder.asolve`.
         **options: The new strategy's options (the run's own when the strategy is the same
             and none are given).
 
@@ -333,7 +340,8 @@ async def afork(
     spec = strategy_spec(strategy or record["strategy"])
     if not options and spec.name == record["strategy"]:
         options = dict(record["options"])
-    config = make_config(spec, options)
+    traced({}, config, strategy=spec.name, run_id=new_run_id)  # refuse a bad one before
+    settings = make_config(spec, options)
     context = restore_context(
         record, spec, model=model, verifier=verifier, extractor=extractor,
         step_scorer=step_scorer, call_timeout=call_timeout, verifier_timeout=verifier_timeout,
@@ -348,9 +356,9 @@ async def afork(
         "errors": values.get("errors", []),
     }
     return await start_run(
-        db, new_run_id or uuid.uuid4().hex[:12], spec=spec, config=config, inputs=inputs,
+        db, new_run_id or uuid.uuid4().hex[:12], spec=spec, config=settings, inputs=inputs,
         options=options, context=context, model_spec=record["model"],
-        on_progress=on_progress, created_at=time.time(), parent_run_id=run_id,
+        on_progress=on_progress, created_at=time.time(), parent_run_id=run_id, trace=config,
     )  # fmt: skip
 
 
@@ -475,6 +483,7 @@ def resume(
     verifier_timeout: float | None = None,
     on_progress: ProgressCallback | None = None,
     approve: bool | None = None,
+    config: RunnableConfig | None = None,
 ) -> RunResult:
     """Sync twin of `aresume`."""
     return run_sync(
@@ -493,6 +502,7 @@ def resume(
             verifier_timeout=verifier_timeout,
             on_progress=on_progress,
             approve=approve,
+            config=config,
         ),
         name="resume",
     )
@@ -513,6 +523,7 @@ def fork(
     call_timeout: float | None | Stored = STORED,
     verifier_timeout: float | None = None,
     on_progress: ProgressCallback | None = None,
+    config: RunnableConfig | None = None,
     **options: Any,
 ) -> RunResult:
     """Sync twin of `afork`."""
@@ -531,6 +542,7 @@ def fork(
             call_timeout=call_timeout,
             verifier_timeout=verifier_timeout,
             on_progress=on_progress,
+            config=config,
             **options,
         ),
         name="fork",

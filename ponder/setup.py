@@ -48,7 +48,7 @@ from ponder.persistence.leases import hold_lease
 from ponder.persistence.runs import RunRecord, RunSettings
 from ponder.persistence.sqlalchemy import SqlCheckpointer
 from ponder.result import RunResult
-from ponder.runner import ProgressCallback, drive, result_from
+from ponder.runner import ProgressCallback, drive, result_from, traced
 from ponder.state import RunState, StopReason
 from ponder.verify.extract import Extractor, extract_number
 from ponder.verify.record import (
@@ -387,12 +387,28 @@ def persisted_graph(spec: StrategySpec, config: Any, saver: SqlCheckpointer) -> 
     return compiled(spec.name, config).builder.compile(checkpointer=saver, name=spec.name)
 
 
-def thread_config(run_id: str, config: Any, checkpoint_id: str | None = None) -> RunnableConfig:
-    """The LangGraph config of run ``run_id`` (at ``checkpoint_id``, else its latest)."""
+def thread_config(
+    run_id: str,
+    config: Any,
+    checkpoint_id: str | None = None,
+    *,
+    trace: RunnableConfig | None = None,
+    strategy: str | None = None,
+) -> RunnableConfig:
+    """The LangGraph config of run ``run_id`` (at ``checkpoint_id``, else its latest).
+
+    With ``strategy``, the user's tracing config ``trace`` is merged in (`ponder.runner.traced`).
+    """
     configurable: dict[str, Any] = {"thread_id": run_id}
     if checkpoint_id is not None:
         configurable["checkpoint_id"] = checkpoint_id
-    return {"configurable": configurable, "recursion_limit": config.recursion_limit}
+    thread: RunnableConfig = {
+        "configurable": configurable,
+        "recursion_limit": config.recursion_limit,
+    }
+    if strategy is None:
+        return thread
+    return traced(thread, trace, strategy=strategy, run_id=run_id)
 
 
 def pause_reason(snapshot: Any) -> StopReason | None:
@@ -417,13 +433,14 @@ async def run_persisted(
     context: RunContext,
     config: Any,
     on_progress: ProgressCallback | None,
+    trace: RunnableConfig | None = None,
 ) -> RunResult:
     """Run a recorded run from ``inputs`` (or a resume ``Command``, or ``None``).
 
     The record is kept current as model calls are made, and holds the run's status, answer
-    and spend when it ends or pauses.
+    and spend when it ends or pauses. ``trace`` is the user's tracing config.
     """
-    thread = thread_config(record["run_id"], config)
+    thread = thread_config(record["run_id"], config, trace=trace, strategy=record["strategy"])
     before = record["seconds"]
     spent = {"ledger": -1}
 
@@ -523,6 +540,7 @@ async def start_run(
     on_progress: ProgressCallback | None,
     created_at: float,
     parent_run_id: str | None,
+    trace: RunnableConfig | None = None,
 ) -> RunResult:
     """Record a new run in ``db``, with its context's verifier and settings, and run it.
 
@@ -545,5 +563,5 @@ async def start_run(
         await saver.aput_run(record)
         return await run_persisted(
             saver, persisted_graph(spec, config, saver), record, inputs,
-            context=context, config=config, on_progress=on_progress,
+            context=context, config=config, on_progress=on_progress, trace=trace,
         )  # fmt: skip

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, Literal, TypedDict, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from typing_extensions import NotRequired
+from typing_extensions import NotRequired, TypedDict
 
 from ponder.budget import BudgetLimits
 from ponder.errors import ErrorKind, PonderError, record_kind
@@ -277,6 +277,10 @@ class RunInput(_RequiredInput, total=False):
     enclosing strategy that shares its budget out; ``None`` for none."""
     seconds_before: float
     """Wall seconds spent by earlier sessions of this run (for resumed runs)."""
+    started_at: float
+    """When this session of the run started (`time.time` seconds): stamped by ``prepare``
+    (a nested strategy keeps its parent's), renewed when a paused run resumes; the
+    wall-time budget counts from it (`ponder.context.session_seconds`)."""
 
 
 class RunOutput(TypedDict):

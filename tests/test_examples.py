@@ -56,3 +56,13 @@ async def test_code_agent_verifies_with_the_unit_tests() -> None:
         for candidate in result.candidates:
             assert candidate["verdict"] in ("accepted", "rejected", "unverified")
             assert candidate["reason"]  # the test run's outcome, pass or failure
+
+
+async def test_side_by_side_runs_two_strategies_on_the_embedded_model() -> None:
+    outcome = await load("side_by_side").arun("Tom has 12 apples and eats 5. How many are left?")
+    state = outcome.state
+    assert state["vote"]["status"] == "done" and state["checked"]["status"] == "done"
+    paths = {tuple(e["path"]) for e in outcome.events if e["ponder"] == "candidate"}
+    assert paths == {("vote", "self-consistency"), ("checked", "best-of-n")}
+    calls = len(state["vote"]["ledger"]) + len(state["checked"]["ledger"])
+    assert sum(outcome.calls.names.values()) == calls

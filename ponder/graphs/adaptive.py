@@ -30,7 +30,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.runtime import Runtime
 
-from ponder.context import RunContext
+from ponder.context import RunContext, context_of
 from ponder.errors import ConfigurationError
 from ponder.graphs.beam_search import BeamSearchConfig, build_beam_search
 from ponder.graphs.config import StrategyConfig, option
@@ -170,19 +170,19 @@ def build_adaptive(
     templates = config.templates
 
     def select_reason(state: RunState, runtime: Runtime[RunContext]) -> StopReason | None:
-        return state.get("stop_reason") or stop_reason(config, state, runtime.context)
+        return state.get("stop_reason") or stop_reason(config, state, context_of(runtime.context))
 
     def after(phase: str) -> Any:
         def route(state: RunState, runtime: Runtime[RunContext]) -> str:
-            return route_after(config, phase, state, runtime.context)
+            return route_after(config, phase, state, context_of(runtime.context))
 
         route.__name__ = f"after_{phase}"
         return route
 
     def after_plan(state: RunState, runtime: Runtime[RunContext]) -> Any:
-        stop = stop_reason(config, state, runtime.context)
+        stop = stop_reason(config, state, context_of(runtime.context))
         if stop is not None:  # a probe verified, the probes all agree, or no budget left
-            return end_route(stop, runtime.context)
+            return end_route(stop, context_of(runtime.context))
         sends = fan_out_attempts(templates, branch="attempts")(state, runtime)
         return sends or "select"  # nothing affordable to send: choose from the probes
 

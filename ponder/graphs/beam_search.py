@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from ponder.graphs.config import TreeSearchConfig, option
@@ -44,9 +45,9 @@ class BeamSearchConfig(TreeSearchConfig):
         return 3 * self.max_depth + 10
 
 
-def _start(state: RunState) -> dict[str, Any]:
+def _start(state: RunState, config: RunnableConfig) -> dict[str, Any]:
     """Prepare the run, with the root as the first frontier."""
-    return {**prepare(state), "frontier": [ROOT_ID]}
+    return {**prepare(state, config), "frontier": [ROOT_ID]}
 
 
 def build_beam_search(

@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, overload
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
 
 from ponder.errors import ConfigurationError
 from ponder.graphs import adaptive, beam_search, best_of_n, mcts, refine, self_consistency
+from ponder.graphs.keyed import keyed
 from ponder.graphs.skeleton import StrategyGraph, StrategySpec
 
 __all__ = (
@@ -100,19 +102,56 @@ def compiled(name: str, config: Any) -> StrategyGraph:
     return STRATEGIES[name].build(config)
 
 
+@overload
 def build_strategy(
     name: StrategyName | str,
     *,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
+    input_keys: None = None,
+    output_key: None = None,
     **options: Any,
-) -> StrategyGraph:
+) -> StrategyGraph: ...
+
+
+@overload
+def build_strategy(
+    name: StrategyName | str,
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    input_keys: Mapping[str, str] | None = None,
+    output_key: str,
+    **options: Any,
+) -> CompiledStateGraph[Any, Any, Any, Any]: ...
+
+
+def build_strategy(
+    name: StrategyName | str,
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    input_keys: Mapping[str, str] | None = None,
+    output_key: str | None = None,
+    **options: Any,
+) -> StrategyGraph | CompiledStateGraph[Any, Any, Any, Any]:
     """Build the compiled graph of strategy ``name`` with ``options`` for its config.
 
     Args:
         name: The strategy.
         checkpointer: A LangGraph saver to compile the graph with (for a graph run on its
             own; a strategy nested in a user's graph uses the parent's).
+        input_keys: Read the strategy's inputs from these keys of the user's state
+            (``{"problem": "question"}``); see `ponder.graphs.keyed`.
+        output_key: Write the strategy's whole outcome (a `ponder.state.RunOutput`) under
+            this key, instead of ``answer``, ``candidates``, ... at the top level, so that
+            several strategies can run side by side in one graph (`ponder.graphs.keyed`).
         **options: The strategy's options.
+
+    Returns:
+        The compiled strategy (a `StrategyGraph`); with ``output_key``, the strategy wrapped
+        to read and write the user's keys.
+
+    Raises:
+        ConfigurationError: An unknown strategy or option, or ``input_keys`` without
+            ``output_key``.
 
     Example:
         >>> graph = build_strategy("self-consistency", max_samples=5)
@@ -120,7 +159,17 @@ def build_strategy(
         'self-consistency'
     """
     spec = strategy_spec(name)
-    return spec.build(make_config(spec, options), checkpointer=checkpointer)
+    config = make_config(spec, options)
+    if output_key is None:
+        if input_keys is not None:
+            raise ConfigurationError(
+                "input_keys needs output_key too: name the key that receives the outcome"
+            )
+        return spec.build(config, checkpointer=checkpointer)
+    return keyed(
+        spec.build(config), input_keys=input_keys, output_key=output_key,
+        checkpointer=checkpointer, recursion_limit=config.recursion_limit,
+    )  # fmt: skip
 
 
 for _spec in (

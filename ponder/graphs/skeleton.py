@@ -23,16 +23,19 @@ need about a strategy from its spec.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from ponder.context import RunContext, usage_of
+from ponder.context import RunContext, context_of, usage_of
+from ponder.events import WRITER_KEY, PonderEvent, emit, emitting, forwarding
 from ponder.graphs.config import StrategyConfig
 from ponder.nodes import ConfidenceVote, SelectMethod, pause, prepare, select_node
 from ponder.state import RunInput, RunOutput, RunState, StopReason
@@ -144,7 +147,7 @@ def stop_rule(
         ended = own(state)
         if ended is not None:
             return ended
-        if refusing_limit(state, runtime.context, max_tokens=tokens_needed) is not None:
+        if refusing_limit(state, context_of(runtime.context), max_tokens=tokens_needed) is not None:
             return "budget"
         return None
 
@@ -192,16 +195,24 @@ class Skeleton:
         self.graph: StateGraph[RunState, RunContext, RunInput, RunOutput] = StateGraph(
             RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
         )
-        self.graph.add_node("prepare", prepare_node or prepare)
+        self.graph.add_node("prepare", emitting(_announcing(name, prepare_node or prepare),
+                                                name="prepare"))  # fmt: skip
         self.graph.add_node("pause", pause)
-        self.graph.add_node("select", select_node(select, reason, vote=vote))
+        self.graph.add_node("select", emitting(select_node(select, reason, vote=vote),
+                                               name="select"))  # fmt: skip
         self.graph.add_edge(START, "prepare")
         self.graph.add_edge("prepare", first)
         self.graph.add_edge("pause", resume_at)
         self.graph.add_edge("select", END)
 
     def node(self, name: str, action: Any, **options: Any) -> Skeleton:
-        """Add the strategy's node ``name`` (LangGraph's ``add_node`` options pass through)."""
+        """Add the strategy's node ``name`` (LangGraph's ``add_node`` options pass through).
+
+        A plain function emits its progress events (`ponder.events.emitting`), as ponder's
+        own nodes (and nested strategies) do.
+        """
+        if inspect.isfunction(action):
+            action = emitting(action, name=name)
         self.graph.add_node(name, action, **options)
         return self
 
@@ -216,12 +227,32 @@ class Skeleton:
 
         def route(state: RunState, runtime: Runtime[RunContext]) -> str:
             stop = reason(state, runtime)
-            return go if stop is None else end_route(stop, runtime.context)
+            return go if stop is None else end_route(stop, context_of(runtime.context))
 
         route.__name__ = f"after_{source}"
         self.graph.add_conditional_edges(source, route, [go, "select", "pause"])
         return self
 
     def compile(self, checkpointer: BaseCheckpointSaver[Any] | None = None) -> StrategyGraph:
-        """Compile the strategy's graph under its name, with ``checkpointer`` when given."""
-        return self.graph.compile(checkpointer=checkpointer, name=self.name)
+        """Compile the strategy's graph under its name, with ``checkpointer`` when given.
+
+        The graph hands its caller's stream writer down to its nodes, so that its progress
+        events reach the outermost stream when it runs nested (`ponder.events.forwarding`).
+        """
+        graph = self.graph.compile(checkpointer=checkpointer, name=self.name)
+        forwarding(graph)
+        return graph
+
+
+def _announcing(name: str, prepare_node: Any) -> Any:
+    """``prepare_node``, emitting a ``phase`` event when the strategy runs nested."""
+    takes_config = "config" in inspect.signature(prepare_node).parameters
+
+    def prepare_and_announce(state: RunState, config: RunnableConfig) -> Any:
+        update = prepare_node(state, config) if takes_config else prepare_node(state)
+        if config.get("configurable", {}).get("checkpoint_ns"):
+            writer = config["configurable"].get(WRITER_KEY)
+            emit(writer, PonderEvent(ponder="phase", node="prepare", phase=name), config)
+        return update
+
+    return prepare_and_announce

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import RunnableConfig
 
 from ponder._threads import in_daemon_thread
 from ponder.budget import Budget, CallPlan, Usage
@@ -39,6 +40,7 @@ from ponder.errors import (
     ModelTimeout,
     PonderError,
 )
+from ponder.events import PonderEvent, emit, writer_of
 from ponder.models._group import call_group, call_member
 from ponder.models.confidence import confidence_of
 from ponder.state import Confidence, FinishReason, LedgerEntry, StopReason, new_id
@@ -71,6 +73,8 @@ class CallRequest:
     min_confidence: float | None = None
     """Stop the sample once its recent tokens' confidence falls below this, where the model
     can (`ponder.models.traits.ModelTraits.stops_on_confidence`); ignored elsewhere."""
+    prompt: str | None = None
+    """The name of the prompt template, for tracing (`call_config`)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -146,10 +150,12 @@ async def make_calls(
     requests: Sequence[CallRequest],
     *,
     node: str,
+    config: RunnableConfig | None = None,
 ) -> list[CallResult]:
     """Make ``requests`` within the budget; one result per request, in order.
 
-    See the module docstring for how the group is planned.
+    See the module docstring for how the group is planned. Each call is made with
+    `call_config` of ``config`` (the node's), so tracing callbacks see it.
     """
     planned: list[tuple[CallRequest, int, CallPlan]] = []
     refused: list[CallResult] = []
@@ -207,7 +213,17 @@ async def make_calls(
                     return _failed(budget, node, request, (0, 0), 0.0, failure)
                 timeout = left if context.call_timeout is None else min(context.call_timeout, left)
                 plan = replace(plan, timeout=timeout)
-            return await _invoke(context, budget, request, plan, prompt_tokens, node=node)
+            traced = call_config(config, node=node, request=request)
+            result = await _invoke(
+                context, budget, request, plan, prompt_tokens, node=node, config=traced
+            )
+            if result.entry is not None:
+                emit(writer_of(None, config), PonderEvent(
+                    ponder="sample", node=node, candidate_id=request.candidate_id,
+                    tokens=result.entry["tokens_in"] + result.entry["tokens_out"],
+                    finish_reason=result.finish_reason,
+                ), config)  # fmt: skip
+            return result
 
     async def member(position: int, item: tuple[CallRequest, int, CallPlan]) -> CallResult:
         with call_member(position):
@@ -219,6 +235,46 @@ async def make_calls(
     with together:
         made = await asyncio.gather(*(member(i, item) for i, item in enumerate(planned)))
     return [*made, *refused]
+
+
+def call_config(base: RunnableConfig | None, *, node: str, request: CallRequest) -> RunnableConfig:
+    """Return the config one model call is made with: ``base`` (the node's) and its names.
+
+    The callbacks, tags and metadata of ``base`` are kept (so the call is traced as a child
+    of the node, with LangGraph's own metadata: ``messages`` streaming needs it), passed
+    explicitly rather than through context variables, which Python 3.10's asyncio does not
+    carry into tasks. Added: the run name ``<node>:<candidate>``, the tags ``ponder`` and
+    ``ponder:<node>``, and the metadata ``ponder_node``, ``ponder_candidate``,
+    ``ponder_seed``, ``ponder_prompt``, ``ponder_temperature``.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> request = CallRequest(messages=[HumanMessage("hi")], candidate_id="c2", max_tokens=8,
+        ...                       seed=2, prompt="few_shot")
+        >>> config = call_config({"tags": ["mine"]}, node="attempt", request=request)
+        >>> config["run_name"], config["tags"]
+        ('attempt:c2', ['mine', 'ponder', 'ponder:attempt'])
+        >>> config["metadata"]["ponder_candidate"], config["metadata"]["ponder_prompt"]
+        ('c2', 'few_shot')
+    """
+    base = base or {}
+    tags = [*base.get("tags", []), "ponder", f"ponder:{node}"]
+    metadata = {
+        **base.get("metadata", {}),
+        "ponder_node": node,
+        "ponder_candidate": request.candidate_id,
+        "ponder_seed": request.seed,
+        "ponder_prompt": request.prompt,
+        "ponder_temperature": request.temperature,
+    }
+    config: RunnableConfig = {
+        "tags": list(dict.fromkeys(tags)),
+        "metadata": metadata,
+        "run_name": node if request.candidate_id is None else f"{node}:{request.candidate_id}",
+    }
+    if base.get("callbacks") is not None:
+        config["callbacks"] = base["callbacks"]
+    return config
 
 
 def _refused(
@@ -269,6 +325,7 @@ async def _invoke(
     prompt_tokens: int,
     *,
     node: str,
+    config: RunnableConfig,
 ) -> CallResult:
     kwargs = _generation_kwargs(context, request, plan)
     grace = _TIMEOUT_GRACE if context.traits.in_process else 0.0
@@ -278,12 +335,16 @@ async def _invoke(
     cut = [0]  # output chunks received when a streamed reply was cut at the cap
     try:
         if context.traits.streams and id(context.model) not in _NO_STREAM_USAGE:
-            call = _streamed(context, messages, request.stop, kwargs, plan.max_tokens, cut)
+            call = _streamed(
+                context, messages, request.stop, kwargs, plan.max_tokens, cut, config=config
+            )
         elif context.traits.native_async:
-            call = context.model.ainvoke(messages, stop=request.stop, **kwargs)
+            call = context.model.ainvoke(messages, config, stop=request.stop, **kwargs)
         else:  # sync only: a thread of ours, abandoned (not joined) if it overruns
             call = in_daemon_thread(
-                functools.partial(context.model.invoke, messages, stop=request.stop, **kwargs)
+                functools.partial(
+                    context.model.invoke, messages, config, stop=request.stop, **kwargs
+                )
             )
         reply = await asyncio.wait_for(call, wait)
     except (TimeoutError, asyncio.TimeoutError):
@@ -345,6 +406,8 @@ async def _streamed(
     kwargs: dict[str, Any],
     cap: int,
     cut: list[int],
+    *,
+    config: RunnableConfig,
 ) -> BaseMessage:
     """Stream a reply, merging its chunks; stop at the first content chunk past ``cap``.
 
@@ -353,7 +416,7 @@ async def _streamed(
     """
     merged: Any = None
     pieces = 0
-    stream = context.model.astream(messages, stop=stop, stream_usage=True, **kwargs)
+    stream = context.model.astream(messages, config, stop=stop, stream_usage=True, **kwargs)
     try:
         async for chunk in stream:
             merged = chunk if merged is None else merged + chunk

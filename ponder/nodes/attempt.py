@@ -20,15 +20,18 @@ and the stopped sample, charged what it generated, does not vote.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Send
+from typing_extensions import NotRequired, TypedDict
 
 from ponder._sync import DualNode, dual_node
 from ponder.budget import Budget, BudgetLimits, Usage
-from ponder.context import RunContext, usage_of
+from ponder.context import RunContext, context_of, session_seconds, usage_of
 from ponder.nodes.metered import Meter
 from ponder.prompts import PromptName, PromptTemplate, resolve_prompt
 from ponder.state import Candidate, NodeKind, RunState, next_index
@@ -112,6 +115,7 @@ async def draw_candidates(
             temperature=heat(index),
             stop=stop,
             min_confidence=min_confidence,
+            prompt=prompt.name,
         )  # fmt: skip
         for index in indices
     ]
@@ -158,16 +162,19 @@ def attempt_node(
     """
     template = resolve_prompt(prompt)
 
-    async def attempt(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    async def attempt(
+        state: RunState, *, runtime: Runtime[RunContext], config: RunnableConfig
+    ) -> dict[str, Any]:
         candidates = state.get("candidates", [])
         start = next_index(candidates)
         wave = per_step(state) if callable(per_step) else per_step
         count = max(0, min(wave, max_candidates - len(candidates)))
         floor = None if early_stop is None else confidence_floor(candidates, early_stop)
+        meter = Meter(state, context_of(runtime.context), node=name, config=config)
         return await draw_candidates(
-            Meter(state, runtime.context, node=name), state["problem"], prompt=template,
-            indices=range(start, start + count), temperature=temperature, max_tokens=max_tokens,
-            first_temperature=first_temperature, min_confidence=floor,
+            meter, state["problem"], prompt=template, indices=range(start, start + count),
+            temperature=temperature, max_tokens=max_tokens, first_temperature=first_temperature,
+            min_confidence=floor,
         )  # fmt: skip
 
     return dual_node(attempt, name=name)
@@ -186,6 +193,9 @@ class AttemptTask(TypedDict):
     """The branch's share of the budget."""
     seconds_before: float
     """The run's ``seconds_before`` (wall seconds of its earlier sessions)."""
+    started_at: NotRequired[float]
+    """The run's ``started_at`` (when this session started); absent in branches stored
+    before ponder kept it."""
 
 
 def fan_out_attempts(
@@ -197,7 +207,7 @@ def fan_out_attempts(
     """
 
     def fan_out(state: RunState, runtime: Runtime[RunContext]) -> list[Send]:
-        budget, usage = usage_of(state, runtime.context)
+        budget, usage = usage_of(state, context_of(runtime.context))
         shares = budget.share(usage, len(prompts))
         start = next_index(state.get("candidates", []))
         return [
@@ -209,6 +219,7 @@ def fan_out_attempts(
                     index=start + offset,
                     allowance=share.to_limits(),
                     seconds_before=state.get("seconds_before", 0.0),
+                    started_at=state.get("started_at", time.time()),
                 ),
             )
             for offset, (prompt, share) in enumerate(zip(prompts, shares, strict=False))
@@ -233,12 +244,14 @@ def attempt_branch_node(
         name: The node's name.
     """
 
-    async def attempt_branch(state: AttemptTask, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    async def attempt_branch(
+        state: AttemptTask, *, runtime: Runtime[RunContext], config: RunnableConfig
+    ) -> dict[str, Any]:
         task = state  # LangGraph hands the Send payload to the node as its state
-        context = runtime.context
+        context = context_of(runtime.context)
         meter = Meter(
-            task, context, node=name, budget=Budget.from_limits(task["allowance"]),
-            usage=Usage(seconds=task["seconds_before"] + context.elapsed()),
+            task, context, node=name, config=config, budget=Budget.from_limits(task["allowance"]),
+            usage=Usage(seconds=task["seconds_before"] + session_seconds(task, context)),
         )  # fmt: skip
         update = await draw_candidates(
             meter, task["problem"], prompt=prompts[task["prompt"]], indices=[task["index"]],

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from ponder._sync import DualNode, dual_node
-from ponder.context import RunContext
+from ponder.context import RunContext, context_of
 from ponder.nodes.metered import Meter
 from ponder.nodes.tree import latest_leaf
 from ponder.prompts import CRITIQUE, PromptTemplate
@@ -34,11 +35,13 @@ def critique_node(
     asks for changes. When the budget refuses the call, ``stop_reason`` becomes ``budget``.
     """
 
-    async def critique(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    async def critique(
+        state: RunState, *, runtime: Runtime[RunContext], config: RunnableConfig
+    ) -> dict[str, Any]:
         target = latest_leaf(state.get("candidates", []))
         if target is None:
             return {}
-        meter = Meter(state, runtime.context, node=name)
+        meter = Meter(state, context_of(runtime.context), node=name, config=config)
         result = await meter.call(
             meter.render(prompt, problem=state["problem"], solution=target["text"]),
             max_tokens=max_tokens, stop=meter.stops(prompt), candidate_id=target["id"],

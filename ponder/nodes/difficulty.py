@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from ponder._sync import DualNode, dual_node
-from ponder.context import RunContext
+from ponder.context import RunContext, context_of
 from ponder.errors import ModelOutputError
 from ponder.nodes.attempt import draw_candidates
 from ponder.nodes.metered import Meter
@@ -45,8 +46,10 @@ def difficulty_node(
 ) -> DualNode:
     """Return a node that writes ``difficulty`` (see the module docstring)."""
 
-    async def estimate(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        meter = Meter(state, runtime.context, node=name)
+    async def estimate(
+        state: RunState, *, runtime: Runtime[RunContext], config: RunnableConfig
+    ) -> dict[str, Any]:
+        meter = Meter(state, context_of(runtime.context), node=name, config=config)
         if method == "probe":
             start = next_index(state.get("candidates", []))
             update = await draw_candidates(

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from ponder._sync import DualNode, dual_node
-from ponder.context import RunContext
+from ponder.context import RunContext, context_of
 from ponder.errors import ModelOutputError
 from ponder.nodes._verdict import verified
 from ponder.nodes.metered import Meter
@@ -37,9 +38,11 @@ def evaluate_node(
 ) -> DualNode:
     """Return a node that scores every unscored step (see the module docstring)."""
 
-    async def evaluate(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        context = runtime.context
-        meter = Meter(state, context, node=name)
+    async def evaluate(
+        state: RunState, *, runtime: Runtime[RunContext], config: RunnableConfig
+    ) -> dict[str, Any]:
+        context = context_of(runtime.context)
+        meter = Meter(state, context, node=name, config=config)
         candidates = state.get("candidates", [])
         by_id = {c["id"]: c for c in candidates}
         scored: list[Candidate] = []

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from ponder._sync import DualNode, dual_node
-from ponder.context import RunContext
+from ponder.context import RunContext, context_of
 from ponder.nodes.metered import CallRequest, Meter, call_candidate
 from ponder.nodes.tree import path_text
 from ponder.prompts import EXPAND, PromptTemplate
@@ -45,8 +46,10 @@ def expand_node(
     embedded model); child ``c<i>`` is sampled with seed ``seed + i``.
     """
 
-    async def expand(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        meter = Meter(state, runtime.context, node=name)
+    async def expand(
+        state: RunState, *, runtime: Runtime[RunContext], config: RunnableConfig
+    ) -> dict[str, Any]:
+        meter = Meter(state, context_of(runtime.context), node=name, config=config)
         candidates = state.get("candidates", [])
         by_id = {c["id"]: c for c in candidates}
         index = next_index(candidates)

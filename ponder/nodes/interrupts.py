@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+import time
+from typing import Any
 
 from langgraph.types import Command, interrupt
+from typing_extensions import TypedDict
 
 from ponder.budget import BudgetLimits
 from ponder.errors import ConfigurationError
@@ -60,6 +62,7 @@ def pause(state: RunState) -> dict[str, Any]:
     return {
         "budget": answer["budget"],
         "seconds_before": answer.get("seconds_before", state.get("seconds_before", 0.0)),
+        "started_at": time.time(),
         "stop_reason": None,
         "status": "running",
     }

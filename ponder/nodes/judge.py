@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from ponder._sync import DualNode, dual_node
-from ponder.context import RunContext
+from ponder.context import RunContext, context_of
 from ponder.errors import ModelOutputError
 from ponder.nodes._verdict import scored, unverified
 from ponder.nodes.metered import Meter
@@ -32,8 +33,10 @@ def judge_node(
 ) -> DualNode:
     """Return a node that scores unjudged candidates with the run's model as judge."""
 
-    async def judge(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        meter = Meter(state, runtime.context, node=name)
+    async def judge(
+        state: RunState, *, runtime: Runtime[RunContext], config: RunnableConfig
+    ) -> dict[str, Any]:
+        meter = Meter(state, context_of(runtime.context), node=name, config=config)
         judged: list[Candidate] = []
         for candidate in state.get("candidates", []):
             if candidate["verdict"] is not None or candidate["kind"] == "step":

@@ -26,7 +26,7 @@ whatever else the node adds. The state must hold ``budget`` (and may hold ``ledg
 Example, a user's node that answers with one charged call::
 
     async def direct(state: AgentState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        meter = Meter(state, runtime.context, node="direct")
+        meter = Meter(state, context_of(runtime.context), node="direct")
         result = await meter.call(
             [HumanMessage(state["question"])], max_tokens=32, candidate_id=None
         )
@@ -40,6 +40,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
 
 from ponder.budget import Budget, Usage
 from ponder.context import RunContext, usage_of
@@ -110,6 +111,9 @@ class Meter:
         node: The node's name, recorded in the ledger, the candidates and the errors.
         budget: The budget to spend instead of the state's (a parallel branch's share).
         usage: What counts as spent instead of the state's ledger (with ``budget``).
+        config: The node's LangGraph config: its callbacks, tags and metadata are passed
+            on to every model call (`ponder.nodes._calls.call_config`), so a tracer sees
+            each call under the node, named after it and its candidate.
     """
 
     def __init__(
@@ -120,11 +124,13 @@ class Meter:
         node: str,
         budget: Budget | None = None,
         usage: Usage | None = None,
+        config: RunnableConfig | None = None,
     ) -> None:
         if budget is None or usage is None:
             budget, usage = usage_of(state, context)  # type: ignore[arg-type]
         self.context = context
         self.node = node
+        self.config = config
         self.budget = budget
         self.usage = usage
         """What has been spent, this step's calls included."""
@@ -160,6 +166,7 @@ class Meter:
         temperature: float,
         stop: list[str] | None = None,
         min_confidence: float | None = None,
+        prompt: str | None = None,
     ) -> CallRequest:
         """Return the request for candidate ``c<index>``, sampled with seed ``seed + index``.
 
@@ -170,7 +177,7 @@ class Meter:
         return CallRequest(
             messages=messages, candidate_id=f"c{index}", max_tokens=max_tokens,
             temperature=temperature, seed=self.context.seed + index, stop=stop,
-            min_confidence=min_confidence,
+            min_confidence=min_confidence, prompt=prompt,
         )  # fmt: skip
 
     async def call(
@@ -182,11 +189,13 @@ class Meter:
         seed: int | None = None,
         stop: list[str] | None = None,
         candidate_id: str | None = None,
+        prompt: str | None = None,
     ) -> CallResult:
         """Make one call (see `calls`); ``seed`` defaults to the run's seed."""
         request = CallRequest(
             messages=messages, candidate_id=candidate_id, max_tokens=max_tokens,
             temperature=temperature, seed=self.context.seed if seed is None else seed, stop=stop,
+            prompt=prompt,
         )  # fmt: skip
         (result,) = await self.calls([request])
         return result
@@ -197,7 +206,9 @@ class Meter:
         The one rule of the module docstring is applied to the results; use
         `CallResult.usable` to pick the ones with text.
         """
-        results = await make_calls(self.context, self.budget, self.usage, requests, node=self.node)
+        results = await make_calls(
+            self.context, self.budget, self.usage, requests, node=self.node, config=self.config
+        )
         for result in results:
             if result.entry is None and result.stop_reason == "error":
                 self.refused = True  # it could not be sent: the model cannot take it

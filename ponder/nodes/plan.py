@@ -14,7 +14,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ponder.budget import Budget
-from ponder.context import RunContext, usage_of
+from ponder.context import RunContext, context_of, usage_of
 from ponder.state import Plan, RunState
 
 __all__ = ("PHASES", "PlanPolicy", "plan_node")
@@ -60,7 +60,7 @@ def plan_node(policy: PlanPolicy) -> Any:
     """Return the node that makes the plan and sets the phase limit."""
 
     def plan(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        budget, usage = usage_of(state, runtime.context)
+        budget, usage = usage_of(state, context_of(runtime.context))
         made = policy.plan(state.get("difficulty") or 0.0, budget, usage.tokens)
         phase = budget.to_limits()
         phase["tokens"] = usage.tokens + made["allotment"]

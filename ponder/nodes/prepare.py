@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+from langchain_core.runnables import RunnableConfig
 
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError
@@ -10,12 +13,16 @@ from ponder.state import RunState
 
 __all__ = ("prepare",)
 
+_NO_CONFIG: RunnableConfig = {}
 
-def prepare(state: RunState) -> dict[str, Any]:
+
+def prepare(state: RunState, config: RunnableConfig = _NO_CONFIG) -> dict[str, Any]:
     """Validate the input and initialise the output keys of a strategy run.
 
     The budget may come as `ponder.budget.BudgetLimits`, a partial mapping
-    (``{"tokens": 500}``) or a `ponder.Budget`; it is stored in its full plain form.
+    (``{"tokens": 500}``) or a `ponder.Budget`; it is stored in its full plain form. The
+    run's clock starts here (``started_at``), unless the strategy is nested in a graph that
+    gives its own start.
 
     Raises:
         ConfigurationError: The problem is missing or empty, or the budget is missing or
@@ -35,4 +42,11 @@ def prepare(state: RunState) -> dict[str, Any]:
         "status": "running",
         "stop_reason": None,
         "seconds_before": state.get("seconds_before", 0.0),
+        "started_at": _started_at(state, config),
     }
+
+
+def _started_at(state: RunState, config: RunnableConfig) -> float:
+    nested = bool(config.get("configurable", {}).get("checkpoint_ns"))
+    given = state.get("started_at")
+    return given if nested and isinstance(given, (int, float)) else time.time()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from ponder._sync import DualNode, dual_node
-from ponder.context import RunContext
+from ponder.context import RunContext, context_of
 from ponder.nodes.metered import Meter
 from ponder.nodes.tree import latest_leaf
 from ponder.prompts import REFINE, PromptTemplate
@@ -25,12 +26,14 @@ def refine_node(
 ) -> DualNode:
     """Return a node that refines the latest critiqued solution into a child candidate."""
 
-    async def refine(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    async def refine(
+        state: RunState, *, runtime: Runtime[RunContext], config: RunnableConfig
+    ) -> dict[str, Any]:
         candidates = state.get("candidates", [])
         target = latest_leaf(candidates)
         if target is None or target["critique"] is None:
             return {}
-        meter = Meter(state, runtime.context, node=name)
+        meter = Meter(state, context_of(runtime.context), node=name, config=config)
         index = next_index(candidates)
         messages = meter.render(
             prompt, problem=state["problem"], solution=target["text"],

@@ -7,7 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ponder._sync import DualNode, dual_node
-from ponder.context import RunContext, seconds_left
+from ponder.context import RunContext, context_of, seconds_left
 from ponder.errors import ConfigurationError
 from ponder.nodes._verdict import unverified, verified
 from ponder.state import Candidate, RunError, RunState
@@ -30,7 +30,7 @@ def verify_node(
     """
 
     async def verify(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        context = runtime.context
+        context = context_of(runtime.context)
         if context.verifier is None:
             if optional:
                 return {}
