@@ -98,7 +98,7 @@ async def drive(
     """
     final: dict[str, Any] = {}
     seen: dict[str, Candidate] = {}
-    stream: Any = graph.astream(inputs, config, context=context, stream_mode=["updates", "values"])
+    stream: Any = graph.astream(inputs, config, context=context, stream_mode=["custom", "values"])
     try:
         async for mode, data in stream:
             if mode == "values":
@@ -106,15 +106,12 @@ async def drive(
                 if on_step is not None:
                     await on_step(final)
                 continue
-            if on_progress is None:
+            if on_progress is None or not isinstance(data, dict):
                 continue
-            for node, update in data.items():
-                if not isinstance(update, dict):
-                    continue  # an interrupt, not a state update
-                for candidate in update.get("candidates", []):
-                    if seen.get(candidate["id"]) != candidate:  # nested graphs resend all
-                        seen[candidate["id"]] = candidate
-                        on_progress(node, candidate)
+            candidate = data.get("candidate") if data.get("ponder") == "candidate" else None
+            if candidate is not None and seen.get(candidate["id"]) != candidate:
+                seen[candidate["id"]] = candidate  # as drawn, nested strategies' included
+                on_progress(data["node"], candidate)
     except PonderError:
         raise  # a user mistake (bad problem, bad options): say so, do not record it
     except Exception as exc:  # a failure inside a node: keep what was gathered

@@ -23,11 +23,12 @@ ledger, inside its outcome.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast, get_type_hints
+from typing import Annotated, Any, cast, get_type_hints
 
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
@@ -51,6 +52,7 @@ def keyed(
     *,
     input_keys: Mapping[str, str] | None = None,
     output_key: str,
+    messages_key: str | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     recursion_limit: int | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -65,6 +67,10 @@ def keyed(
         output_key: The user's key that receives the strategy's outcome: a dict with the
             keys of `ponder.state.RunOutput` (``answer``, ``candidates``, ``votes``,
             ``ledger``, ``status``, ``stop_reason``, ``errors``).
+        messages_key: A messages key of the user's (LangGraph's ``add_messages``) that
+            receives the answer as a final ``AIMessage`` (its ``response_metadata`` has the
+            run's ``status`` and ``stop_reason``). The problem may be read from a messages
+            key too: it is then the last human message's text.
         checkpointer: A saver, for the graph run on its own (nested, the parent's is used).
         recursion_limit: The steps the strategy may need (its config's); the strategy runs
             with the larger of this and the caller's limit.
@@ -83,6 +89,56 @@ def keyed(
         ['vote']
     """
     mapping = {"problem": "problem", "budget": "budget", **dict(input_keys or {})}
+    _check_keys(mapping, output_key, messages_key)
+    hints = get_type_hints(RunInput)
+    read = {theirs: hints[ours] for ours, theirs in mapping.items()}
+    written: dict[str, Any] = {output_key: RunOutput}
+    if messages_key is not None:
+        written[messages_key] = Annotated[list[AnyMessage], add_messages]
+        if mapping["problem"] == messages_key:
+            read[messages_key] = written[messages_key]
+    keys_in = _typed_dict(f"{graph.name}_input", read)
+    key_out = _typed_dict(f"{graph.name}_output", written)
+    state = _typed_dict(f"{graph.name}_state", {**read, **written})
+    strategy = cast("Any", graph)
+
+    async def run(
+        values: Mapping[str, Any], *, config: RunnableConfig, runtime: Runtime[Any]
+    ) -> dict[str, Any]:
+        inputs = {ours: values[theirs] for ours, theirs in mapping.items() if theirs in values}
+        if isinstance(inputs.get("problem"), list):
+            inputs["problem"] = _last_question(inputs["problem"], mapping["problem"])
+        for required in ("problem", "budget"):
+            if required not in inputs:
+                raise ConfigurationError(
+                    f"the strategy {graph.name!r} reads its {required} from the key "
+                    f"{mapping[required]!r}, which the state does not have"
+                )
+        limit = max(config.get("recursion_limit", 25), recursion_limit or 0)
+        final = await strategy.ainvoke(
+            inputs, {**config, "recursion_limit": limit}, context=runtime.context
+        )
+        outcome = {key: final.get(key) for key in _OUTPUT_KEYS}
+        if messages_key is None:
+            return {output_key: outcome}
+        reply = AIMessage(
+            content=outcome["answer"] or "", name=graph.name,
+            response_metadata={"status": outcome["status"], "stop_reason": outcome["stop_reason"]},
+        )  # fmt: skip
+        return {output_key: outcome, messages_key: [reply]}
+
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(
+        state, input_schema=keys_in, output_schema=key_out
+    )
+    builder.add_node(graph.name, dual_node(run, name=graph.name))
+    builder.add_edge(START, graph.name)
+    builder.add_edge(graph.name, END)
+    wrapped = builder.compile(checkpointer=checkpointer, name=graph.name)
+    forwarding(wrapped)  # its progress events reach the caller's stream (ponder.events)
+    return wrapped
+
+
+def _check_keys(mapping: Mapping[str, Any], output_key: object, messages_key: object) -> None:
     unknown = sorted(set(mapping) - set(INPUT_KEYS))
     if unknown:
         raise ConfigurationError(
@@ -96,42 +152,18 @@ def keyed(
         raise ConfigurationError(f"input_keys reads two strategy keys from one key: {mapping}")
     if not isinstance(output_key, str) or not output_key:
         raise ConfigurationError(f"output_key must be a key name, got {output_key!r}")
-    if output_key in mapping.values():
+    if output_key in mapping.values() or output_key == messages_key:
         raise ConfigurationError(
-            f"output_key {output_key!r} is also an input key; the outcome needs a key of its own"
+            f"output_key {output_key!r} is also an input or messages key; the outcome needs a "
+            "key of its own"
         )
-    hints = get_type_hints(RunInput)
-    read = {theirs: hints[ours] for ours, theirs in mapping.items()}
-    keys_in = _typed_dict(f"{graph.name}_input", read)
-    key_out = _typed_dict(f"{graph.name}_output", {output_key: RunOutput})
-    state = _typed_dict(f"{graph.name}_state", {**read, output_key: RunOutput})
-    strategy = cast("Any", graph)
 
-    async def run(
-        values: Mapping[str, Any], *, config: RunnableConfig, runtime: Runtime[Any]
-    ) -> dict[str, Any]:
-        inputs = {ours: values[theirs] for ours, theirs in mapping.items() if theirs in values}
-        for required in ("problem", "budget"):
-            if required not in inputs:
-                raise ConfigurationError(
-                    f"the strategy {graph.name!r} reads its {required} from the key "
-                    f"{mapping[required]!r}, which the state does not have"
-                )
-        limit = max(config.get("recursion_limit", 25), recursion_limit or 0)
-        final = await strategy.ainvoke(
-            inputs, {**config, "recursion_limit": limit}, context=runtime.context
-        )
-        return {output_key: {key: final.get(key) for key in _OUTPUT_KEYS}}
 
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(
-        state, input_schema=keys_in, output_schema=key_out
-    )
-    builder.add_node(graph.name, dual_node(run, name=graph.name))
-    builder.add_edge(START, graph.name)
-    builder.add_edge(graph.name, END)
-    wrapped = builder.compile(checkpointer=checkpointer, name=graph.name)
-    forwarding(wrapped)  # its progress events reach the caller's stream (ponder.events)
-    return wrapped
+def _last_question(messages: list[Any], key: str) -> str:
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage) or getattr(message, "type", None) == "human":
+            return str(message.text)
+    raise ConfigurationError(f"the messages under {key!r} have no human message to answer")
 
 
 def _typed_dict(name: str, fields: Mapping[str, Any]) -> type[Any]:

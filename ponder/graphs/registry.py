@@ -109,6 +109,7 @@ def build_strategy(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     input_keys: None = None,
     output_key: None = None,
+    messages_key: None = None,
     **options: Any,
 ) -> StrategyGraph: ...
 
@@ -120,6 +121,7 @@ def build_strategy(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     input_keys: Mapping[str, str] | None = None,
     output_key: str,
+    messages_key: str | None = None,
     **options: Any,
 ) -> CompiledStateGraph[Any, Any, Any, Any]: ...
 
@@ -130,6 +132,7 @@ def build_strategy(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     input_keys: Mapping[str, str] | None = None,
     output_key: str | None = None,
+    messages_key: str | None = None,
     **options: Any,
 ) -> StrategyGraph | CompiledStateGraph[Any, Any, Any, Any]:
     """Build the compiled graph of strategy ``name`` with ``options`` for its config.
@@ -143,6 +146,8 @@ def build_strategy(
         output_key: Write the strategy's whole outcome (a `ponder.state.RunOutput`) under
             this key, instead of ``answer``, ``candidates``, ... at the top level, so that
             several strategies can run side by side in one graph (`ponder.graphs.keyed`).
+        messages_key: With ``output_key``: also append the answer to this messages key as
+            an ``AIMessage`` (and the problem may be read from it: the last human message).
         **options: The strategy's options.
 
     Returns:
@@ -161,14 +166,16 @@ def build_strategy(
     spec = strategy_spec(name)
     config = make_config(spec, options)
     if output_key is None:
-        if input_keys is not None:
+        if input_keys is not None or messages_key is not None:
             raise ConfigurationError(
-                "input_keys needs output_key too: name the key that receives the outcome"
+                "input_keys and messages_key need output_key too: name the key that receives "
+                "the outcome"
             )
         return spec.build(config, checkpointer=checkpointer)
     return keyed(
         spec.build(config), input_keys=input_keys, output_key=output_key,
-        checkpointer=checkpointer, recursion_limit=config.recursion_limit,
+        messages_key=messages_key, checkpointer=checkpointer,
+        recursion_limit=config.recursion_limit,
     )  # fmt: skip
 
 

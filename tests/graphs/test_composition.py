@@ -124,9 +124,9 @@ def test_a_strategy_in_a_graph_without_a_context_says_what_it_needs() -> None:
 def test_keys_that_a_strategy_does_not_read_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="does not read"):
         build_strategy("self-consistency", input_keys={"question": "q"}, output_key="out")
-    with pytest.raises(ConfigurationError, match="also an input key"):
+    with pytest.raises(ConfigurationError, match="also an input or messages key"):
         build_strategy("self-consistency", input_keys={"problem": "q"}, output_key="q")
-    with pytest.raises(ConfigurationError, match="needs output_key"):
+    with pytest.raises(ConfigurationError, match="need output_key"):
         build_strategy("self-consistency", input_keys={"problem": "q"})  # type: ignore[call-overload]
 
 
@@ -158,3 +158,30 @@ def test_a_fresh_context_still_counts_from_itself_on_a_resumed_run() -> None:
 def test_solve_reuses_nothing_between_runs() -> None:
     first = ponder.solve("What is 3 + 4?", budget={"seconds": 30}, model=model(), max_samples=2)
     assert first.answer == "7" and first.usage.seconds < 30
+
+
+def test_a_chat_agent_asks_with_its_messages_and_gets_an_ai_message_back() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langgraph.graph import MessagesState
+
+    class Chat(MessagesState, total=False):
+        budget: dict[str, Any]
+        vote: RunOutput
+
+    graph = StateGraph(Chat, context_schema=RunContext)
+    graph.add_node("vote", build_strategy(
+        "self-consistency", input_keys={"problem": "messages"}, output_key="vote",
+        messages_key="messages",
+    ))  # fmt: skip
+    graph.add_edge(START, "vote")
+    app = graph.compile()
+    history = [HumanMessage("What is 1 + 1?"), AIMessage("2"), HumanMessage("What is 3 + 4?")]
+    out = app.invoke({"messages": history, "budget": {"tokens": 2000}},
+                     context=RunContext(model=model()))  # fmt: skip
+    reply = out["messages"][-1]
+    assert isinstance(reply, AIMessage) and reply.content == "7" and len(out["messages"]) == 4
+    assert reply.response_metadata["status"] == "done"
+    assert "What is 3 + 4?" in out["vote"]["candidates"][0]["text"] or out["vote"]["answer"] == "7"
+    with pytest.raises(ConfigurationError, match="no human message"):
+        app.invoke({"messages": [AIMessage("hi")], "budget": {"tokens": 100}},
+                   context=RunContext(model=model()))  # fmt: skip
