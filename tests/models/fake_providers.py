@@ -38,6 +38,9 @@ class FakeServer:
     seen: list[Seen] = field(default_factory=list)
     status: int = 200
     """The HTTP status to answer with (an error status answers ``{"error": ...}``)."""
+    flood: int = 0
+    """When set, every Ollama reply is this many tokens, whatever its cap (a server that
+    ignores ``num_predict``)."""
 
 
 def _prompt_words(messages: list[dict[str, Any]]) -> int:
@@ -107,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _ollama(self, body: dict[str, Any]) -> None:
         options = body.get("options") or {}
         cap = options.get("num_predict") or len(REPLY)
-        words = REPLY[:cap]
+        words = [" 7"] * self.server_state.flood if self.server_state.flood else REPLY[:cap]
         base = {"model": body["model"], "created_at": "2025-01-01T00:00:00Z"}
         done = {
             **base, "message": {"role": "assistant", "content": ""}, "done": True,
@@ -123,10 +126,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.end_headers()
-        for word in words:
-            line = {**base, "message": {"role": "assistant", "content": word}, "done": False}
-            self.wfile.write((json.dumps(line) + "\n").encode())
-        self.wfile.write((json.dumps(done) + "\n").encode())
+        try:
+            for word in words:
+                line = {**base, "message": {"role": "assistant", "content": word}, "done": False}
+                self.wfile.write((json.dumps(line) + "\n").encode())
+                self.wfile.flush()
+            self.wfile.write((json.dumps(done) + "\n").encode())
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading: what it wanted
 
 
 @contextmanager

@@ -7,6 +7,7 @@ prompts are counted by the model's own counter where it has one.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -66,6 +67,19 @@ async def test_a_solve_through_chat_ollama_sends_num_predict(server: FakeServer)
     assert sorted(body["options"]["seed"] for body in chats) == list(range(len(chats)))
     # Charged what the server reported (its usage closes the stream).
     assert all(e["usage_reported"] and e["tokens_out"] == 4 for e in result.ledger)
+
+
+async def test_an_ollama_server_that_ignores_num_predict_is_cut_at_the_cap(
+    server: FakeServer,
+) -> None:
+    server.flood = 5000
+    result, meter = await _one_call(ChatOllama(model="fake", base_url=server.url))
+    assert result.overrun is not None and meter.stop_reason == "error"
+    assert meter.ledger[0]["tokens_out"] == CAP + 1  # the first chunk past the cap
+    # ollama's client closes its response in an inner async generator, which the loop
+    # finalizes (closing the connection) once ChatOllama's stream is closed: let it run.
+    for _ in range(20):
+        await asyncio.sleep(0.01)
 
 
 async def test_chat_openai_sends_its_cap_and_the_url_spec_sends_max_tokens(
