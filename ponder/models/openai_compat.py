@@ -4,6 +4,11 @@
 needs: the output cap goes out as ``max_tokens`` (langchain-openai renames it
 ``max_completion_tokens``, which the llama.cpp server ignores), and no key is required.
 
+The API key (`api_key_of`): the one given, else the variable named by ``PONDER_API_KEY_ENV``
+(for a server with a key of its own: ``PONDER_API_KEY_ENV=VLLM_API_KEY``), else
+``OPENAI_API_KEY`` when set, else a placeholder for servers that take none. A key is never
+printed: errors name the variable, not its value.
+
 Several samples of one prompt: `ponder.models.samples.asample_n` asks for ``n`` choices in
 one request (the prompt billed once) and draws whatever a server leaves out (llama.cpp's
 server accepts ``n`` and returns one choice) by concurrent requests. Inside a run, the
@@ -13,6 +18,7 @@ samples of one step are concurrent requests, at most
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from langchain_core.language_models import LanguageModelInput
@@ -26,7 +32,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "a model given by URL needs langchain-openai: pip install 'ponder[openai]'"
     ) from exc
 
-__all__ = ("OpenAICompatibleChatModel", "from_base_url")
+__all__ = ("API_KEY_ENV", "OpenAICompatibleChatModel", "api_key_of", "from_base_url")
+
+API_KEY_ENV = "PONDER_API_KEY_ENV"
+"""The environment variable naming the variable that holds a URL spec's API key."""
+_NO_KEY = "not-needed"
 
 
 class OpenAICompatibleChatModel(ChatOpenAI):
@@ -51,11 +61,54 @@ class OpenAICompatibleChatModel(ChatOpenAI):
         return payload
 
 
-def from_base_url(url: str, *, model_name: str = "local", api_key: str | None = None) -> ChatOpenAI:
-    """Return a chat model for the OpenAI-compatible server at ``url`` (ending in ``/v1``)."""
+def api_key_of(api_key: str | None = None, *, api_key_env: str | None = None) -> str:
+    """Return the API key to send (see the module docstring).
+
+    Args:
+        api_key: The key itself, which wins.
+        api_key_env: The environment variable holding it (else ``$PONDER_API_KEY_ENV``'s,
+            else ``OPENAI_API_KEY``).
+
+    Raises:
+        ConfigurationError: A variable named for the key is not set (or is empty).
+
+    Example:
+        >>> api_key_of(api_key_env="PONDER_DOCTEST_UNSET")
+        Traceback (most recent call last):
+        ...
+        ponder.errors.ConfigurationError: the API key variable PONDER_DOCTEST_UNSET is not set; set it, or name another one with PONDER_API_KEY_ENV
+    """  # noqa: E501
+    if api_key:
+        return api_key
+    named = api_key_env or os.environ.get(API_KEY_ENV) or None
+    if named is not None:
+        key = os.environ.get(named)
+        if not key:
+            raise ConfigurationError(
+                f"the API key variable {named} is not set; set it, or name another one "
+                f"with {API_KEY_ENV}"
+            )
+        return key
+    return os.environ.get("OPENAI_API_KEY") or _NO_KEY
+
+
+def from_base_url(
+    url: str,
+    *,
+    model_name: str = "local",
+    api_key: str | None = None,
+    api_key_env: str | None = None,
+) -> ChatOpenAI:
+    """Return a chat model for the OpenAI-compatible server at ``url`` (ending in ``/v1``).
+
+    The key is `api_key_of` ``api_key`` and ``api_key_env``.
+
+    Raises:
+        ConfigurationError: A variable named for the key is not set.
+    """
     return OpenAICompatibleChatModel(
         base_url=url,
         model=model_name,
-        api_key=api_key or "not-needed",  # type: ignore[arg-type]
+        api_key=api_key_of(api_key, api_key_env=api_key_env),  # type: ignore[arg-type]
         max_retries=0,  # a retry would be a second, uncounted request: ponder's ledger sees all
     )

@@ -4,9 +4,12 @@ Accepted:
 
 - a `langchain_core.language_models.BaseChatModel` instance: used as it is;
 - ``None``, ``"smollm2"`` or ``"gemma3"``: an embedded model (see `ponder.models.embedded`);
-- ``"http://host:port/v1"`` (optionally ``#model-name``): an OpenAI-compatible server;
-- ``"provider:model"`` (``"openai:gpt-4o-mini"``): langchain's ``init_chat_model``, when the
-  ``langchain`` package is installed.
+- ``"http://host:port/v1"`` (optionally ``#model-name``): an OpenAI-compatible server, sent
+  ``OPENAI_API_KEY`` when set, or the variable ``PONDER_API_KEY_ENV`` names
+  (`ponder.models.openai_compat.api_key_of`);
+- ``"provider:model"`` (``"openai:gpt-4o-mini"``, ``"ollama:qwen3"``): langchain's
+  ``init_chat_model``, with the ``providers`` extra (``pip install 'ponder[providers]'``:
+  langchain, langchain-openai, langchain-ollama; another provider's package as well).
 """
 
 from __future__ import annotations
@@ -52,8 +55,9 @@ def resolve_model(spec: ModelSpec) -> BaseChatModel:
             chat_models: Any = importlib.import_module("langchain.chat_models")
         except ImportError as exc:
             raise ConfigurationError(
-                f"model {spec!r} looks like provider:model, which needs the langchain "
-                "package (pip install langchain and the provider's package)"
+                f"model {spec!r} looks like provider:model, which needs langchain's "
+                "init_chat_model: pip install 'ponder[providers]' (and the provider's "
+                "package, if it is not langchain-openai or langchain-ollama)"
             ) from exc
         try:
             model = chat_models.init_chat_model(spec)

@@ -1,9 +1,10 @@
 """What ponder needs to know about a chat model, worked out once per run.
 
-`traits_of` looks at a model once: how it wants its prompts, whether its prompt tokens can
-be counted exactly, whether it takes a ``seed`` and a ``timeout`` with each call, and whether
-it runs in this process. The run context (`ponder.context.RunContext`) holds the answer, so
-no node asks again.
+`traits_of` looks at a model once: how it wants its prompts, how its prompt tokens are
+counted (`ponder.models.token_count`), how it is given a call's output cap, temperature and
+seed (`ponder.models.call_fields`), whether it takes a ``seed`` and a ``timeout`` with each
+call, and whether it runs in this process. The run context (`ponder.context.RunContext`)
+holds the answer, so no node asks again.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from typing import get_args
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
+from ponder.models.call_fields import CallFields, fields_of, output_cap_field
 from ponder.models.embedded import EmbeddedChatModel, EmbeddedName
+from ponder.models.token_count import TokenCount, byte_bound, counter_of
 from ponder.prompts import PromptStyle
 
 __all__ = ("ModelTraits", "traits_of")
 
-_MESSAGE_OVERHEAD = 8
-"""Upper bound on the template tokens a chat format adds per message."""
-_PROMPT_OVERHEAD = 16
-"""Upper bound on the template tokens a chat format adds per prompt."""
+_STREAMS_USAGE = frozenset({"ChatOllama"})
+"""Classes without a ``stream_usage`` field whose streamed replies end with their usage."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -35,6 +36,8 @@ class ModelTraits:
         >>> traits = traits_of(ScriptedChatModel(replies=["4"]))
         >>> traits.prompt_style, traits.exact_tokens, traits.takes_seed, traits.in_process
         ('chat', False, True, False)
+        >>> traits.token_count, traits.cap_field, sorted(traits.call_fields)
+        ('bytes', 'max_tokens', [])
     """
 
     prompt_style: PromptStyle
@@ -48,7 +51,15 @@ class ModelTraits:
     in_process: bool
     """Whether the model runs in this process (its deadline is kept with a little grace)."""
     counter: Callable[[Sequence[BaseMessage]], int] | None = None
-    """The model's exact prompt-token counter, when it has one."""
+    """The model's own prompt-token counter, when it has one (`token_count`)."""
+    token_count: TokenCount = "bytes"
+    """How prompts are counted: the embedded ``tokenizer``, the ``model``'s own counter, or
+    the ``bytes`` bound (`ponder.models.token_count`)."""
+    cap_field: str = "max_tokens"
+    """The name the model takes its output cap by (`ponder.models.call_fields`)."""
+    call_fields: CallFields = frozenset()
+    """The call settings set as the model's own fields on a copy made per call, not passed
+    as invoke keywords (`ponder.models.call_fields.bind_call`)."""
     spec: str | None = None
     """The model spec that makes this model again (an embedded model's name), if any."""
     context_window: int | None = None
@@ -66,8 +77,8 @@ class ModelTraits:
 
     streams: bool = False
     """Whether calls are streamed (a model with a ``stream_usage`` field, such as
-    ``ChatOpenAI``: its streamed replies report usage), so that a reply running past its
-    output cap is cut there (see `ponder.nodes._calls`)."""
+    ``ChatOpenAI``, or ``ChatOllama``: their streamed replies report usage), so that a reply
+    running past its output cap is cut there (see `ponder.nodes._calls`)."""
 
     def flops(self, processed_tokens: int) -> float | None:
         """Estimate a call's FLOPs: about 2 x parameters x tokens processed.
@@ -78,15 +89,14 @@ class ModelTraits:
         return None if self.parameters is None else 2.0 * self.parameters() * processed_tokens
 
     def prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
-        """Return the prompt's token count: exact when the model counts, else an upper bound.
+        """Return the prompt's planned tokens: the model's count where it counts, else a bound.
 
-        The bound is the UTF-8 bytes of every message plus a per-message and per-prompt
-        allowance for the chat template: a byte-level BPE token is at least one byte.
+        See `ponder.models.token_count`; the bound is the prompt's UTF-8 bytes plus the chat
+        template's allowances.
         """
         if self.counter is not None:
             return self.counter(messages)
-        size = sum(len(m.text.encode("utf-8")) + _MESSAGE_OVERHEAD for m in messages)
-        return size + _PROMPT_OVERHEAD
+        return byte_bound(messages)
 
 
 def traits_of(model: BaseChatModel) -> ModelTraits:
@@ -98,13 +108,20 @@ def traits_of(model: BaseChatModel) -> ModelTraits:
     embedded = isinstance(model, EmbeddedChatModel)
     style = getattr(model, "prompt_style", "chat")
     fields = getattr(type(model), "model_fields", {})
+    counter = (
+        model.count_prompt_tokens if isinstance(model, EmbeddedChatModel) else counter_of(model)
+    )
+    names = {cls.__name__ for cls in type(model).__mro__}
     return ModelTraits(
         prompt_style="base" if style == "base" else "chat",
         exact_tokens=embedded,
         takes_seed=embedded or bool(getattr(model, "accepts_seed", False)) or "seed" in fields,
         takes_timeout=embedded,
         in_process=embedded,
-        counter=model.count_prompt_tokens if isinstance(model, EmbeddedChatModel) else None,
+        counter=counter,
+        token_count="tokenizer" if embedded else "bytes" if counter is None else "model",
+        cap_field=output_cap_field(type(model)),
+        call_fields=frozenset() if embedded else fields_of(type(model)),  # it takes keywords
         spec=model.model_name
         if isinstance(model, EmbeddedChatModel) and model.model_name in get_args(EmbeddedName)
         else None,
@@ -114,6 +131,6 @@ def traits_of(model: BaseChatModel) -> ModelTraits:
         stops_on_confidence=(isinstance(model, EmbeddedChatModel) and model.batched)
         or bool(getattr(model, "accepts_min_confidence", False)),
         streams=not embedded
-        and "stream_usage" in fields
+        and ("stream_usage" in fields or bool(names & _STREAMS_USAGE))
         and type(model)._astream is not BaseChatModel._astream,
     )

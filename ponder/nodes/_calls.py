@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
 
@@ -42,7 +43,9 @@ from ponder.errors import (
 )
 from ponder.events import PonderEvent, emit, writer_of
 from ponder.models._group import call_group, call_member
+from ponder.models.call_fields import bind_call
 from ponder.models.confidence import confidence_of
+from ponder.models.failures import failure_charge
 from ponder.state import Confidence, FinishReason, LedgerEntry, StopReason, new_id
 
 __all__ = ("CallRequest", "CallResult", "make_calls")
@@ -295,19 +298,29 @@ def _refused(
     )
 
 
-def _generation_kwargs(context: RunContext, request: CallRequest, plan: CallPlan) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"max_tokens": plan.max_tokens, "temperature": request.temperature}
-    if context.traits.takes_seed:
-        kwargs["seed"] = request.seed
-    if context.traits.takes_timeout:
-        kwargs["timeout"] = plan.timeout
-    if request.min_confidence is not None and context.traits.stops_on_confidence:
-        kwargs["min_confidence"] = request.min_confidence
-    return kwargs
+def _generation_kwargs(
+    context: RunContext, request: CallRequest, plan: CallPlan
+) -> tuple[BaseChatModel, dict[str, Any]]:
+    """Return the model to call and its invoke keywords (`ponder.models.call_fields`).
+
+    The cap, temperature and seed are set as the model's own fields where it has them (on a
+    copy for this call: ``num_predict`` for ``ChatOllama``, ``max_tokens`` for ``ChatOpenAI``),
+    and passed as keywords otherwise.
+    """
+    traits = context.traits
+    settings: dict[str, Any] = {"max_tokens": plan.max_tokens, "temperature": request.temperature}
+    if traits.takes_seed:
+        settings["seed"] = request.seed
+    if traits.takes_timeout:
+        settings["timeout"] = plan.timeout
+    if request.min_confidence is not None and traits.stops_on_confidence:
+        settings["min_confidence"] = request.min_confidence
+    return bind_call(context.model, settings, cap_field=traits.cap_field, fields=traits.call_fields)
 
 
 def _finish_reason(metadata: dict[str, Any]) -> FinishReason:
-    reason = str(metadata.get("finish_reason") or metadata.get("stop_reason") or "stop")
+    reason = metadata.get("finish_reason") or metadata.get("stop_reason")
+    reason = str(reason or metadata.get("done_reason") or "stop")  # done_reason: Ollama's
     if reason in ("length", "max_tokens"):
         return "length"
     if reason == "timeout":
@@ -327,7 +340,7 @@ async def _invoke(
     node: str,
     config: RunnableConfig,
 ) -> CallResult:
-    kwargs = _generation_kwargs(context, request, plan)
+    model, kwargs = _generation_kwargs(context, request, plan)
     grace = _TIMEOUT_GRACE if context.traits.in_process else 0.0
     wait = None if plan.timeout is None else plan.timeout + grace
     started = time.monotonic()
@@ -336,15 +349,14 @@ async def _invoke(
     try:
         if context.traits.streams and id(context.model) not in _NO_STREAM_USAGE:
             call = _streamed(
-                context, messages, request.stop, kwargs, plan.max_tokens, cut, config=config
-            )
+                context, model, messages, request.stop, kwargs, plan.max_tokens, cut,
+                config=config,
+            )  # fmt: skip
         elif context.traits.native_async:
-            call = context.model.ainvoke(messages, config, stop=request.stop, **kwargs)
+            call = model.ainvoke(messages, config, stop=request.stop, **kwargs)
         else:  # sync only: a thread of ours, abandoned (not joined) if it overruns
             call = in_daemon_thread(
-                functools.partial(
-                    context.model.invoke, messages, config, stop=request.stop, **kwargs
-                )
+                functools.partial(model.invoke, messages, config, stop=request.stop, **kwargs)
             )
         reply = await asyncio.wait_for(call, wait)
     except (TimeoutError, asyncio.TimeoutError):
@@ -363,7 +375,8 @@ async def _invoke(
     except Exception as exc:  # a model may raise anything; the run keeps its work
         latency = time.monotonic() - started
         failure = ModelError(f"{type(exc).__name__}: {exc}")
-        return _failed(budget, node, request, (prompt_tokens, 0), latency, failure)
+        charge = failure_charge(exc, prompt_tokens, plan.max_tokens)
+        return _failed(budget, node, request, charge, latency, failure)
     latency = time.monotonic() - started
     text = reply.text
     reported = _usage(reply, text)
@@ -401,6 +414,7 @@ async def _invoke(
 
 async def _streamed(
     context: RunContext,
+    model: BaseChatModel,
     messages: list[BaseMessage],
     stop: list[str] | None,
     kwargs: dict[str, Any],
@@ -416,7 +430,7 @@ async def _streamed(
     """
     merged: Any = None
     pieces = 0
-    stream = context.model.astream(messages, config, stop=stop, stream_usage=True, **kwargs)
+    stream = model.astream(messages, config, stop=stop, **kwargs)  # stream_usage: a field
     try:
         async for chunk in stream:
             merged = chunk if merged is None else merged + chunk
@@ -486,7 +500,7 @@ def _failed(
     latency: float,
     failure: PonderError,
 ) -> CallResult:
-    # A failed call may still have been billed for its prompt: charge the bound, not zero.
+    # Charged what it can have spent (`ponder.models.failures`): a timeout its worst case.
     return CallResult(
         text="",
         entry=_entry(budget, node, request, tokens, latency, ok=False),

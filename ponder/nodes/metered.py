@@ -8,7 +8,8 @@ and what has been spent once, then:
    still leaves a useful call and refusing the rest (see `ponder.budget.plan_call`);
 2. runs the group concurrently (one batched decode on the embedded model), each call with its
    deadline;
-3. charges every call that was made to its ledger, failed ones included;
+3. charges every call that was made to its ledger, failed ones included (what each can have
+   spent: `ponder.models.failures`);
 4. applies one rule to the results: a call the budget refuses ends the group with the calls
    after it, and stops the run (``stop_reason`` ``budget``) when the node had made no call
    yet; a call that failed records its error and stops the run (``error``, or ``budget``

@@ -174,7 +174,7 @@ def test_a_chat_agent_asks_with_its_messages_and_gets_an_ai_message_back() -> No
         messages_key="messages",
     ))  # fmt: skip
     graph.add_edge(START, "vote")
-    app = graph.compile()
+    app: Any = graph.compile()
     history = [HumanMessage("What is 1 + 1?"), AIMessage("2"), HumanMessage("What is 3 + 4?")]
     out = app.invoke({"messages": history, "budget": {"tokens": 2000}},
                      context=RunContext(model=model()))  # fmt: skip
