@@ -879,8 +879,11 @@ def markdown(report: dict[str, Any]) -> str:
         "its values into ponder_checkpoints, COMMIT. The official saver writes the whole "
         "checkpoint, values included, as one INSERT OR REPLACE row and commits, through "
         "aiosqlite (several thread round trips per put). Both commit, and fsync the WAL, once "
-        "per put. On PostgreSQL, ponder goes through SQLAlchemy async and asyncpg (pooled "
-        "connections, writers in parallel); the official saver through psycopg, one connection.",
+        "per put. On PostgreSQL, ponder's hot calls run on raw asyncpg connections borrowed "
+        "from its SQLAlchemy pool (ponder/persistence/_pg_fast.py; writers in parallel): a put "
+        "is one statement (the new values through unnest() arrays in a data-modifying CTE, "
+        "then the checkpoint row), one round trip and one commit; the official saver goes "
+        "through psycopg, one connection, in autocommit (one commit per statement).",
     ]
     if "postgres_skipped" in report:
         notes.append(f"PostgreSQL skipped: {report['postgres_skipped']}.")

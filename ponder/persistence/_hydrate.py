@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata, CheckpointTuple
@@ -15,6 +15,8 @@ from ponder.persistence.schema import blobs, checkpoints, writes
 
 __all__ = (
     "CHECKPOINT_COLUMNS",
+    "CheckpointRow",
+    "FoundRow",
     "Request",
     "ValueKey",
     "assemble",
@@ -37,6 +39,32 @@ CHECKPOINT_COLUMNS = (
     checkpoints.c.metadata,
 )
 """The checkpoint columns `hydrate` needs."""
+
+
+class CheckpointRow(NamedTuple):
+    """A ``ponder_checkpoints`` row, in the order of `CHECKPOINT_COLUMNS`."""
+
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    type: str
+    checkpoint: bytes
+    metadata_type: str
+    metadata: bytes
+
+
+class FoundRow(NamedTuple):
+    """A row of a values-and-writes query: a value (kind 0) or a pending write (kind 1)."""
+
+    kind: int
+    channel: str
+    key: str  # the value's version, or the write's checkpoint id
+    task_id: str | None
+    idx: int | None
+    task_path: str | None
+    type: str
+    blob: bytes
 
 
 # Channels and versions are looked up as two IN lists rather than one (channel, version) IN

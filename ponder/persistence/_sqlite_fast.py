@@ -33,7 +33,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from langchain_core.runnables import RunnableConfig
@@ -42,7 +42,14 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy.dialects import sqlite
 
 from ponder.errors import CheckpointError
-from ponder.persistence._hydrate import ValueKey, assemble, batches, requests
+from ponder.persistence._hydrate import (
+    CheckpointRow,
+    FoundRow,
+    ValueKey,
+    assemble,
+    batches,
+    requests,
+)
 from ponder.persistence._rows import Row, address, checkpoint_config
 from ponder.persistence._store import (
     CHECKPOINT_UPDATES,
@@ -66,32 +73,6 @@ T = TypeVar("T")
 
 _BUSY_TIMEOUT = "PRAGMA busy_timeout = 30000"  # as the SQLAlchemy path's connections
 _DIALECT = sqlite.dialect(paramstyle="named")
-
-
-class CheckpointRow(NamedTuple):
-    """A ``ponder_checkpoints`` row, in the order of `CHECKPOINT_COLUMNS`."""
-
-    thread_id: str
-    checkpoint_ns: str
-    checkpoint_id: str
-    parent_checkpoint_id: str | None
-    type: str
-    checkpoint: bytes
-    metadata_type: str
-    metadata: bytes
-
-
-class _Found(NamedTuple):
-    """A row of `_values_and_writes`: a value (kind 0) or a pending write (kind 1)."""
-
-    kind: int
-    channel: str
-    key: str  # the value's version, or the write's checkpoint id
-    task_id: str | None
-    idx: int | None
-    task_path: str | None
-    type: str
-    blob: bytes
 
 
 @functools.cache
@@ -428,7 +409,7 @@ class SqliteFastPath:
             return []
         bodies = [self._serde.loads_typed((row.type, row.checkpoint)) for row in rows]
         values: dict[ValueKey, tuple[str, bytes]] = {}
-        found_writes: dict[tuple[str, str, str], list[_Found]] = {}
+        found_writes: dict[tuple[str, str, str], list[FoundRow]] = {}
         for (thread_id, checkpoint_ns), request in requests(rows, bodies).items():
             for lists, ids in batches(request):
                 channels, versions = lists["channels"], lists["versions"]
@@ -442,7 +423,7 @@ class SqliteFastPath:
                     checkpoint_ns,
                     *ids,
                 )
-                for found in map(_Found._make, conn.execute(statement, params)):
+                for found in map(FoundRow._make, conn.execute(statement, params)):
                     if found.kind:
                         found_writes.setdefault((thread_id, checkpoint_ns, found.key), []).append(
                             found

@@ -4,9 +4,10 @@ Every statement is SQLAlchemy Core over the tables of `ponder.persistence.schema
 parameters; nothing from outside is ever formatted into SQL. Metadata filters are applied in
 Python to the decoded metadata, so any key (quotes, ``$``, dots, brackets, ``--``) is just a
 dictionary key. On SQLite, the hot calls (put, writes, lookups, listings) are served by
-`ponder.persistence._sqlite_fast` instead, which compiles the statements defined here
-(`LATEST`, `EXACT`, `page_request`, `upsert`) rather than repeating them; PostgreSQL, setup,
-migrations and every other call use this module.
+`ponder.persistence._sqlite_fast` instead, and on PostgreSQL by `ponder.persistence._pg_fast`;
+both compile the statements defined here (`LATEST`, `EXACT`, `page_request`, `upsert`'s
+conflict rules) rather than repeating them. Setup, migrations and every other call use this
+module on both backends.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ponder.errors import CheckpointError, ConfigurationError
 from ponder.persistence._delta import delta_history
@@ -352,6 +353,11 @@ class Store:
         self._dialect = "sqlite" if self._sqlite else "postgresql"
 
     @property
+    def engine(self) -> AsyncEngine:
+        """The store's engine (its PostgreSQL schema, if any, applied by translation)."""
+        return self._engine
+
+    @property
     def ready(self) -> bool:
         """Whether the store has been checked and set up (`setup` has succeeded)."""
         return self._ready
@@ -379,7 +385,7 @@ class Store:
             if self._sqlite:
                 await self._enable_wal()
         except _STORE_ERRORS as exc:
-            raise self._error("be opened", exc) from exc
+            raise self.error("be opened", exc) from exc
         self._ready = True
 
     async def _enable_wal(self) -> None:
@@ -673,7 +679,7 @@ class Store:
             async with self._engine.connect() as conn:
                 yield conn
         except _STORE_ERRORS as exc:
-            raise self._error("be read", exc) from exc
+            raise self.error("be read", exc) from exc
 
     @asynccontextmanager
     async def _write(self, *, reads: bool = True) -> AsyncIterator[AsyncConnection]:
@@ -696,7 +702,7 @@ class Store:
                         await self._drop_dedicated()  # a fresh connection for the next write
                         raise
         except _STORE_ERRORS as exc:
-            raise self._error("be written", exc) from exc
+            raise self.error("be written", exc) from exc
 
     async def _dedicated(self) -> AsyncConnection:
         """The connection kept for SQLite writes that start by writing; under the write lock.
@@ -716,7 +722,8 @@ class Store:
                 # Shielded: a cancelled caller must not leave the connection half closed.
                 await asyncio.shield(conn.close())
 
-    def _error(self, action: str, exc: Exception) -> CheckpointError:
+    def error(self, action: str, exc: Exception) -> CheckpointError:
+        """The `CheckpointError` reporting that the store could not ``action``."""
         detail = getattr(exc, "orig", None) or exc
         return CheckpointError(f"{self._where} could not {action}: {detail}")
 

@@ -1,6 +1,8 @@
 """`SqlCheckpointer`: ponder's LangGraph checkpointer on SQLAlchemy 2 async.
 
-One code path serves SQLite (through aiosqlite) and PostgreSQL (through asyncpg). Values are
+One code path serves SQLite (through aiosqlite) and PostgreSQL (through asyncpg). Open one with
+`SqlCheckpointer.from_url`, or `SqlCheckpointer.from_conn_string` as LangGraph's savers are
+opened (a URL, a SQLite file path, or ``":memory:"``). Values are
 always serialized with `StrictSerializer`: no pickle, whatever the caller or the environment
 asks. The store is checked before anything is written to it; a foreign, damaged or newer store
 raises `CheckpointError` and is left as it was. See `ponder.persistence.schema` for the tables.
@@ -9,16 +11,29 @@ Every database call runs on a private event loop in a daemon thread (see
 `ponder.persistence._loop` for why), so one saver serves async code on any loop, sync code,
 and both at once. On SQLite, the hot calls (``aput``, ``aput_writes``, ``aget_tuple``,
 ``alist``) take a shorter way: one ``sqlite3`` connection in a worker thread of its own, each
-call one function call there (`ponder.persistence._sqlite_fast`). The sync methods
+call one function call there (`ponder.persistence._sqlite_fast`); on PostgreSQL they run on
+raw asyncpg connections borrowed from the engine, a put in one statement
+(`ponder.persistence._pg_fast`). The sync methods
 (``get_tuple``, ``list``, ``put``, ...) refuse to run where an event loop is running: there,
 await their ``a``-prefixed twins.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
+import tempfile
 import warnings
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Collection,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -34,16 +49,18 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy.engine import URL
 
+from ponder._sync import run_sync
 from ponder.errors import ConfigurationError
 from ponder.persistence._engine import describe
 from ponder.persistence._loop import LoopThread, refuse_in_running_loop
+from ponder.persistence._pg_fast import PgFastPath
 from ponder.persistence._rows import checkpoint_rows, key, write_rows
 from ponder.persistence._sqlite_fast import SqliteFastPath
 from ponder.persistence._store import Cursor, ListQuery, Store
 from ponder.persistence.leases import Lease, LeaseOwner
 from ponder.persistence.runs import RunRecord
 from ponder.persistence.serde import StrictSerializer
-from ponder.persistence.url import parse_db_url
+from ponder.persistence.url import MEMORY, conn_string_url, parse_db_url
 
 __all__ = ("PRUNE_STRATEGIES", "SqlCheckpointer")
 
@@ -104,10 +121,21 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         schema = named if schema is None else schema
         self._schema = schema
         self._closed = False
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None  # from ":memory:"
         self._runner = LoopThread(f"ponder-checkpointer-{id(self):x}")
         self._store = Store(
             self._url, schema=schema, engine_options=engine_options, serde=self.serde
         )
+        # The hot calls (put, writes, lookups, listings) on PostgreSQL: raw asyncpg.
+        self._hot: Store | PgFastPath = self._store
+        if self._url.get_backend_name() == "postgresql":
+            self._hot = PgFastPath(
+                self._store.engine,
+                schema,
+                self.serde,
+                setup=self._store.setup,
+                error=self._store.error,
+            )
         # Options in a SQLite URL's query are for aiosqlite: such stores keep to SQLAlchemy.
         self._fast: SqliteFastPath | None = None
         if self._url.get_backend_name() == "sqlite" and not self._url.query:
@@ -141,6 +169,53 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         """
         return cls(url, schema=schema, engine_options=engine_options)
 
+    @classmethod
+    def from_conn_string(
+        cls,
+        conn_string: str | os.PathLike[str] | URL,
+        *,
+        schema: str | None = None,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> SqlCheckpointer:
+        """Create a checkpointer as LangGraph's savers do: ``async with ... as saver``.
+
+        The spelling of ``AsyncSqliteSaver.from_conn_string`` and
+        ``AsyncPostgresSaver.from_conn_string``; the saver it returns is closed by the
+        ``async with`` (or ``with``) block around it.
+
+        Args:
+            conn_string: A database URL (as `from_url` takes), the path of a SQLite file
+                (``"checkpoints.db"``, created if missing), or ``":memory:"``: a throwaway
+                store, a SQLite file in a private temporary directory that is deleted when
+                the saver closes (ponder reads and writes a SQLite store on two connections,
+                which one in-memory database cannot serve).
+            schema: As for `from_url`.
+            engine_options: As for `from_url`.
+
+        Raises:
+            ConfigurationError: The string, URL, backend, schema or options are not usable.
+
+        Example:
+            >>> import asyncio
+            >>> async def main() -> None:
+            ...     async with SqlCheckpointer.from_conn_string(":memory:") as saver:
+            ...         print(await saver.aget_tuple({"configurable": {"thread_id": "t"}}))
+            >>> asyncio.run(main())
+            None
+        """
+        scratch: tempfile.TemporaryDirectory[str] | None = None
+        if isinstance(conn_string, str) and conn_string == MEMORY:
+            scratch = tempfile.TemporaryDirectory(prefix="ponder-memory-")
+            conn_string = os.path.join(scratch.name, "checkpoints.db")
+        try:
+            saver = cls(conn_string_url(conn_string), schema=schema, engine_options=engine_options)
+        except BaseException:
+            if scratch is not None:
+                scratch.cleanup()
+            raise
+        saver._scratch = scratch
+        return saver
+
     @property
     def serde(self) -> SerializerProtocol:
         """The serializer: always a `StrictSerializer` (no pickle)."""
@@ -165,7 +240,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def setup(self) -> None:
+    async def asetup(self) -> None:
         """Check the store and create or migrate its tables; idempotent, done on first use.
 
         Raises:
@@ -173,6 +248,25 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
                 or cannot be reached. It is left untouched.
         """
         await self._runner.run(self._store.setup())
+
+    def setup(self) -> Awaitable[None]:
+        """`asetup`, for both of LangGraph's conventions: ``saver.setup()`` and ``await``.
+
+        Sync code (no event loop running here) gets the work done before this returns, as
+        with ``SqliteSaver.setup()`` / ``PostgresSaver.setup()``; what it returns is already
+        done and need not be awaited. Where an event loop is running, it returns `asetup`'s
+        coroutine, to await as with ``AsyncPostgresSaver.setup()``:
+        ``await saver.setup()``.
+
+        Raises:
+            CheckpointError: As `asetup` (when awaited, in async code).
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            run_sync(self.asetup(), name="setup")
+            return _Done()
+        return self.asetup()
 
     async def aclose(self) -> None:
         """Close every connection and stop the saver's thread; idempotent."""
@@ -183,9 +277,10 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             if self._fast is not None:
                 await self._fast.aclose()
             if self._runner.started:
-                await self._runner.run(self._store.dispose())
+                await self._runner.run(self._dispose())
         finally:
             self._runner.stop()  # also when never started: a closed saver stays closed
+            self._remove_scratch()
 
     def close(self) -> None:
         """Close every connection and stop the saver's thread; idempotent."""
@@ -197,9 +292,10 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             if self._fast is not None:
                 self._fast.close()
             if self._runner.started:
-                self._runner.call(self._store.dispose())
+                self._runner.call(self._dispose())
         finally:
             self._runner.stop()
+            self._remove_scratch()
 
     async def __aenter__(self) -> SqlCheckpointer:
         return self
@@ -225,8 +321,20 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         )
         if self._fast is not None:
             self._fast.close(wait=False)
-        done = self._runner.submit(self._store.dispose())
+        done = self._runner.submit(self._dispose())
         done.add_done_callback(lambda _: self._runner.stop())
+
+    async def _dispose(self) -> None:
+        """Close every connection: the fast path's first, then the engine's pool."""
+        if isinstance(self._hot, PgFastPath):
+            await self._hot.close()
+        await self._store.dispose()
+
+    def _remove_scratch(self) -> None:
+        """Delete the temporary directory of a ``":memory:"`` store, once closed."""
+        scratch, self._scratch = self._scratch, None
+        if scratch is not None:
+            scratch.cleanup()
 
     # -- the async API -------------------------------------------------------------------------
 
@@ -242,7 +350,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         """
         if fast := await self._afast():
             return await fast.aget_tuple(config)
-        return await self._runner.run(self._store.get_tuple(config))
+        return await self._runner.run(self._hot.get_tuple(config))
 
     async def alist(
         self,
@@ -271,7 +379,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             if fast:
                 page = await fast.alist_page(*request)
             else:
-                page = await self._runner.run(self._store.list_page(*request))
+                page = await self._runner.run(self._hot.list_page(*request))
             for item in pager.take(page):
                 yield item
 
@@ -297,7 +405,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         row, blob_rows = checkpoint_rows(self.serde, config, checkpoint, metadata, new_versions)
         if fast := await self._afast():
             return await fast.aput(row, blob_rows)
-        return await self._runner.run(self._store.put(row, blob_rows))
+        return await self._runner.run(self._hot.put(row, blob_rows))
 
     async def aput_writes(
         self,
@@ -320,7 +428,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         if fast := await self._afast():
             await fast.aput_writes(rows, replace)
         else:
-            await self._runner.run(self._store.put_writes(rows, replace))
+            await self._runner.run(self._hot.put_writes(rows, replace))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, value and write of a thread (all namespaces)."""
@@ -417,7 +525,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
     async def _afast(self) -> SqliteFastPath | None:
         """The SQLite fast path, once the store is checked and set up; ``None`` elsewhere."""
         if self._fast is not None and not self._store.ready:
-            await self.setup()
+            await self.asetup()
         return self._fast
 
     def _fast_path(self) -> SqliteFastPath | None:
@@ -443,7 +551,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         refuse_in_running_loop("get_tuple")
         if fast := self._fast_path():
             return fast.get_tuple(config)
-        return self._runner.call(self._store.get_tuple(config))
+        return self._runner.call(self._hot.get_tuple(config))
 
     def put(
         self,
@@ -457,7 +565,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         row, blob_rows = checkpoint_rows(self.serde, config, checkpoint, metadata, new_versions)
         if fast := self._fast_path():
             return fast.put(row, blob_rows)
-        return self._runner.call(self._store.put(row, blob_rows))
+        return self._runner.call(self._hot.put(row, blob_rows))
 
     def put_writes(
         self,
@@ -474,7 +582,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         if fast := self._fast_path():
             fast.put_writes(rows, replace)
         else:
-            self._runner.call(self._store.put_writes(rows, replace))
+            self._runner.call(self._hot.put_writes(rows, replace))
 
     def delete_thread(self, thread_id: str) -> None:
         """Blocking twin of `adelete_thread`."""
@@ -523,7 +631,15 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             if fast:
                 yield from pager.take(fast.list_page(*request))
             else:
-                yield from pager.take(self._runner.call(self._store.list_page(*request)))
+                yield from pager.take(self._runner.call(self._hot.list_page(*request)))
+
+
+class _Done:
+    """What the sync `SqlCheckpointer.setup` returns: work already done; awaiting it is a no-op."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # a generator that yields nothing: ``await _Done()`` returns at once
 
 
 class _Pager:

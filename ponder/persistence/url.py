@@ -12,20 +12,30 @@ Example:
     ('postgresql+asyncpg://postgres@127.0.0.1/test', 'ponder')
     >>> parse_db_url("sqlite:///ponder.db")[0].drivername
     'sqlite+aiosqlite'
+    >>> conn_string_url("runs/ponder.db").render_as_string()
+    'sqlite+aiosqlite:///runs/ponder.db'
 """
 
 from __future__ import annotations
+
+import os
+import re
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from ponder.errors import ConfigurationError
 
-__all__ = ("DRIVERS", "parse_db_url")
+__all__ = ("DRIVERS", "MEMORY", "conn_string_url", "parse_db_url")
 
 DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 """The async driver ponder uses for each supported backend."""
 
+MEMORY = ":memory:"
+"""The connection string of a throwaway store (`SqlCheckpointer.from_conn_string`)."""
+
+# libpq's "host=... dbname=..." form, which psycopg (the official PostgreSQL saver) accepts.
+_KEYWORDS = re.compile(r"^\s*[A-Za-z_]+\s*=")
 _EXAMPLES = "'sqlite+aiosqlite:///ponder.db' or 'postgresql+asyncpg://user@host/db?schema=ponder'"
 
 
@@ -61,8 +71,9 @@ def parse_db_url(db: str | URL) -> tuple[URL, str | None]:
         )
     if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise ConfigurationError(
-            "ponder needs a SQLite file (sqlite+aiosqlite:///path/run.db); for a "
-            "throwaway in-memory store use langgraph.checkpoint.memory.InMemorySaver"
+            "ponder needs a SQLite file (sqlite+aiosqlite:///path/run.db); for a throwaway "
+            "store use SqlCheckpointer.from_conn_string(':memory:') (a temporary file) or "
+            "langgraph.checkpoint.memory.InMemorySaver"
         )
     schema = parsed.query.get("schema")
     if isinstance(schema, tuple):
@@ -73,3 +84,31 @@ def parse_db_url(db: str | URL) -> tuple[URL, str | None]:
         raise ConfigurationError("the database URL's ?schema= is empty: name a schema")
     parsed = parsed.set(drivername=f"{backend}+{expected}")
     return parsed.difference_update_query(["schema"]), schema
+
+
+def conn_string_url(conn_string: str | os.PathLike[str] | URL) -> str | URL:
+    """Read a connection string as LangGraph's savers take it: a URL, or a SQLite file path.
+
+    A string with ``://`` (or a `URL`) is a database URL, returned as it is for
+    `parse_db_url`; anything else is the path of a SQLite file (relative to the working
+    directory, or absolute), returned as a ``sqlite+aiosqlite`` URL. `MEMORY` is not read
+    here: `SqlCheckpointer.from_conn_string` turns it into a temporary file.
+
+    Raises:
+        ConfigurationError: The string is empty, or libpq's ``key=value`` form.
+    """
+    if isinstance(conn_string, URL):
+        return conn_string
+    text = os.fspath(conn_string)
+    if not isinstance(text, str):
+        raise ConfigurationError(f"a connection string must be text, not {type(text).__name__}")
+    if "://" in text:
+        return text
+    if not text.strip():
+        raise ConfigurationError(f"an empty connection string; use a file path or {_EXAMPLES}")
+    if _KEYWORDS.match(text):
+        raise ConfigurationError(
+            f"libpq key=value connection strings are not supported ({text.split('=')[0]}=...); "
+            "use a URL such as 'postgresql://user@host:5432/db'"
+        )
+    return URL.create("sqlite+aiosqlite", database=text)

@@ -1,0 +1,421 @@
+"""The PostgreSQL fast path: a store's hot calls on raw asyncpg connections, one statement each.
+
+Through SQLAlchemy async, a put on PostgreSQL took about four round trips to the server
+(``BEGIN``, the values, the checkpoint, ``COMMIT``) plus SQLAlchemy's own work per statement
+(its greenlet bridge, result objects). Here the hot calls run straight on the asyncpg
+connection under a SQLAlchemy pooled connection (``driver_connection``), in autocommit:
+
+- a put is ONE statement, so one round trip and one commit: a data-modifying CTE inserts the
+  new channel values, passed as parallel arrays and spread by ``unnest()``, and the statement
+  itself upserts the checkpoint row; both or neither are stored;
+- a task's pending writes are one ``INSERT ... SELECT FROM unnest(...)``, deduplicated first
+  so that a repeated key keeps the value the row-by-row path kept (the first, or the last for
+  special channels, `ponder.persistence._rows.write_rows`);
+- a lookup or a listing page is one query for the checkpoint rows, then one per namespace for
+  their values (exact ``(channel, version)`` pairs, joined to ``unnest()``) and pending writes.
+  Reads are not wrapped in a transaction: under PostgreSQL's default READ COMMITTED each
+  statement sees its own snapshot anyway, as they did through SQLAlchemy.
+
+Every statement is built once from the SQLAlchemy tables of `ponder.persistence.schema` and
+the statements `ponder.persistence._store` defines (`LATEST`, `EXACT`, `page_query`, the
+upserts' conflict rules), compiled once per schema with SQLAlchemy's asyncpg dialect (``$n``
+parameters with type casts); every value is bound. asyncpg prepares each statement on first
+use per connection and keeps it (its statement cache), so later calls send only values.
+
+Connections are borrowed from the store's SQLAlchemy engine (so ``engine_options`` such as
+``connect_args`` or ``pool_size`` apply) and a few are kept checked out between calls, which
+saves a pool checkout per call. A connection whose call failed other than by a server-side
+SQL error (network, protocol, cancellation) is invalidated, never reused. Each call runs
+shielded from cancellation: one that started finishes (a write commits or not, whole) and
+returns its connection; the cancelled caller gets `asyncio.CancelledError`.
+
+Schema setup, migrations, deletes, copies, pruning, the delta walk, the run registry and
+leases stay on SQLAlchemy (`ponder.persistence._store`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar, cast
+
+import asyncpg
+import sqlalchemy as sa
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointMetadata, CheckpointTuple
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import SelectBase
+
+from ponder.errors import CheckpointError
+from ponder.persistence._hydrate import (
+    CheckpointRow,
+    FoundRow,
+    ValueKey,
+    assemble,
+    requests,
+)
+from ponder.persistence._rows import Row, address, checkpoint_config
+from ponder.persistence._store import (
+    CHECKPOINT_UPDATES,
+    EXACT,
+    LATEST,
+    WRITE_UPDATES,
+    Cursor,
+    ListQuery,
+    keep_matching,
+    next_cursor,
+    normalize_filter,
+    page_request,
+)
+from ponder.persistence.schema import blobs, checkpoints, writes
+
+__all__ = ("PgFastPath", "Statement", "compiled", "put_statement", "writes_statement")
+
+T = TypeVar("T")
+
+_DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+_TEXTS = postgresql.ARRAY(sa.Text)
+_BYTES = postgresql.ARRAY(sa.LargeBinary)
+_INTEGERS = postgresql.ARRAY(sa.Integer)
+_KEEP = 5  # connections kept between calls when the pool has no size (SQLAlchemy's default)
+
+
+class Statement(NamedTuple):
+    """A statement compiled for asyncpg: its text, and how to order its values."""
+
+    text: str
+    names: tuple[str, ...]
+    """The bound parameters' names, in ``$1, $2, ...`` order."""
+    fixed: Mapping[str, Any]
+    """Values the statement fixes itself (SQLAlchemy binds constants such as ``LIMIT 1``)."""
+
+    def values(self, params: Mapping[str, Any]) -> list[Any]:
+        """The positional values for ``params`` (named by parameter)."""
+        return [params[name] if name in params else self.fixed[name] for name in self.names]
+
+
+@functools.cache
+def compiled(statement: sa.ClauseElement, schema: str | None) -> Statement:
+    """PostgreSQL's text of a SQLAlchemy statement for asyncpg, its tables in ``schema``."""
+    if schema is None:
+        result = cast(SQLCompiler, statement.compile(dialect=_DIALECT))
+    else:
+        result = cast(
+            SQLCompiler,
+            statement.compile(
+                dialect=_DIALECT, schema_translate_map={None: schema}, render_schema_translate=True
+            ),
+        )
+    fixed = {name: value for name, value in result.params.items() if value is not None}
+    return Statement(str(result), tuple(result.positiontup or ()), fixed)
+
+
+def _upsert_select(table: sa.Table, select: SelectBase, update: Sequence[str]) -> sa.Insert:
+    """``INSERT INTO table SELECT ...`` ignoring duplicate keys, or updating ``update`` on one."""
+    names = [column.name for column in select.selected_columns]
+    insert = postgresql.insert(table).from_select(names, select)
+    if not update:
+        return insert.on_conflict_do_nothing()
+    keys = [column.name for column in table.primary_key.columns]
+    return insert.on_conflict_do_update(
+        index_elements=keys, set_={name: insert.excluded[name] for name in update}
+    )
+
+
+def _spread(names: Sequence[str], types: Sequence[Any], prefix: str) -> sa.TableValuedAlias:
+    """``unnest($a, $b, ...) AS (name, ...)``: parallel arrays as rows."""
+    arrays = [
+        sa.bindparam(f"{prefix}{name}", type_=kind) for name, kind in zip(names, types, strict=True)
+    ]
+    return sa.func.unnest(*arrays).table_valued(*names).render_derived()
+
+
+_BLOB_VALUES = ("channel", "version", "type", "blob")
+_WRITE_VALUES = ("idx", "channel", "type", "blob")
+_WRITE_CONSTANTS = ("thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "task_path")
+
+
+@functools.cache
+def put_statement() -> sa.Insert:
+    """A whole put in one statement: the new values (a CTE), then the checkpoint row.
+
+    Parameters: the checkpoint row's columns by name; ``b_thread_id``, ``b_checkpoint_ns`` and
+    the arrays ``b_channel``, ``b_version``, ``b_type``, ``b_blob`` (empty for no values).
+    """
+    values = _spread(_BLOB_VALUES, (_TEXTS, _TEXTS, _TEXTS, _BYTES), "b_")
+    rows = sa.select(
+        sa.bindparam("b_thread_id", type_=sa.Text).label("thread_id"),
+        sa.bindparam("b_checkpoint_ns", type_=sa.Text).label("checkpoint_ns"),
+        *(values.c[name].label(name) for name in _BLOB_VALUES),
+    )
+    new_values = _upsert_select(blobs, rows, ()).cte("new_values")
+    insert = postgresql.insert(checkpoints)
+    keys = [column.name for column in checkpoints.primary_key.columns]
+    return insert.on_conflict_do_update(
+        index_elements=keys, set_={name: insert.excluded[name] for name in CHECKPOINT_UPDATES}
+    ).add_cte(new_values)
+
+
+@functools.cache
+def writes_statement(replace: bool) -> sa.Insert:
+    """A task's pending writes in one statement; ``replace``: a repeated key overwrites.
+
+    Parameters: ``w_`` + each of `_WRITE_CONSTANTS`, and the arrays ``w_idx``, ``w_channel``,
+    ``w_type``, ``w_blob``.
+    """
+    values = _spread(_WRITE_VALUES, (_INTEGERS, _TEXTS, _TEXTS, _BYTES), "w_")
+    rows = sa.select(
+        *(sa.bindparam(f"w_{name}", type_=sa.Text).label(name) for name in _WRITE_CONSTANTS),
+        *(values.c[name].label(name) for name in _WRITE_VALUES),
+    )
+    return _upsert_select(writes, rows, WRITE_UPDATES if replace else ())
+
+
+def _values_and_writes() -> SelectBase:
+    """The values (kind 0; exact pairs) and pending writes (kind 1) of one namespace."""
+    b, w = blobs, writes
+    pairs = (
+        sa.func.unnest(
+            sa.bindparam("channels", type_=_TEXTS), sa.bindparam("versions", type_=_TEXTS)
+        )
+        .table_valued("channel", "version")
+        .render_derived()
+    )
+    thread_id = sa.bindparam("thread_id", type_=sa.Text)
+    checkpoint_ns = sa.bindparam("checkpoint_ns", type_=sa.Text)
+    return sa.union_all(
+        sa.select(
+            sa.literal_column("0", sa.Integer).label("kind"),
+            b.c.channel,
+            b.c.version.label("key"),
+            sa.null().label("task_id"),
+            sa.null().label("idx"),
+            sa.null().label("task_path"),
+            b.c.type,
+            b.c.blob,
+        )
+        .select_from(
+            b.join(pairs, sa.and_(b.c.channel == pairs.c.channel, b.c.version == pairs.c.version))
+        )
+        .where(b.c.thread_id == thread_id, b.c.checkpoint_ns == checkpoint_ns),
+        sa.select(
+            sa.literal_column("1", sa.Integer),
+            w.c.channel,
+            w.c.checkpoint_id,
+            w.c.task_id,
+            w.c.idx,
+            w.c.task_path,
+            w.c.type,
+            w.c.blob,
+        ).where(
+            w.c.thread_id == thread_id,
+            w.c.checkpoint_ns == checkpoint_ns,
+            w.c.checkpoint_id == sa.any_(sa.bindparam("checkpoint_ids", type_=_TEXTS)),
+        ),
+    )
+
+
+VALUES_AND_WRITES = _values_and_writes()
+
+
+def _put_values(row: Row, blob_rows: Sequence[Row]) -> dict[str, Any]:
+    params = dict(row)
+    params["b_thread_id"], params["b_checkpoint_ns"] = row["thread_id"], row["checkpoint_ns"]
+    for name in _BLOB_VALUES:
+        params[f"b_{name}"] = [blob[name] for blob in blob_rows]
+    return params
+
+
+def _writes_values(rows: Sequence[Row], replace: bool) -> dict[str, Any]:
+    """The statement's values; a repeated (task, index) keeps the row the upsert rule keeps.
+
+    Row by row, a repeated key keeps the first write, or the last when ``replace``; one
+    statement may not touch a row twice, so the duplicates are dropped here.
+    """
+    kept: dict[int, Row] = {}
+    for row in rows:  # one call's rows share every key column but the index
+        if replace or row["idx"] not in kept:
+            kept[row["idx"]] = row
+    first = rows[0]
+    params: dict[str, Any] = {f"w_{name}": first[name] for name in _WRITE_CONSTANTS}
+    for name in _WRITE_VALUES:
+        params[f"w_{name}"] = [row[name] for row in kept.values()]
+    return params
+
+
+class _Borrowed(NamedTuple):
+    """A connection checked out of SQLAlchemy's pool, and the asyncpg connection under it."""
+
+    pooled: AsyncConnection
+    raw: asyncpg.Connection
+
+
+class PgFastPath:
+    """A PostgreSQL store's hot calls on asyncpg connections borrowed from its engine.
+
+    Every method runs on the store's event loop (the saver's, `ponder.persistence._loop`).
+
+    Args:
+        engine: The store's engine (its connections; its schema translation is not used).
+        schema: The schema holding the tables, or ``None`` for the search path's.
+        serde: The serializer.
+        setup: Checks and sets up the store; awaited before each call (at once when done).
+        error: Makes the `CheckpointError` for a failed action (``"be written"``).
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        schema: str | None,
+        serde: SerializerProtocol,
+        *,
+        setup: Callable[[], Awaitable[None]],
+        error: Callable[[str, Exception], CheckpointError],
+    ) -> None:
+        self._engine = engine
+        self._setup = setup
+        size = getattr(engine.pool, "size", None)
+        self._keep = size() if callable(size) else _KEEP
+        self._schema = schema
+        self._serde = serde
+        self._error = error
+        self._idle: list[_Borrowed] = []
+        self._put = compiled(put_statement(), schema)
+        self._writes = {
+            replace: compiled(writes_statement(replace), schema) for replace in (False, True)
+        }
+        self._values_and_writes = compiled(VALUES_AND_WRITES, schema)
+
+    async def put(self, row: Row, blob_rows: Sequence[Row]) -> RunnableConfig:
+        """Store an encoded checkpoint and its new values (see `checkpoint_rows`)."""
+        values = self._put.values(_put_values(row, blob_rows))
+        await self._call(lambda raw: raw.execute(self._put.text, *values), "be written")
+        return checkpoint_config(row["thread_id"], row["checkpoint_ns"], row["checkpoint_id"])
+
+    async def put_writes(self, rows: Sequence[Row], replace: bool) -> None:
+        """Store encoded pending writes (see `write_rows`); ``rows`` is not empty."""
+        statement = self._writes[replace]
+        values = statement.values(_writes_values(rows, replace))
+        await self._call(lambda raw: raw.execute(statement.text, *values), "be written")
+
+    async def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Return the addressed checkpoint (the latest when no id is given), or ``None``."""
+        thread_id, checkpoint_ns, checkpoint_id = address(config)
+        params = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
+        query = LATEST
+        if checkpoint_id is not None:
+            query, params["checkpoint_id"] = EXACT, checkpoint_id
+        statement = compiled(query, self._schema)
+
+        async def read(raw: asyncpg.Connection) -> list[CheckpointTuple]:
+            found = await raw.fetch(statement.text, *statement.values(params))
+            return await self._hydrate(raw, [CheckpointRow._make(row) for row in found], None)
+
+        found = await self._call(read, "be read")
+        return found[0] if found else None
+
+    async def list_page(
+        self, query: ListQuery, after: Cursor | None, size: int
+    ) -> tuple[list[CheckpointTuple], Cursor | None]:
+        """One page of a listing; the same contract as `Store.list_page`."""
+        select, params = page_request(query, after, size)
+        statement = compiled(select, self._schema)
+        wanted = normalize_filter(self._serde, query.filter)
+
+        async def read(raw: asyncpg.Connection) -> tuple[list[CheckpointTuple], Cursor | None]:
+            found = await raw.fetch(statement.text, *statement.values(params))
+            rows = [CheckpointRow._make(row) for row in found]
+            kept, metadata = keep_matching(self._serde, rows, wanted)
+            return await self._hydrate(raw, kept, metadata), next_cursor(rows, size)
+
+        return await self._call(read, "be read")
+
+    async def close(self) -> None:
+        """Return the connections kept between calls to the engine's pool."""
+        idle, self._idle = self._idle, []
+        for borrowed in idle:
+            await borrowed.pooled.close()
+
+    async def _hydrate(
+        self,
+        raw: asyncpg.Connection,
+        rows: Sequence[CheckpointRow],
+        metadata: Sequence[CheckpointMetadata] | None,
+    ) -> list[CheckpointTuple]:
+        """`ponder.persistence._hydrate.hydrate`, one query per namespace on ``raw``."""
+        if not rows:
+            return []
+        bodies = [self._serde.loads_typed((row.type, row.checkpoint)) for row in rows]
+        values: dict[ValueKey, tuple[str, bytes]] = {}
+        found_writes: dict[tuple[str, str, str], list[FoundRow]] = {}
+        statement = self._values_and_writes
+        for (thread_id, checkpoint_ns), (pairs, ids) in requests(rows, bodies).items():
+            ordered = sorted(pairs)
+            params = {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "channels": [channel for channel, _ in ordered],
+                "versions": [version for _, version in ordered],
+                "checkpoint_ids": sorted(set(ids)),
+            }
+            for found in map(
+                FoundRow._make, await raw.fetch(statement.text, *statement.values(params))
+            ):
+                if found.kind:
+                    found_writes.setdefault((thread_id, checkpoint_ns, found.key), []).append(found)
+                else:
+                    values[(thread_id, checkpoint_ns, found.channel, found.key)] = (
+                        found.type,
+                        found.blob,
+                    )
+        return assemble(self._serde, rows, bodies, values, found_writes, metadata)
+
+    async def _call(self, work: Callable[[asyncpg.Connection], Awaitable[T]], action: str) -> T:
+        """Run ``work`` on a borrowed connection, shielded from the caller's cancellation."""
+        return await asyncio.shield(self._use(work, action))
+
+    async def _use(self, work: Callable[[asyncpg.Connection], Awaitable[T]], action: str) -> T:
+        await self._setup()
+        try:
+            borrowed = self._idle.pop() if self._idle else await self._borrow()
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            raise self._error(action, exc) from exc
+        try:
+            result = await work(borrowed.raw)
+        except asyncpg.PostgresError as exc:  # the server refused the statement: still usable
+            await self._give_back(borrowed, usable=not borrowed.raw.is_closed())
+            raise self._error(action, exc) from exc
+        except (asyncpg.InterfaceError, OSError) as exc:
+            await self._give_back(borrowed, usable=False)
+            raise self._error(action, exc) from exc
+        except BaseException:
+            await self._give_back(borrowed, usable=False)
+            raise
+        await self._give_back(borrowed, usable=True)
+        return result
+
+    async def _borrow(self) -> _Borrowed:
+        pooled = await self._engine.connect()
+        try:
+            raw = (await pooled.get_raw_connection()).driver_connection
+        except BaseException:
+            await pooled.close()
+            raise
+        if not isinstance(raw, asyncpg.Connection):  # pragma: no cover - asyncpg is enforced
+            await pooled.close()
+            raise TypeError(f"expected an asyncpg connection, got {type(raw).__name__}")
+        return _Borrowed(pooled, raw)
+
+    async def _give_back(self, borrowed: _Borrowed, *, usable: bool) -> None:
+        if not usable:
+            await borrowed.pooled.invalidate()
+            await borrowed.pooled.close()
+        elif len(self._idle) < self._keep:
+            self._idle.append(borrowed)
+        else:
+            await borrowed.pooled.close()

@@ -1,0 +1,228 @@
+"""The PostgreSQL fast path: one statement per write, its statements, and its failure modes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from langgraph.checkpoint.conformance.test_utils import (
+    generate_checkpoint,
+    generate_config,
+    generate_metadata,
+)
+from langgraph.checkpoint.serde.types import ERROR
+from sqlalchemy import event
+
+from ponder.errors import CheckpointError
+from ponder.persistence import SqlCheckpointer
+from ponder.persistence._pg_fast import (
+    VALUES_AND_WRITES,
+    PgFastPath,
+    compiled,
+    put_statement,
+    writes_statement,
+)
+from ponder.persistence.schema import blobs, checkpoints, writes
+from tests.persistence.conftest import PG_DSN, StoreSpec, pg_fetch
+
+
+def fast_path(saver: SqlCheckpointer) -> PgFastPath:
+    fast = saver._hot  # noqa: SLF001 - test peek
+    assert isinstance(fast, PgFastPath)
+    return fast
+
+
+@contextmanager
+def statements(saver: SqlCheckpointer) -> Iterator[tuple[list[str], list[str]]]:
+    """Record what runs while the block runs: (SQLAlchemy's statements, the fast path's)."""
+    through_sqlalchemy: list[str] = []
+    through_fast: list[str] = []
+    engine = saver._store.engine.sync_engine  # noqa: SLF001 - test peek
+    fast = fast_path(saver)
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        through_sqlalchemy.append(statement)
+
+    def log(query: Any) -> None:
+        if "ponder_" in query.query:  # not asyncpg's type introspection (once per connection)
+            through_fast.append(query.query)
+
+    for borrowed in fast._idle:  # noqa: SLF001 - connections kept from earlier calls
+        borrowed.raw.add_query_logger(log)
+    borrow = fast._borrow  # noqa: SLF001
+
+    async def logged_borrow() -> Any:
+        borrowed = await borrow()
+        borrowed.raw.add_query_logger(log)
+        return borrowed
+
+    fast._borrow = logged_borrow  # type: ignore[method-assign]  # noqa: SLF001
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield through_sqlalchemy, through_fast
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        fast._borrow = borrow  # type: ignore[method-assign]  # noqa: SLF001
+        for borrowed in fast._idle:  # noqa: SLF001
+            borrowed.raw.remove_query_logger(log)
+
+
+async def put(saver: SqlCheckpointer, thread_id: str, values: dict[str, Any]) -> Any:
+    checkpoint = generate_checkpoint(
+        channel_values=values, channel_versions=dict.fromkeys(values, 1)
+    )
+    return await saver.aput(
+        generate_config(thread_id), checkpoint, generate_metadata(), dict.fromkeys(values, 1)
+    )
+
+
+def columns(table: sa.Table) -> set[str]:
+    return {column.name for column in table.columns}
+
+
+def test_statements_write_every_column_of_the_tables_with_bound_values() -> None:
+    put_text, put_names, _ = compiled(put_statement(), "some_schema")
+    assert put_text.count("$") == len(put_names) == len(columns(checkpoints)) + 6
+    assert "some_schema.ponder_checkpoint_blobs" in put_text
+    assert "some_schema.ponder_checkpoints" in put_text
+    assert f"({', '.join(column.name for column in blobs.columns)})" in put_text
+    for replace in (False, True):
+        text, names, _ = compiled(writes_statement(replace), None)
+        assert text.count("$") == len(names) == len(columns(writes))
+        assert ("DO UPDATE" in text) is replace
+    text, names, _ = compiled(VALUES_AND_WRITES, None)
+    assert set(names) == {"thread_id", "checkpoint_ns", "channels", "versions", "checkpoint_ids"}
+
+
+async def test_hot_calls_take_the_fast_path_one_statement_per_write(pg_store: StoreSpec) -> None:
+    async with pg_store.open() as saver:
+        await saver.setup()
+        with statements(saver) as (through_sqlalchemy, through_fast):
+            stored = await put(saver, "hot", {"a": 1, "b": [2]})
+            await saver.aput_writes(stored, [("a", 2), ("b", 3)], "task")
+            found = await saver.aget_tuple(stored)
+            listed = [item async for item in saver.alist(None)]
+            await saver.adelete_thread("hot")  # not a hot call: SQLAlchemy's
+    assert found is not None and found.pending_writes == [("task", "a", 2), ("task", "b", 3)]
+    assert found.checkpoint["channel_values"] == {"a": 1, "b": [2]}
+    assert [item.config for item in listed] == [stored]
+    assert [statement.split()[0] for statement in through_sqlalchemy] == ["DELETE"] * 3
+    kinds = [statement.split()[0] for statement in through_fast]
+    assert kinds == ["WITH", "INSERT", "SELECT", "SELECT", "SELECT", "SELECT"]
+
+
+def test_the_sync_api_takes_the_fast_path_too(pg_store: StoreSpec) -> None:
+    with pg_store.open() as saver:
+        saver.setup()
+        with statements(saver) as (through_sqlalchemy, through_fast):
+            stored = saver.put(
+                generate_config("sync"),
+                generate_checkpoint(channel_values={"a": 1}, channel_versions={"a": 1}),
+                generate_metadata(),
+                {"a": 1},
+            )
+            saver.put_writes(stored, [("a", 2)], "task")
+            assert saver.get_tuple(stored) is not None
+            assert len(list(saver.list(None))) == 1
+    assert through_sqlalchemy == []
+    assert len(through_fast) == 6
+
+
+async def test_a_put_is_stored_whole_or_not_at_all(pg_store: StoreSpec) -> None:
+    schema = pg_store.schema
+    async with pg_store.open() as saver:
+        await saver.setup()
+        await put(saver, "kept", {"a": 1})
+        conn = await asyncpg.connect(PG_DSN, server_settings={"search_path": str(schema)})
+        try:  # constant DDL on a schema this test made
+            await conn.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"
+            )
+            await conn.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON ponder_checkpoints "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        finally:
+            await conn.close()
+        with pytest.raises(CheckpointError, match="refused by the test"):
+            await put(saver, "refused", {"a": 1, "b": 2})
+        # The server's refusal left the connection usable: the next calls run on it.
+        assert (await saver.aget_tuple(generate_config("kept"))) is not None
+        assert await saver.aget_tuple(generate_config("refused")) is None
+    assert pg_fetch(
+        "SELECT count(*) FROM ponder_checkpoint_blobs WHERE thread_id = $1", "refused",
+        schema=schema,
+    ) == [(0,)]  # fmt: skip
+
+
+async def test_repeated_write_keys_keep_what_the_row_by_row_path_keeps(
+    backend: str, store: StoreSpec
+) -> None:
+    async with store.open() as saver:
+        stored = await put(saver, "dupes", {"a": 1})
+        # Two errors in one call share the key (task, ERROR's index): the last one stays.
+        await saver.aput_writes(stored, [(ERROR, "first"), (ERROR, "second")], "t1")
+        # A repeated ordinary write keeps the first value.
+        await saver.aput_writes(stored, [("a", "kept")], "t2")
+        await saver.aput_writes(stored, [("a", "ignored")], "t2")
+        found = await saver.aget_tuple(stored)
+    assert found is not None and found.pending_writes is not None
+    assert sorted(found.pending_writes) == [("t1", ERROR, "second"), ("t2", "a", "kept")]
+
+
+async def test_a_lost_connection_is_dropped_and_the_next_call_reconnects(
+    pg_store: StoreSpec,
+) -> None:
+    async with pg_store.open() as saver:
+        await put(saver, "before", {"a": 1})
+        kept = [borrowed.raw for borrowed in fast_path(saver)._idle]  # noqa: SLF001
+        assert kept
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            for raw in kept:
+                await conn.execute("SELECT pg_terminate_backend($1)", raw.get_server_pid())
+        finally:
+            await conn.close()
+        failures = 0
+        for _ in range(len(kept) + 1):
+            try:
+                await saver.aget_tuple(generate_config("before"))
+            except CheckpointError:
+                failures += 1
+        assert failures <= len(kept)
+        assert (await saver.aget_tuple(generate_config("before"))) is not None
+        assert all(raw.is_closed() for raw in kept)
+
+
+async def test_a_cancelled_put_finishes_and_leaves_the_saver_usable(pg_store: StoreSpec) -> None:
+    async with pg_store.open() as saver:
+        await saver.setup()
+        task = asyncio.create_task(put(saver, "cancelled", {"a": "x" * 100_000}))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for index in range(10):  # more writes than connections kept
+            await put(saver, f"after-{index}", {"a": index})
+        await asyncio.gather(*(put(saver, f"together-{index}", {"a": index}) for index in range(8)))
+        found = await saver.aget_tuple(generate_config("together-7"))
+        assert found is not None and found.checkpoint["channel_values"] == {"a": 7}
+
+
+async def test_the_fast_path_uses_the_engine_options(pg_store: StoreSpec) -> None:
+    options = {"connect_args": {"server_settings": {"application_name": "ponder-fast-test"}}}
+    async with SqlCheckpointer.from_url(
+        pg_store.url, schema=pg_store.schema, engine_options=options
+    ) as saver:
+        await put(saver, "named", {"a": 1})
+        kept = {borrowed.raw.get_server_pid() for borrowed in fast_path(saver)._idle}  # noqa: SLF001
+        named = pg_fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", "ponder-fast-test"
+        )
+    assert kept and kept <= {row[0] for row in named}
