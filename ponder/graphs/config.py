@@ -32,7 +32,7 @@ from ponder.prompts import FEW_SHOT, PromptName, PromptTemplate, resolve_prompt
 
 __all__ = ("Check", "SamplingConfig", "StrategyConfig", "TreeSearchConfig", "option")
 
-Check = Literal["positive", "fraction", "optional_fraction", "temperature", "prompt"]
+Check = Literal["positive", "count", "fraction", "optional_fraction", "temperature", "prompt"]
 """What an option must be.
 
 - ``positive``: a whole number >= 1.
@@ -67,6 +67,10 @@ class StrategyConfig:
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 raise ConfigurationError(f"{where} must be a whole number >= 1, got {value!r}")
+            if check == "count" and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ConfigurationError(f"{where} must be a whole number >= 0, got {value!r}")
             if check == "fraction" and not (_is_number(value) and 0 < value <= 1):
                 raise ConfigurationError(f"{where} must be a number in (0, 1], got {value!r}")
             if check == "optional_fraction" and not (
@@ -106,12 +110,19 @@ class SamplingConfig(StrategyConfig):
     Only models that report token confidence in-process stop samples (the embedded
     model)."""
 
-    def attempt_node(self, *, max_candidates: int, per_step: Any = 1) -> DualNode:
-        """Return the attempt node these options describe (`ponder.nodes.attempt_node`)."""
+    def attempt_node(
+        self, *, max_candidates: int, per_step: Any = 1, greedy_first: bool | None = None
+    ) -> DualNode:
+        """Return the attempt node these options describe (`ponder.nodes.attempt_node`).
+
+        ``greedy_first`` overrides the option of that name (a strategy whose selection needs
+        the greedy answer draws it whatever the option says).
+        """
+        greedy = self.greedy_first if greedy_first is None else greedy_first
         return attempt_node(
             prompt=self.prompt, temperature=self.temperature, max_tokens=self.max_tokens,
             per_step=per_step, max_candidates=max_candidates,
-            first_temperature=0.0 if self.greedy_first else None, early_stop=self.early_stop,
+            first_temperature=0.0 if greedy else None, early_stop=self.early_stop,
         )  # fmt: skip
 
 

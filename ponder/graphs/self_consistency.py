@@ -4,6 +4,14 @@ The graph::
 
     prepare -> attempt -> (route) -> attempt ... -> select -> END
 
+With ``programs``, program-aided candidates are drawn first (the first greedy)::
+
+    prepare -> programs -> attempt -> (route) -> attempt ... -> select -> END
+
+They do not vote and do not count as samples: they are evidence for ``select="anchored"``
+(`ponder.nodes.select.anchored`), which keeps the greedy answer unless programs and samples
+agree on another.
+
 The routing edge keeps sampling while the vote is open and another sample is affordable.
 It stops when the vote is settled (``converged``: by default when the leader holds the
 ``agreement`` share; with ``stopping="posterior"`` when the posterior probability that the
@@ -24,8 +32,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from ponder.errors import ConfigurationError
 from ponder.graphs.config import SamplingConfig, option
 from ponder.graphs.skeleton import Skeleton, StrategyGraph, StrategySpec, stop_rule
-from ponder.nodes import ConfidenceVote, tally
+from ponder.nodes import ConfidenceVote, attempt_node, tally
 from ponder.nodes.vote import ConfidenceMeasure
+from ponder.prompts import PROGRAM
 from ponder.state import RunState, StopReason
 
 __all__ = (
@@ -38,7 +47,7 @@ __all__ = (
     "samples_before_stop",
 )
 
-VoteMethod = Literal["majority", "confidence", "filtered", "borda"]
+VoteMethod = Literal["majority", "confidence", "filtered", "borda", "anchored"]
 """How self-consistency chooses its answer (see `ponder.nodes.SelectMethod`)."""
 
 Stopping = Literal["agreement", "posterior"]
@@ -75,7 +84,9 @@ class SelfConsistencyConfig(SamplingConfig):
     select: VoteMethod = "majority"
     """How the answer is chosen from the samples: ``majority``, or a vote that reads the
     model's confidence in each sample (``confidence``, ``filtered``, ``borda``; see
-    `ponder.nodes.vote`), which is a plain majority for a model that reports none."""
+    `ponder.nodes.vote`), which is a plain majority for a model that reports none, or
+    ``anchored``: the greedy answer unless ``programs`` corroborate another one a sample gave
+    (the first sample is then drawn greedy)."""
     confidence_measure: ConfidenceMeasure = "mean_logprob"
     """The confidence figure a confidence vote reads."""
     confidence_keep: float = option(0.5, "fraction")
@@ -87,6 +98,12 @@ class SelfConsistencyConfig(SamplingConfig):
     posterior: float = option(0.95, "fraction")
     """``stopping="posterior"``: the probability that the leader stays ahead at which
     sampling stops."""
+    programs: int = option(0, "count")
+    """Program-aided candidates to draw before the samples (the first greedy), as evidence
+    for ``select="anchored"``; they do not vote."""
+    corroboration: int = option(1, "positive")
+    """``anchored``: the programs that must print another answer before it replaces the
+    greedy one (1 was fitted on held-in problems: ``benchmarks/agreement.py``)."""
 
     def __post_init__(self) -> None:
         SamplingConfig.__post_init__(self)
@@ -123,8 +140,8 @@ class SelfConsistencyConfig(SamplingConfig):
 
 
 def _standing(state: RunState) -> tuple[int, int, int]:
-    """Samples drawn, and the votes of the leading and the second answer."""
-    candidates = state.get("candidates", [])
+    """Samples drawn, and the votes of the leading and the second answer (programs aside)."""
+    candidates = [c for c in state.get("candidates", []) if c["kind"] != "program"]
     counts = sorted(tally(candidates).values(), reverse=True)
     return len(candidates), (counts[0] if counts else 0), (counts[1] if len(counts) > 1 else 0)
 
@@ -187,18 +204,37 @@ def build_self_consistency(
     reason = stop_rule(
         tokens_needed=config.max_tokens, own=functools.partial(_vote_stop, config), verifies=False
     )
+    greedy_first = config.greedy_first or config.select == "anchored"
     attempt = config.attempt_node(
-        per_step=functools.partial(samples_before_stop, config), max_candidates=config.max_samples
-    )
+        per_step=functools.partial(samples_before_stop, config),
+        max_candidates=config.max_samples + config.programs, greedy_first=greedy_first,
+    )  # fmt: skip
     vote = ConfidenceVote(
         measure=config.confidence_measure, keep=config.confidence_keep,
-        temperature=config.confidence_temperature,
+        temperature=config.confidence_temperature, corroboration=config.corroboration,
     )  # fmt: skip
+    first = "programs" if config.programs else "attempt"
     frame = Skeleton(
-        "self-consistency", first="attempt", resume_at="attempt", select=config.select,
+        "self-consistency", first=first, resume_at=first, select=config.select,
         reason=reason, vote=vote,
     )  # fmt: skip
+    if config.programs:
+        programs = attempt_node(
+            prompt=PROGRAM, temperature=config.temperature, max_tokens=config.max_tokens,
+            per_step=functools.partial(_programs_left, config), max_candidates=_NO_CAP,
+            name="programs", first_temperature=0.0,
+        )  # fmt: skip
+        frame.node("programs", programs).loop("programs", "attempt")
     return frame.node("attempt", attempt).loop("attempt", "attempt").compile(checkpointer)
+
+
+_NO_CAP = 1 << 30
+"""The programs node's candidate cap: it counts its own (`_programs_left`), not the run's."""
+
+
+def _programs_left(config: SelfConsistencyConfig, state: RunState) -> int:
+    drawn = sum(c["kind"] == "program" for c in state.get("candidates", []))
+    return max(0, config.programs - drawn)
 
 
 SPEC = StrategySpec(

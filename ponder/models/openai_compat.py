@@ -98,10 +98,16 @@ def from_base_url(
     model_name: str = "local",
     api_key: str | None = None,
     api_key_env: str | None = None,
+    logprobs: bool = True,
 ) -> ChatOpenAI:
     """Return a chat model for the OpenAI-compatible server at ``url`` (ending in ``/v1``).
 
-    The key is `api_key_of` ``api_key`` and ``api_key_env``.
+    The key is `api_key_of` ``api_key`` and ``api_key_env``. With ``logprobs`` (the
+    default) every call asks for token log-probabilities and the 5 most likely tokens at each
+    step (``logprobs``/``top_logprobs``, which llama.cpp's server, vLLM and OpenAI's chat
+    models give): each candidate then carries its confidence
+    (`ponder.models.confidence`) and the confidence votes use it. Pass ``False`` for a
+    server that refuses them.
 
     Raises:
         ConfigurationError: A variable named for the key is not set.
@@ -110,5 +116,7 @@ def from_base_url(
         base_url=url,
         model=model_name,
         api_key=api_key_of(api_key, api_key_env=api_key_env),  # type: ignore[arg-type]
+        logprobs=logprobs or None,
+        top_logprobs=5 if logprobs else None,
         max_retries=0,  # a retry would be a second, uncounted request: ponder's ledger sees all
     )

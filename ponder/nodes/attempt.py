@@ -92,18 +92,21 @@ async def draw_candidates(
     kind: NodeKind = "attempt",
     first_temperature: float | None = None,
     min_confidence: float | None = None,
+    first_index: int = 0,
 ) -> dict[str, Any]:
     """Sample one candidate per index with ``prompt``; the update for the state.
 
     The samples are one group of metered calls (`Meter.calls`): drawn together, every call
     that was made charged, every usable one kept as candidate ``c<index>`` with seed
-    ``seed + index``. With ``first_temperature``, candidate ``c0`` (the run's first) is drawn
+    ``seed + index``. With ``first_temperature``, candidate ``c<first_index>`` is drawn
     at that temperature instead (0: the greedy answer). ``min_confidence`` is every call's
     confidence floor (`CallRequest.min_confidence`).
     """
 
     def heat(index: int) -> float:
-        return first_temperature if index == 0 and first_temperature is not None else temperature
+        if index == first_index and first_temperature is not None:
+            return first_temperature
+        return temperature
 
     messages = meter.render(prompt, problem=problem)
     stop = meter.stops(prompt)
@@ -152,8 +155,8 @@ def attempt_node(
             edge decides whether to step again.
         max_candidates: The node never lets the run hold more candidates than this.
         name: The node's name, recorded in candidates and the ledger.
-        first_temperature: The temperature of the run's first candidate, when it differs
-            (0: the greedy answer first).
+        first_temperature: The temperature of the first candidate this node draws in the
+            run, when it differs (0: the greedy answer first).
         early_stop: Stop later samples whose confidence falls below the floor that keeps
             this share of the warm-up samples (`confidence_floor`); ``None``: never.
 
@@ -171,10 +174,11 @@ def attempt_node(
         count = max(0, min(wave, max_candidates - len(candidates)))
         floor = None if early_stop is None else confidence_floor(candidates, early_stop)
         meter = Meter(state, context_of(runtime.context), node=name, config=config)
+        first = -1 if any(c["node"] == name for c in candidates) else start
         return await draw_candidates(
             meter, state["problem"], prompt=template, indices=range(start, start + count),
             temperature=temperature, max_tokens=max_tokens, first_temperature=first_temperature,
-            min_confidence=floor,
+            min_confidence=floor, first_index=first,
         )  # fmt: skip
 
     return dual_node(attempt, name=name)

@@ -221,3 +221,41 @@ async def test_the_graph_takes_a_partial_budget_dict_or_a_budget(budget: Any) ->
         await graph.ainvoke(
             {"problem": "q", "budget": typo}, context=RunContext(model=answers("8"))
         )
+
+
+def _anchored_model(program_prints: str, samples_say: list[str]) -> Any:
+    said = iter(samples_say)
+
+    def reply(messages: list[Any], kwargs: dict[str, Any]) -> str:
+        if "Python program" in messages[0].text:
+            return f"```python\nprint({program_prints})\n```"
+        if kwargs.get("temperature") == 0.0:
+            return "The answer is 8."
+        return f"The answer is {next(said)}."
+
+    return ScriptedChatModel(reply_fn=reply)
+
+
+@pytest.mark.parametrize(
+    ("samples_say", "expected"),
+    [(["9", "8", "8"], "9"), (["7", "8", "8"], "8")],
+)
+def test_anchored_keeps_greedy_unless_programs_and_samples_agree_on_another(
+    samples_say: list[str], expected: str
+) -> None:
+    result = ponder.solve(
+        "What is 4 + 5?", model=_anchored_model("4 + 5", samples_say), budget={"tokens": 4000},
+        select="anchored", programs=2, max_samples=4, min_samples=4, agreement=1.0,
+    )  # fmt: skip
+    kinds = [c["kind"] for c in result.candidates]
+    assert kinds == ["program", "program", "attempt", "attempt", "attempt", "attempt"]
+    programs, attempts = result.candidates[:2], result.candidates[2:]
+    assert [c["temperature"] for c in programs][0] == 0.0  # the first program greedy
+    assert attempts[0]["temperature"] == 0.0 and attempts[0]["answer"] == "8"
+    assert result.answer == expected
+    assert sum(result.votes.values()) == 6  # every candidate is tallied; only the rule differs
+
+
+def test_programs_is_a_count() -> None:
+    with pytest.raises(ConfigurationError, match="whole number >= 0"):
+        ponder.solve("q", model=_anchored_model("1", []), programs=-1)

@@ -99,3 +99,19 @@ def test_a_server_that_is_down_fails_the_run_cleanly() -> None:
     assert result.status == "failed"
     assert result.candidates == []
     assert result.error is not None and "ModelError" in result.error
+
+
+async def test_candidates_carry_the_servers_token_confidence(server_url: str) -> None:
+    """llama.cpp's server gives logprobs and top_logprobs: each candidate's confidence is
+    summarized from them, streamed or not, and a confidence vote can read it."""
+    model = from_base_url(server_url)
+    for _streamed_then_invoked in range(2):
+        result = await ponder.asolve(
+            "4 * 8 =", model=model, budget={"tokens": 3000}, max_samples=3, max_tokens=48,
+            select="confidence",
+        )  # fmt: skip
+        assert result.candidates, result.error
+        for candidate in result.candidates:
+            confidence = candidate.get("confidence")
+            assert confidence is not None, candidate
+            assert confidence["tokens"] > 0 and confidence["mean_logprob"] <= 0
