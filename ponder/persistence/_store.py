@@ -20,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -372,6 +373,7 @@ class Store:
         if self._ready:  # another caller prepared the store while this one waited
             return
         try:
+            self._check_folder()
             async with self._engine.connect() as conn:
                 version = await conn.run_sync(self._read_version)
             if version < SCHEMA_VERSION:
@@ -387,6 +389,18 @@ class Store:
         except _STORE_ERRORS as exc:
             raise self.error("be opened", exc) from exc
         self._ready = True
+
+    def _check_folder(self) -> None:
+        """Refuse a SQLite file in a folder that does not exist before aiosqlite is asked.
+
+        aiosqlite's connection thread, failing to open such a file, reports to the loop it
+        was opened from even after that loop has closed; refusing first starts no thread.
+        """
+        database = self._engine.url.database if self._sqlite else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            folder = Path(database).expanduser().parent
+            if not folder.is_dir():
+                raise FileNotFoundError(f"no folder {str(folder)!r} for the SQLite file")
 
     async def _enable_wal(self) -> None:
         """Switch the SQLite file to WAL (persistent), retrying while other writers are busy.
