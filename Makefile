@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 DEMO_PROBLEM ?= A baker makes 24 muffins and sells 15 of them. How many muffins are left?
 DEMO_ANSWER ?= 9
 
-.PHONY: demo test lint typecheck bootstrap bench clean
+.PHONY: demo test lint typecheck bootstrap bench docs clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -25,8 +25,12 @@ typecheck: bootstrap
 test: lint typecheck
 	$(BIN)/pytest
 
+# The docs site (mkdocs.yml, docs/) into site/; a warning fails the build.
+docs: bootstrap
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: bootstrap
 	$(BIN)/python benchmarks/foundation.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
