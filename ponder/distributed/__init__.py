@@ -8,7 +8,7 @@
 - `arun_durable` / `run_durable`: a run persisted under a known id that can be asked for
   again safely: started, continued from its checkpoint after a crash, or read if it ended.
 
-Nothing here imports Ray until a Ray executor is used.
+Nothing here imports Ray until a `RayExecutor` is made.
 
 Example:
     >>> from ponder.testing import ScriptedChatModel
@@ -30,6 +30,7 @@ from ponder.distributed.executor import (
     make_executor,
 )
 from ponder.distributed.many import asolve_many, solve_many
+from ponder.distributed.ray_executor import RayExecutor
 
 __all__ = (
     "Executor",
@@ -45,10 +46,3 @@ __all__ = (
     "solve_many",
 )
 
-
-def __getattr__(name: str) -> object:
-    if name == "RayExecutor":  # imported on use: it needs the `ray` extra
-        from ponder.distributed.ray_executor import RayExecutor
-
-        return RayExecutor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
