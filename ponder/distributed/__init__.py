@@ -27,8 +27,8 @@ from ponder.distributed.executor import (
     Job,
     JobWorker,
     LocalExecutor,
-    make_executor,
 )
+from ponder.distributed.factory import make_executor
 from ponder.distributed.many import asolve_many, solve_many
 from ponder.distributed.ray_executor import RayExecutor
 
@@ -45,4 +45,3 @@ __all__ = (
     "run_durable",
     "solve_many",
 )
-

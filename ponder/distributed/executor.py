@@ -13,8 +13,7 @@ progress line).
   retried (the ``ray`` extra).
 
 Example:
-    >>> executor = make_executor("local", concurrency=2)
-    >>> executor.concurrency
+    >>> LocalExecutor(concurrency=2).concurrency
     2
 """
 
@@ -36,7 +35,6 @@ __all__ = (
     "LocalExecutor",
     "OnResult",
     "gather_or_cancel",
-    "make_executor",
 )
 
 ItemT = TypeVar("ItemT")
@@ -140,37 +138,3 @@ class LocalExecutor(Executor):
 
             await gather_or_cancel([one(i, item) for i, item in enumerate(items)])
         return results
-
-
-def make_executor(
-    executor: ExecutorName | Executor,
-    *,
-    concurrency: int = 1,
-    address: str | None = None,
-    workers: int | None = None,
-) -> Executor:
-    """Return the executor named ``executor`` (an `Executor` is returned as it is).
-
-    Args:
-        executor: ``"local"`` or ``"ray"``, or an executor.
-        concurrency: Items in flight at once in each worker.
-        address: The Ray cluster's address (``ray``; a local cluster when ``None``).
-        workers: Ray workers (``ray``; one per CPU of the cluster when ``None``).
-
-    Raises:
-        ConfigurationError: An unknown name, a bad count, Ray options for the local
-            executor, or ``ray`` without the ``ray`` extra installed.
-    """
-    if isinstance(executor, Executor):
-        return executor
-    if executor == "local":
-        if address is not None or workers is not None:
-            raise ConfigurationError(
-                "--address and --workers are for the Ray executor: add --executor ray"
-            )
-        return LocalExecutor(concurrency=concurrency)
-    if executor == "ray":
-        from ponder.distributed.ray_executor import RayExecutor
-
-        return RayExecutor(address=address, workers=workers, concurrency=concurrency)
-    raise ConfigurationError(f"executor must be 'local' or 'ray', got {executor!r}")

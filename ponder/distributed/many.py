@@ -35,7 +35,8 @@ from ponder._sync import run_sync
 from ponder.api import DEFAULT_BUDGET, asolve
 from ponder.budget import Budget
 from ponder.distributed.durable import arun_durable
-from ponder.distributed.executor import Executor, ExecutorName, Job, LocalExecutor, make_executor
+from ponder.distributed.executor import Executor, ExecutorName, Job, LocalExecutor
+from ponder.distributed.factory import make_executor
 from ponder.distributed.model_source import ModelSource, build_model, model_label
 from ponder.errors import ConfigurationError
 from ponder.graphs.registry import StrategyName, make_config, strategy_spec

@@ -42,7 +42,8 @@ from typing import Any, TextIO
 
 from ponder._sync import run_sync
 from ponder.api import DEFAULT_DB
-from ponder.distributed.executor import Executor, ExecutorName, LocalExecutor, make_executor
+from ponder.distributed.executor import Executor, ExecutorName, LocalExecutor
+from ponder.distributed.factory import make_executor
 from ponder.distributed.model_source import ModelSource, build_model, model_label
 from ponder.errors import ConfigurationError
 from ponder.eval._job import BenchJob, Key, replaying, strategy_options
