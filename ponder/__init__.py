@@ -10,6 +10,7 @@ Example:
 
 from ponder.api import DEFAULT_BUDGET, asolve, solve
 from ponder.budget import Budget, Pricing, Usage
+from ponder.distributed import asolve_many, solve_many
 from ponder.errors import (
     BudgetExceeded,
     CheckpointError,
@@ -46,8 +47,10 @@ __all__ = (
     "VerifierError",
     "Verifier",
     "asolve",
+    "asolve_many",
     "build_strategy",
     "extract_number",
     "extract_short_answer",
     "solve",
+    "solve_many",
 )

@@ -20,7 +20,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference"
 
-PACKAGES = ("graphs", "nodes", "models", "verify", "persistence", "eval", "viz")
+PACKAGES = ("graphs", "nodes", "models", "verify", "persistence", "eval", "distributed", "viz")
 """Subpackages of ponder, each a page."""
 MODULES = (
     "runs", "events", "context", "budget", "state", "result", "errors", "prompts", "runner",
@@ -70,8 +70,22 @@ def module_page(name: str) -> str:
     return f"# {name}\n\n" + block(name, members=None, root_heading=False)
 
 
+def unlisted() -> list[str]:
+    """Return ponder's public top-level modules and packages that have no page."""
+    ponder = importlib.import_module("ponder")
+    names = {info.name for info in pkgutil.iter_modules(ponder.__path__)}
+    listed = {*PACKAGES, *MODULES, "api", "__main__"}
+    return sorted(n for n in names if not n.startswith("_") and n not in listed)
+
+
 def pages() -> dict[str, str]:
     """Return every reference page, by file name."""
+    missing = unlisted()
+    if missing:
+        raise SystemExit(
+            f"public modules without a reference page: {', '.join(missing)}; add them to "
+            "PACKAGES or MODULES in scripts/docs_reference.py"
+        )
     found = {"ponder.md": package_page("ponder", extra=("ponder.api",)).split("## Modules")[0]}
     api = importlib.import_module("ponder.api")
     top = set(public_names(importlib.import_module("ponder")))

@@ -7,6 +7,13 @@ configuration, so running the same bench again resumes it: problems already stor
 run again. A model that fails on one problem, or a scorer that raises, is recorded for that
 problem and the bench goes on.
 
+Where the runs go is an executor's choice (`ponder.distributed`): this process (``local``,
+``concurrency`` runs at once), or a Ray cluster (``ray``: ``workers`` actors, each loading
+the model once). On Ray every run is persisted in the shared database under an id derived
+from its problem, strategy and budget: a worker that dies leaves its runs checkpointed, and
+the retried ones continue from their checkpoints (no checkpointed model call is paid again);
+a killed driver's bench resumes as any bench does, from the results stored.
+
 Verifiers, honestly: a strategy is given a verifier only where one exists without the answer
 key. Code problems come with their tests, and every strategy may use them. On answer-labelled
 datasets no strategy gets a verifier, except ``best-of-n``, which cannot run without one: it
@@ -24,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -32,24 +38,19 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO, cast
-
-from langchain_core.language_models import BaseChatModel
+from typing import Any, TextIO
 
 from ponder._sync import run_sync
-from ponder.api import DEFAULT_DB, asolve
-from ponder.budget import Budget
+from ponder.api import DEFAULT_DB
+from ponder.distributed.executor import Executor, ExecutorName, LocalExecutor
+from ponder.distributed.factory import make_executor
+from ponder.distributed.model_source import ModelSource, build_model, model_label
 from ponder.errors import ConfigurationError
-from ponder.eval._replay import ReplayingModel
-from ponder.eval.datasets import Dataset, Problem, ScorerName, load_dataset, load_jsonl
-from ponder.eval.scorers import SCORERS, oracle_verifier, score, tests_verifier
+from ponder.eval._job import BenchJob, Key, replaying, strategy_options
+from ponder.eval.datasets import Dataset, ScorerName, load_dataset, load_jsonl
 from ponder.eval.store import BenchRecord, BenchStore, ProblemResult
-from ponder.graphs.registry import STRATEGIES, StrategyName, make_config, strategy_spec
+from ponder.graphs.registry import STRATEGIES, make_config, strategy_spec
 from ponder.models.embedded import EmbeddedChatModel
-from ponder.models.resolve import resolve_model
-from ponder.nodes.select import tally
-from ponder.result import RunResult
-from ponder.verify.verifier import Verifier
 
 __all__ = (
     "DEFAULT_BUDGETS",
@@ -76,9 +77,6 @@ STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
 }
 """Each shipped strategy's options in a bench (its spec's ``bench_options``): limits loose
 enough for the token budget to bind."""
-
-_CODE_OPTIONS: dict[str, Any] = {"prompt": "code", "prompts": ("code",), "max_tokens": 320}
-"""Options for code datasets, applied where a strategy has them."""
 
 _REMOTE_CONCURRENCY = 4
 """Problems in flight at once on a remote model, unless told otherwise."""
@@ -166,48 +164,6 @@ class Bench:
     """When it first started (Unix seconds)."""
 
 
-def strategy_options(strategy: str, scorer: ScorerName) -> dict[str, Any]:
-    """Return the options a bench runs ``strategy`` with on a dataset scored by ``scorer``."""
-    options = dict(strategy_spec(strategy).bench_options)
-    if scorer == "code":
-        known = {f.name for f in dataclasses.fields(strategy_spec(strategy).config_type)}
-        options.update({k: v for k, v in _CODE_OPTIONS.items() if k in known})
-    return options
-
-
-def _verifier(strategy: str, dataset: Dataset, problem: Problem) -> tuple[Verifier | None, str]:
-    """The verifier a strategy gets on a problem, and its label (see the module docstring)."""
-    if problem.tests is not None:
-        return tests_verifier(problem), "tests"
-    if strategy_spec(strategy).needs_verifier:
-        return oracle_verifier(problem), "oracle"
-    return None, "none"
-
-
-def _difficulty(result: RunResult) -> float | None:
-    """The adaptive strategy's difficulty estimate: the disagreement of its probe samples."""
-    probes = [c for c in result.candidates if c["kind"] == "probe"]
-    if not probes:
-        return None
-    votes = tally(probes)
-    return 1.0 - max(votes.values()) / len(probes) if votes else 1.0
-
-
-async def _pass_at_n(problem: Problem, result: RunResult, verifier: str) -> bool:
-    """Whether any candidate's answer is right (each distinct answer is scored once)."""
-    if verifier != "none" and any(c["verdict"] == "accepted" for c in result.candidates):
-        return True
-    answers = {
-        c["answer"]
-        for c in result.candidates
-        if c["answer"] is not None and (verifier == "none" or c["verdict"] != "rejected")
-    }
-    for answer in sorted(answers):
-        if await score(problem, answer):
-            return True
-    return False
-
-
 _PROGRESS_LINES = 10
 """Where the progress stream is not a terminal, about how many whole lines a bench prints."""
 
@@ -270,69 +226,6 @@ class _Progress:
         self.stream.flush()
 
 
-@dataclass(kw_only=True, slots=True)
-class _Runner:
-    bench_id: str
-    config: BenchConfig
-    dataset: Dataset
-    model: BaseChatModel
-    store: BenchStore
-    progress: _Progress
-
-    async def run(self, index: int, strategy: str, budget: int) -> None:
-        problem = self.dataset.problems[index]
-        result = await self.solve(index, problem, strategy, budget)
-        await self.store.put_result(result)
-        self.progress.add(result, new=True)
-
-    async def solve(
-        self, index: int, problem: Problem, strategy: str, budget: int
-    ) -> ProblemResult:
-        verifier, label = _verifier(strategy, self.dataset, problem)
-        charged = getattr(self.model, "charged_seconds", None)
-        base: dict[str, Any] = {
-            "bench_id": self.bench_id, "strategy": strategy, "budget": budget,
-            "problem_index": index, "problem_id": problem.id, "level": problem.level,
-            "verifier": label, "expected": problem.answer, "created_at": time.time(),
-        }  # fmt: skip
-        try:
-            run = await asolve(
-                problem.question, cast(StrategyName, strategy), budget=Budget(tokens=budget),
-                model=self.model, verifier=verifier, extractor=SCORERS[problem.scorer].extract,
-                seed=self.config.seed, **strategy_options(strategy, problem.scorer),
-            )  # fmt: skip
-        except Exception as exc:  # the bench's boundary: one problem's failure is its result
-            return ProblemResult(
-                **base, status="error", correct=False, pass_at_n=None, candidates=0,
-                answer=None, tokens=0, calls=0, wall_seconds=0.0, difficulty=None,
-                error=f"{type(exc).__name__}: {exc}"[:1000],
-            )  # fmt: skip
-        wall = run.wall_seconds
-        if isinstance(self.model, ReplayingModel) and charged is not None:
-            wall = self.model.charged_seconds - charged + run.overhead_seconds
-        errors = [run.error] if run.status == "failed" and run.error else []
-        correct: bool | None
-        try:
-            correct = await score(problem, run.answer)
-            pass_at_n: bool | None = await _pass_at_n(problem, run, label)
-        except Exception as exc:  # a scorer that raises is recorded for this problem
-            correct = pass_at_n = None
-            errors.append(f"scorer raised {type(exc).__name__}: {exc}")
-        return ProblemResult(
-            **base, status=run.status, correct=correct, pass_at_n=pass_at_n,
-            candidates=len(run.candidates), answer=run.answer, tokens=run.usage.tokens,
-            calls=run.usage.calls, wall_seconds=wall,
-            difficulty=_difficulty(run) if strategy == "adaptive" else None,
-            error="; ".join(errors)[:1000] or None,
-        )  # fmt: skip
-
-
-def _model_name(model: BaseChatModel | None, spec: str | None) -> str:
-    if model is None:
-        return spec or "smollm2"
-    return str(getattr(model, "model_name", None) or type(model).__name__)
-
-
 def _check_scorer(dataset: Dataset) -> None:
     if dataset.scorer == "math":
         from ponder.verify.math import math_equal
@@ -356,28 +249,41 @@ async def arun_bench(
     config: BenchConfig,
     *,
     db: str = DEFAULT_DB,
-    model: BaseChatModel | None = None,
+    model: ModelSource = None,
     bench_id: str | None = None,
     concurrency: int | None = None,
     replay: bool = True,
     progress: bool | TextIO = True,
+    executor: ExecutorName | Executor = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> Bench:
     """Run (or resume) a bench and return it with all its stored results.
 
     Args:
         config: What to run.
-        db: The database URL the results are kept in (the runs' database by default).
-        model: A chat model to use instead of ``config.model``.
+        db: The database URL the results are kept in (the runs' database by default). A
+            Ray job's workers all write to it: PostgreSQL, or SQLite on a one-machine cluster.
+        model: A chat model to use instead of ``config.model``, or a zero-argument function
+            returning one (built in each worker; a Ray job needs it for a model object that
+            does not pickle, such as `ponder.testing.ScriptedChatModel`).
         bench_id: The bench's id; derived from ``config`` when ``None``.
-        concurrency: Runs in flight at once. Default: one for the embedded model (its
-            llama.cpp context serves one call at a time), four for any other model.
+        concurrency: Runs in flight at once (in each worker, on Ray). Default: one for the
+            embedded model (its llama.cpp context serves one call at a time), four for any
+            other model.
         replay: For the embedded model, make each distinct call once and replay it (see
             `ponder.eval._replay`); results are the same, the bench is faster.
         progress: Show a progress line on stderr (``True``), on a given stream, or not.
+        executor: ``"local"`` (this process), ``"ray"`` (a Ray cluster: each run persisted
+            in ``db`` and continued from its checkpoint if its worker dies), or an
+            `ponder.distributed.Executor`.
+        address: The Ray cluster's address (a local cluster for the job when ``None``).
+        workers: Ray workers (one per CPU of the cluster when ``None``).
 
     Raises:
-        ConfigurationError: An unknown dataset, strategy or model, a bad line in a user's
-            file, bad options, or a stored bench of that id with another configuration.
+        ConfigurationError: An unknown dataset, strategy, model or executor, a bad line in
+            a user's file, bad options, or a stored bench of that id with another
+            configuration.
     """
     dataset = config.load()
     _check_scorer(dataset)
@@ -385,21 +291,26 @@ async def arun_bench(
         make_config(strategy_spec(strategy), strategy_options(strategy, dataset.scorer))
     if concurrency is not None and (isinstance(concurrency, bool) or concurrency < 1):
         raise ConfigurationError(f"concurrency must be a positive number, got {concurrency!r}")
-    chat_model = model if model is not None else resolve_model(config.model)
-    embedded = isinstance(chat_model, EmbeddedChatModel)
-    if embedded and replay and not isinstance(chat_model, ReplayingModel):
-        assert isinstance(chat_model, EmbeddedChatModel)
-        chat_model = ReplayingModel.wrapping(chat_model)
+    source: ModelSource = model if model is not None else config.model
+    # Built here (the embedded model loads on its first call, not now): the local executor
+    # runs it; a Ray job's workers each build their own, and this one is only looked at.
+    built = build_model(source)
+    local = executor == "local" or isinstance(executor, LocalExecutor)
+    if local:
+        source = replaying(built, replay=replay)
+    embedded = isinstance(built, EmbeddedChatModel)
     limit = 1 if embedded else (concurrency or _REMOTE_CONCURRENCY)
+    runner = make_executor(executor, concurrency=limit, address=address, workers=workers)
+    name = model_label(built) if model is not None else config.model or "smollm2"
     data = {
-        **config.to_dict(), "model_name": _model_name(model, config.model),
+        **config.to_dict(), "model_name": name,
         "scorer": dataset.scorer, "problems": len(dataset.problems),
     }  # fmt: skip
     # The same bench (configuration, model, data) gets the same id: running it again resumes.
     bench_id = (
         bench_id or hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
     )
-    keys = [
+    keys: list[Key] = [
         (index, strategy, budget)
         for index in range(len(dataset.problems))
         for strategy in config.strategies
@@ -413,18 +324,15 @@ async def arun_bench(
         meter = _Progress(bench_id, len(keys), stream)
         for result in stored:
             meter.add(result, new=False)
-        runner = _Runner(
-            bench_id=bench_id, config=config, dataset=dataset, model=chat_model, store=store,
-            progress=meter,
+        job = BenchJob(
+            bench_id=bench_id, dataset=dataset, seed=config.seed, db=db, model=source,
+            replay=replay, durable=not isinstance(runner, LocalExecutor),
         )  # fmt: skip
-        gate = asyncio.Semaphore(limit)
-
-        async def one(key: tuple[int, str, int]) -> None:
-            async with gate:
-                await runner.run(*key)
-
         try:
-            await asyncio.gather(*(one(key) for key in keys if key not in done))
+            await runner.amap(
+                job, [key for key in keys if key not in done],
+                on_result=lambda _index, result: meter.add(result, new=True),
+            )  # fmt: skip
         finally:
             meter.close()
         results = await store.results(bench_id)
@@ -437,17 +345,21 @@ def run_bench(
     config: BenchConfig,
     *,
     db: str = DEFAULT_DB,
-    model: BaseChatModel | None = None,
+    model: ModelSource = None,
     bench_id: str | None = None,
     concurrency: int | None = None,
     replay: bool = True,
     progress: bool | TextIO = True,
+    executor: ExecutorName | Executor = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> Bench:
     """Run (or resume) a bench: the sync twin of `arun_bench`, with the same arguments."""
     return run_sync(
         arun_bench(
             config, db=db, model=model, bench_id=bench_id, concurrency=concurrency,
-            replay=replay, progress=progress,
+            replay=replay, progress=progress, executor=executor, address=address,
+            workers=workers,
         ),
         name="run_bench",
     )  # fmt: skip

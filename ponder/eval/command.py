@@ -4,6 +4,9 @@
   [--seed S] [--db URL] [-o/--output DIR]``: run or resume a bench, write its report
   (markdown, JSON, plot) and print the markdown;
 - ``ponder bench --dataset FILE.jsonl --question-field q --answer-field a``: a user's data;
+- ``ponder bench ... --executor ray [--address ADDR] [--workers N]``: the runs on a Ray
+  cluster (a local one for the bench when no address is given), every worker writing to
+  ``--db`` (PostgreSQL, or SQLite on one machine); ``--concurrency`` is then per worker;
 - ``ponder bench --compare ID1 ID2 ...``: stored benches side by side;
 - ``ponder bench --list``: the stored benches.
 
@@ -66,7 +69,20 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     bench.add_argument("--id", default=None, help="the bench's id (default: from its settings)")
     bench.add_argument(
         "--concurrency", type=int, default=None,
-        help="runs at once on a remote model (default 4; the embedded model runs one)",
+        help="runs at once (per Ray worker) on a remote model (default 4; the embedded "
+        "model runs one)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--executor", choices=("local", "ray"), default="local",
+        help="where the runs go: this process, or a Ray cluster (pip install 'ponder[ray]')",
+    )  # fmt: skip
+    bench.add_argument(
+        "--address", default=None,
+        help="the Ray cluster (auto, HOST:PORT; default: a local cluster for the bench)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--workers", type=int, default=None,
+        help="Ray workers, each loading the model once (default: one per CPU)",
     )  # fmt: skip
     bench.add_argument(
         "--no-replay", action="store_true",
@@ -152,7 +168,8 @@ def bench_command(args: argparse.Namespace) -> int:
     )  # fmt: skip
     bench = run_bench(
         config, db=args.db, bench_id=args.id, concurrency=args.concurrency,
-        replay=not args.no_replay, progress=not args.quiet,
+        replay=not args.no_replay, progress=not args.quiet, executor=args.executor,
+        address=args.address, workers=args.workers,
     )  # fmt: skip
     out = args.out or f"bench/{bench.bench_id}"
     try:

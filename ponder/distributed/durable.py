@@ -1,0 +1,195 @@
+"""A durable run: started under a known id, resumed if it was interrupted, read if it ended.
+
+`arun_durable` is what a worker of a many-problem job runs for one problem. The run is
+persisted under an id the job derives from the problem (so the same job asks for the same
+ids again), and whatever happened to an earlier attempt, calling it again is safe:
+
+- no run of that id yet: it starts, checkpointed after every step;
+- the run is recorded ``running`` (its process died: a worker killed, a driver gone): it
+  continues from its last checkpoint, as `ponder.runs.aresume` continues a killed run, so no
+  model call whose result was checkpointed is made again; a lease still held by a live
+  process (or by a dead one on another machine, until it goes stale) is waited for;
+- the run ended (done, failed or paused): nothing runs; its result is read from its last
+  checkpoint.
+
+It differs from `ponder.runs.aresume` in one setting: ``pause_on_budget``. A bench run ends
+at its budget with the answer it has (as an unpersisted run does), where a run of
+`ponder.asolve` with ``db=`` pauses for a top-up; both are offered.
+
+Example:
+    >>> from ponder.testing import ScriptedChatModel
+    >>> result = run_durable(  # doctest: +SKIP
+    ...     "2 + 2?", "self-consistency", db="sqlite+aiosqlite:///runs.db", run_id="job-0",
+    ...     model=ScriptedChatModel(replies=["The answer is 4."]), max_samples=3,
+    ... )
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from ponder._sync import run_sync
+from ponder.api import DEFAULT_BUDGET
+from ponder.budget import Budget
+from ponder.errors import ConfigurationError, RunBusy
+from ponder.graphs.registry import StrategyName, StrategySpec, make_config, strategy_spec
+from ponder.persistence.leases import RENEW_SECONDS, STALE_SECONDS, hold_lease
+from ponder.result import RunResult
+from ponder.runner import result_from
+from ponder.setup import (
+    check_state,
+    check_verifier,
+    get_record,
+    make_context,
+    open_store,
+    pause_reason,
+    persisted_graph,
+    run_persisted,
+    start_run,
+    thread_config,
+)
+from ponder.verify.extract import Extractor
+from ponder.verify.verifier import Verifier
+
+__all__ = ("BUSY_WAIT_SECONDS", "arun_durable", "run_durable")
+
+BUSY_WAIT_SECONDS = STALE_SECONDS + 2 * RENEW_SECONDS
+"""How long a run whose lease is held is waited for: past it, a dead holder's lease is stale
+wherever it ran (`ponder.persistence.leases`), and a live one's makes `RunBusy` final."""
+
+
+async def arun_durable(
+    problem: str,
+    strategy: StrategyName,
+    *,
+    db: str,
+    run_id: str,
+    model: BaseChatModel,
+    budget: Budget | Mapping[str, Any] | None = None,
+    verifier: Verifier | None = None,
+    extractor: Extractor | None = None,
+    seed: int = 0,
+    call_timeout: float | None = 300.0,
+    pause_on_budget: bool = True,
+    **options: Any,
+) -> RunResult:
+    """Start, continue or read the persisted run ``run_id`` (see the module docstring).
+
+    Args:
+        problem: The question.
+        strategy: The strategy.
+        db: The shared database URL.
+        run_id: The run's id, derived from the problem by the caller's job.
+        model: The chat model.
+        budget: The limits (`ponder.DEFAULT_BUDGET` when ``None``).
+        verifier: Judges candidates.
+        extractor: Turns a candidate's text into an answer.
+        seed: Base sampling seed.
+        call_timeout: Seconds one model call may take.
+        pause_on_budget: Pause for a top-up when the budget runs out (as `ponder.asolve`
+            with ``db=`` does); ``False`` ends the run there with its answer.
+        **options: The strategy's options (plain data: they are stored with the run).
+
+    Raises:
+        ConfigurationError: Bad settings, or a run ``run_id`` of another problem or strategy.
+        RunBusy: A live process still works on the run after `BUSY_WAIT_SECONDS`.
+        CheckpointError: The run's checkpoint is damaged, or the store failed.
+    """
+    spec = strategy_spec(strategy)
+    settings = make_config(spec, options)
+    check_verifier(spec, verifier)
+    limits = (DEFAULT_BUDGET if budget is None else Budget.from_limits(budget)).to_limits()
+    try:
+        stored_options = json.loads(json.dumps(options))
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"a durable run keeps its options as plain data ({exc})") from exc
+    context = make_context(
+        model, verifier=verifier, extractor=extractor, step_scorer=None, seed=seed,
+        call_timeout=call_timeout, persisted=pause_on_budget,
+    )  # fmt: skip
+    waited_until = time.monotonic() + BUSY_WAIT_SECONDS
+    while True:
+        try:
+            async with open_store(db) as saver:
+                known = await saver.aget_run(run_id) is not None
+            if not known:
+                return await start_run(
+                    db, run_id, spec=spec, config=settings,
+                    inputs={"problem": problem, "budget": limits}, options=stored_options,
+                    context=context, model_spec=None, on_progress=None,
+                    created_at=time.time(), parent_run_id=None,
+                )  # fmt: skip
+            return await _go_on(db, run_id, problem, spec, settings, context)
+        except RunBusy:
+            if time.monotonic() > waited_until:
+                raise
+            await asyncio.sleep(1.0)
+
+
+async def _go_on(
+    db: str, run_id: str, problem: str, spec: StrategySpec, settings: Any, context: Any
+) -> RunResult:
+    """Continue a recorded run that was interrupted, or read the result of one that ended."""
+    async with open_store(db) as saver, hold_lease(saver, run_id):
+        record = await get_record(saver, run_id)
+        if record["problem"] != problem or record["strategy"] != spec.name:
+            raise ConfigurationError(
+                f"run {run_id!r} exists for another problem or strategy ({record['strategy']}); "
+                "give the job another id"
+            )
+        graph = persisted_graph(spec, settings, saver)
+        thread = thread_config(run_id, settings)
+        snapshot = await graph.aget_state(thread)
+        if record["status"] != "running":  # it ended: read it, run nothing
+            check_state(snapshot.values, f"run {run_id!r}")
+            values = dict(snapshot.values)
+            if record["status"] == "failed":
+                values["status"] = "failed"
+            reason = pause_reason(snapshot)
+            return result_from(
+                values, strategy=spec.name, wall_seconds=record["seconds"],
+                paused=reason is not None, pause_reason=reason or "budget", run_id=run_id,
+            )  # fmt: skip
+        inputs: Any = None  # go on from the last checkpoint: finished steps are not redone
+        if snapshot.values or snapshot.next:
+            latest = await saver.aget_tuple(thread)
+            check_state(
+                snapshot.values, f"run {run_id!r}", (latest and latest.pending_writes) or []
+            )
+        else:  # recorded, then killed before its first checkpoint: start it afresh
+            inputs = {"problem": record["problem"], "budget": record["budget"]}
+        return await run_persisted(
+            saver, graph, record, inputs, context=context, config=settings, on_progress=None
+        )
+
+
+def run_durable(
+    problem: str,
+    strategy: StrategyName,
+    *,
+    db: str,
+    run_id: str,
+    model: BaseChatModel,
+    budget: Budget | Mapping[str, Any] | None = None,
+    verifier: Verifier | None = None,
+    extractor: Extractor | None = None,
+    seed: int = 0,
+    call_timeout: float | None = 300.0,
+    pause_on_budget: bool = True,
+    **options: Any,
+) -> RunResult:
+    """Start, continue or read a durable run: the sync twin of `arun_durable`."""
+    return run_sync(
+        arun_durable(
+            problem, strategy, db=db, run_id=run_id, model=model, budget=budget,
+            verifier=verifier, extractor=extractor, seed=seed, call_timeout=call_timeout,
+            pause_on_budget=pause_on_budget, **options,
+        ),
+        name="run_durable",
+    )  # fmt: skip
