@@ -205,7 +205,49 @@ def report(rows: list[Row], programs: int) -> dict[str, Any]:
         1, sum(len(r["programs"]) for r in rows)
     )
     result["problems"] = {"tune": len(tune), "report": len(held)}
+    result["anchored_settings"] = settings(tune, held, programs)
     return result
+
+
+def settings(tune: list[Row], held: list[Row], programs: int) -> list[dict[str, Any]]:
+    """``anchored`` with fewer programs and samples (the first ones of each), every threshold."""
+
+    def first(row: Row, k: int, m: int) -> Row:
+        return {**row, "samples": row["samples"][:k], "programs": row["programs"][:m]}
+
+    greedy_tune = scores(tune, rules(1)["greedy"])
+    greedy_held = scores(held, rules(1)["greedy"])
+    found = []
+    for m in range(1, programs + 1):
+        for k in (0, 2, 4, 8):
+            for t in range(1, m + 1):
+                rule = rules(t)[f"anchored t={t}"]
+                on_tune = scores([first(r, k, m) for r in tune], rule)
+                on_held = scores([first(r, k, m) for r in held], rule)
+                tokens = sum(
+                    r["greedy"]["tokens"] + sum(s["tokens"] for s in r["samples"][:k])
+                    + sum(p["tokens"] for p in r["programs"][:m])
+                    for r in held
+                ) / len(held)  # fmt: skip
+                found.append({
+                    "programs": m, "samples": k, "corroboration": t,
+                    "tune_minus_greedy": (sum(on_tune) - sum(greedy_tune)) / len(tune),
+                    "report_minus_greedy": paired_interval(on_held, greedy_held),
+                    "output_tokens": tokens,
+                })  # fmt: skip
+    return found
+
+
+def print_settings(result: dict[str, Any]) -> None:
+    print("\n`anchored` by programs, samples and corroboration (report - greedy):\n")
+    print("| programs | samples | corroboration | tune - greedy | report - greedy [95% CI] | "
+          "output tokens |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for row in result["anchored_settings"]:
+        mid, low, high = row["report_minus_greedy"]
+        print(f"| {row['programs']} | {row['samples']} | {row['corroboration']} | "
+              f"{row['tune_minus_greedy'] * 100:+.1f} | {mid * 100:+.1f} [{low * 100:+.1f}, "
+              f"{high * 100:+.1f}] | {row['output_tokens']:.0f} |")  # fmt: skip
 
 
 def print_report(result: dict[str, Any]) -> None:
@@ -315,6 +357,7 @@ def main() -> None:
         result["end_to_end"] = asyncio.run(end_to_end(args.per_split))
     (RESULTS / "agreement-smollm2.json").write_text(json.dumps(result, indent=2))
     print_report(result)
+    print_settings(result)
     if "end_to_end" in result:
         print_end_to_end(result["end_to_end"])
 
