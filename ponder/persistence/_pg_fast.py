@@ -390,7 +390,9 @@ class PgFastPath:
         except asyncpg.PostgresError as exc:  # the server refused the statement: still usable
             await self._give_back(borrowed, usable=not borrowed.raw.is_closed())
             raise self._error(action, exc) from exc
-        except (asyncpg.InterfaceError, OSError) as exc:
+        except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+            # A lost connection (InternalClientError: the protocol was mid-operation when
+            # the server went away): drop it, say so; the next call borrows a fresh one.
             await self._give_back(borrowed, usable=False)
             raise self._error(action, exc) from exc
         except BaseException:
