@@ -303,3 +303,28 @@ def test_saver_urls_that_name_nothing_are_refused(capsys: pytest.CaptureFixture[
     assert "names no database" in capsys.readouterr().err
     assert main(["runs", "--db", "langgraph+sqlite:///no/such/file.db"]) == 2
     assert "no database at" in capsys.readouterr().err
+
+
+async def test_nested_strategies_of_a_run_are_not_listed_as_graph_threads() -> None:
+    saver = InMemorySaver()
+    paused = await ponder.asolve(
+        "What is 2 + 2?", "adaptive", model=seeded(), budget=ponder.Budget(calls=4), db=saver,
+        run_id="a1",
+    )  # fmt: skip
+    [record] = await runs.alist_runs(db=saver)
+    assert "namespace" not in record and record["strategy"] == "adaptive"
+    assert (record["status"], record["calls"]) == (paused.status, paused.usage.calls)
+    assert record["answer"] == paused.answer
+
+
+async def test_the_live_viewer_follows_a_run_in_another_saver() -> None:
+    from ponder.viz.serve import ViewerServer
+
+    saver = InMemorySaver()
+    await ponder.asolve("q", model=seeded(), db=saver, run_id="r1", max_samples=3)
+    async with ViewerServer("r1", db=saver) as server:
+        _, body = await server.view_json()
+    assert json.loads(body)["run"]["run_id"] == "r1"
+    with pytest.raises(ConfigurationError, match="no run 'nope'"):
+        async with ViewerServer("nope", db=saver):
+            pass
