@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.errors import ConfigurationError
+from ponder.persistence.savers import is_saver_url, sqlite_path
 from ponder.persistence.url import parse_db_url
 
 __all__ = ("add_json_flag", "existing_db", "parse_option", "print_json", "readable_db")
@@ -56,7 +57,13 @@ def print_json(data: Any) -> None:
 
 
 def _sqlite_file(db: str) -> Path | None:
-    """The file a SQLite URL names; ``None`` for PostgreSQL or a ``file:`` URI."""
+    """The file a SQLite URL names; ``None`` for PostgreSQL or a ``file:`` URI.
+
+    A ``langgraph+sqlite:///path`` URL (LangGraph's own SQLite saver) names ``path``.
+    """
+    if is_saver_url(db):
+        path = sqlite_path(db)
+        return Path(path) if path else None  # no file named: the saver says so
     url, _ = parse_db_url(db)
     if url.get_backend_name() != "sqlite" or url.query.get("uri"):
         return None
@@ -94,7 +101,7 @@ def readable_db(db: str) -> str:
         ConfigurationError: As `existing_db`.
     """
     path = _sqlite_file(existing_db(db))
-    if path is None or _writable(path):
+    if path is None or _writable(path) or is_saver_url(db):
         return db
     url, _ = parse_db_url(db)
     uri = "file:" + urllib.parse.quote(str(path.resolve()))

@@ -21,7 +21,7 @@ from ponder.graphs.registry import StrategyName, compiled, make_config, strategy
 from ponder.models.resolve import ModelSpec, resolve_model
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback, drive, result_from, traced
-from ponder.setup import DEFAULT_DB, check_verifier, make_context, start_run
+from ponder.setup import DEFAULT_DB, Db, check_verifier, make_context, start_run
 from ponder.verify.extract import Extractor
 from ponder.verify.reward import ProcessReward
 from ponder.verify.verifier import Verifier
@@ -52,7 +52,7 @@ async def asolve(
     call_timeout: float | None = 300.0,
     verifier_timeout: float = 30.0,
     on_progress: ProgressCallback | None = None,
-    db: str | None = None,
+    db: Db | None = None,
     run_id: str | None = None,
     config: RunnableConfig | None = None,
     **options: Any,
@@ -75,10 +75,15 @@ async def asolve(
         verifier_timeout: Seconds one verification may take (the candidate is then
             unverified; a verifier that never returns is abandoned, not waited for).
         on_progress: Called as candidates are drawn and judged.
-        db: A database URL (``sqlite+aiosqlite:///ponder.db``, ``postgresql+asyncpg://...``)
-            to persist the run in: it is checkpointed after every step, listed by
+        db: Where to persist the run: a database URL for ponder's own saver
+            (``sqlite+aiosqlite:///ponder.db``, ``postgresql+asyncpg://...``), a URL naming
+            one of LangGraph's savers (``langgraph+sqlite:///runs.db``,
+            ``langgraph+postgres://...``), or any LangGraph checkpoint saver object
+            (``InMemorySaver()``, an ``AsyncSqliteSaver``, ``AsyncPostgresSaver``, ...;
+            yours to close). The run is checkpointed after every step, listed by
             `ponder.runs.alist_runs`, and pauses (``status == "paused"``) instead of ending
-            when the budget runs out, to be resumed with `ponder.runs.aresume`.
+            when the budget runs out, to be resumed with `ponder.runs.aresume` (same ``db``).
+            See `ponder.stores`.
         run_id: The persisted run's id (a fresh one when ``None``).
         config: A LangChain ``RunnableConfig`` for tracing: its callbacks, tags, metadata
             and run name reach the run and every model call it makes, each call named
@@ -153,7 +158,7 @@ def solve(
     call_timeout: float | None = 300.0,
     verifier_timeout: float = 30.0,
     on_progress: ProgressCallback | None = None,
-    db: str | None = None,
+    db: Db | None = None,
     run_id: str | None = None,
     config: RunnableConfig | None = None,
     **options: Any,

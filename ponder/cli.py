@@ -21,6 +21,13 @@ Commands:
 - ``ponder models``: the embedded models.
 - ``ponder --version``: the installed version.
 
+Where runs are kept is ``--db URL``: ``ponder.db`` by default; any database URL of
+ponder's own saver (``sqlite:///runs.db``, ``postgresql://user@host/db?schema=ponder``), or a
+URL naming one of LangGraph's savers: ``langgraph+sqlite:///runs.db`` (``AsyncSqliteSaver``)
+or ``langgraph+postgres://user@host/db`` (``AsyncPostgresSaver``). ``ponder runs`` also
+lists the threads of a user's own graph in that store that have a ponder strategy inside,
+and ``ponder show`` draws them (see `ponder.stores`).
+
 Conventions, the same for every command:
 
 - ``--json`` prints the command's data as JSON on stdout (every command that prints data
@@ -218,8 +225,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _db_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
-        "--db", default=DEFAULT_DB, help=f"where runs are kept (default {DEFAULT_DB})"
-    )
+        "--db", default=DEFAULT_DB,
+        help=f"where runs are kept (default {DEFAULT_DB}); also langgraph+sqlite:///FILE or "
+        "langgraph+postgres://... for LangGraph's own savers",
+    )  # fmt: skip
 
 
 def _positive(text: str) -> int:
@@ -419,9 +428,10 @@ def _runs(args: argparse.Namespace) -> int:
     for record in records:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["created_at"]))
         answer = "-" if record["answer"] is None else record["answer"][:12]
+        graph = "  (your graph's thread)" if "namespace" in record else ""
         print(
             f"{record['run_id']:<14} {record['strategy']:<17} {record['status']:<11} "
-            f"{record['tokens']:>7} {answer:<12} {started}"
+            f"{record['tokens']:>7} {answer:<12} {started}{graph}"
         )
     return 0
 

@@ -1,8 +1,13 @@
 """Persisted runs: start, list, resume, fork and remove them.
 
-A persisted run (``ponder.solve(..., db=URL)``, and every ``ponder solve`` unless
-``--no-save``) is checkpointed after every step by `ponder.persistence.SqlCheckpointer` and
-recorded in the run registry. It can then be:
+A persisted run (``ponder.solve(..., db=...)``, and every ``ponder solve`` unless
+``--no-save``) is checkpointed after every step, and its record kept beside its
+checkpoints. ``db`` names where: a database URL for `ponder.persistence.SqlCheckpointer`
+(the default, ``ponder.db``), a URL naming one of LangGraph's savers
+(``langgraph+sqlite:///runs.db``, ``langgraph+postgres://...``), or any LangGraph saver
+object (``InMemorySaver``, ``AsyncSqliteSaver``, ``AsyncPostgresSaver``, ...); see
+`ponder.stores`. A thread of the user's own graph with a ponder strategy in it is listed,
+shown and re-scored too. A run can then be:
 
 - resumed after its budget ran out (it pauses, ``status == "paused"``) with a top-up:
   `aresume` with ``add_tokens=...``; the strategy goes on from the step it could not afford,
@@ -15,10 +20,11 @@ recorded in the run registry. It can then be:
 - re-scored (`arescore`): the answer another selection rule would give over the candidates
   it stored, their confidences included, without calling the model again.
 
-One process at a time works on a run: starting, resuming or forking into a run takes its
-lease (`ponder.persistence.leases`), and a second process is refused with
-`ponder.errors.RunBusy` before it reads or spends anything. A run whose process died shows as
-``interrupted`` in `alist_runs`, and resuming it takes the dead process's lease over.
+In a `ponder.persistence.SqlCheckpointer`, one process at a time works on a run: starting,
+resuming or forking into a run takes its lease (`ponder.persistence.leases`), and a second
+process is refused with `ponder.errors.RunBusy` before it reads or spends anything. A run
+whose process died shows as ``interrupted`` in `alist_runs`, and resuming it takes the dead
+process's lease over. Other savers have no leases (see `ponder.stores`).
 
 A resumed or forked run is set up as the run started: its record keeps the model spec, the
 verifier, the answer extractor, the step scorer and the timeouts (`ponder.setup` builds and
@@ -45,13 +51,14 @@ from ponder.models.resolve import ModelSpec
 from ponder.nodes import TopUp
 from ponder.nodes.select import ConfidenceVote, SelectMethod, choose
 from ponder.nodes.vote import ConfidenceMeasure
-from ponder.persistence.leases import hold_lease, is_dead
+from ponder.persistence.leases import is_dead
 from ponder.persistence.runs import RunRecord
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback, traced
 from ponder.setup import (
     DEFAULT_DB,
     STORED,
+    Db,
     Stored,
     check_state,
     get_record,
@@ -161,7 +168,7 @@ def top_up(
 async def aresume(
     run_id: str,
     *,
-    db: str = DEFAULT_DB,
+    db: Db = DEFAULT_DB,
     add_tokens: int | None = None,
     add_calls: int | None = None,
     add_seconds: float | None = None,
@@ -186,7 +193,8 @@ async def aresume(
 
     Args:
         run_id: The run.
-        db: Its database URL.
+        db: Where it is kept: a database URL, a LangGraph saver URL or a saver object
+            (see `ponder.stores`).
         add_tokens: Tokens to add to a paused run's budget (likewise ``add_calls``,
             ``add_seconds``, ``add_cost``).
         add_calls: Model calls to add.
@@ -214,8 +222,9 @@ async def aresume(
         CheckpointError: The run's record or its checkpoint is damaged, or the store failed
             while the run went on (the run is then recorded ``failed``: fork it).
     """
-    async with open_store(db) as saver, hold_lease(saver, run_id):
-        record = await get_record(saver, run_id)
+    async with open_store(db) as store, store.lease(run_id):
+        saver = store.saver
+        record = await get_record(store, run_id, to="resume")
         traced({}, config, strategy=record["strategy"], run_id=run_id)  # refuse it before
         spec = strategy_spec(record["strategy"])
         settings = make_config(spec, record["options"])
@@ -272,9 +281,9 @@ async def aresume(
         record["status"] = "running"
         record["verifier"] = verifier_record(context.verifier)
         record["settings"] = run_settings(context)
-        await saver.aput_run(record)
+        await store.aput_run(record)
         return await run_persisted(
-            saver, graph, record, inputs, context=context, config=settings,
+            store, graph, record, inputs, context=context, config=settings,
             on_progress=on_progress, trace=config,
         )  # fmt: skip
 
@@ -284,7 +293,7 @@ async def afork(
     *,
     at: str | None = None,
     strategy: str | None = None,
-    db: str = DEFAULT_DB,
+    db: Db = DEFAULT_DB,
     new_run_id: str | None = None,
     add_tokens: int | None = None,
     model: ModelSpec = None,
@@ -306,7 +315,7 @@ async def afork(
         run_id: The run to fork.
         at: The checkpoint id (see `alist_checkpoints`); the latest when ``None``.
         strategy: The new run's strategy (the same when ``None``).
-        db: The database URL.
+        db: Where the run is kept (see `ponder.stores`); the new run is kept there too.
         new_run_id: The new run's id (a fresh one when ``None``).
         add_tokens: Tokens to add to the budget the run had at that checkpoint.
         model: The model (the run's stored spec when ``None``).
@@ -327,11 +336,11 @@ async def afork(
             verifier, extractor or step scorer given as code that is not given again.
         CheckpointError: The run's record or the checkpoint is damaged.
     """
-    async with open_store(db) as saver:
-        record = await get_record(saver, run_id)
+    async with open_store(db) as store:
+        record = await get_record(store, run_id, to="fork")
         old_spec = strategy_spec(record["strategy"])
         old_config = make_config(old_spec, record["options"])
-        source = await persisted_graph(old_spec, old_config, saver).aget_state(
+        source = await persisted_graph(old_spec, old_config, store.saver).aget_state(
             thread_config(run_id, old_config, at)
         )
         if not source.values:
@@ -362,34 +371,39 @@ async def afork(
     )  # fmt: skip
 
 
-async def alist_runs(*, db: str = DEFAULT_DB, limit: int | None = None) -> list[RunRecord]:
-    """Return the runs in ``db``, newest first.
+async def alist_runs(*, db: Db = DEFAULT_DB, limit: int | None = None) -> list[RunRecord]:
+    """Return the runs in ``db``, newest first, threads of users' graphs with a strategy too.
 
-    A run recorded as ``running`` whose process is gone (no live lease) is listed as
-    ``interrupted``: resume it to go on.
+    A thread of a user's own graph has its strategy's checkpoint namespace under
+    ``namespace`` (see `ponder.stores`). In a `ponder.persistence.SqlCheckpointer`, a run
+    recorded as ``running`` whose process is gone (no live lease) is listed as
+    ``interrupted``: resume it to go on (other savers have no leases: such a run is listed
+    as ``running``).
     """
-    async with open_store(db) as saver:
-        records = await saver.alist_runs(limit=limit)
+    async with open_store(db) as store:
+        records = await store.alist_runs(limit=limit)
         running = [r["run_id"] for r in records if r["status"] == "running"]
-        held = await saver.aget_leases(running) if running else {}
+        held = await store.aget_leases(running) if running and store.has_leases else None
     for record in records:
+        if held is None or "namespace" in record:
+            continue
         lease = held.get(record["run_id"])
         if record["status"] == "running" and (lease is None or is_dead(lease)):
             record["status"] = "interrupted"
     return records
 
 
-async def alist_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[CheckpointInfo]:
+async def alist_checkpoints(run_id: str, *, db: Db = DEFAULT_DB) -> list[CheckpointInfo]:
     """Return a run's checkpoints (its top-level graph's), newest first.
 
     Raises:
         ConfigurationError: There is no such run.
         CheckpointError: Its record or a checkpoint is damaged.
     """
-    async with open_store(db) as saver:
-        await get_record(saver, run_id)
+    async with open_store(db) as store:
+        record = await get_record(store, run_id)
         found: list[CheckpointInfo] = []
-        async for item in saver.alist({"configurable": {"thread_id": run_id, "checkpoint_ns": ""}}):
+        async for item in store.saver.alist(store.strategy_config(record)):
             channels = item.checkpoint["channel_values"]
             check_state(channels, f"run {run_id!r}")
             ledger = cast(list[dict[str, Any]], channels.get("ledger", []))
@@ -407,7 +421,7 @@ async def alist_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[Checkp
 async def arescore(
     run_id: str,
     *,
-    db: str = DEFAULT_DB,
+    db: Db = DEFAULT_DB,
     select: SelectMethod = "majority",
     measure: ConfidenceMeasure = "mean_logprob",
     keep: float = 0.5,
@@ -441,9 +455,9 @@ async def arescore(
         if not math.isfinite(value) or value <= 0 or (name == "keep" and value > 1):
             bound = "in (0, 1]" if name == "keep" else "positive"
             raise ConfigurationError(f"{name} must be {bound}, got {value!r}")
-    async with open_store(db) as saver:
-        await get_record(saver, run_id)
-        saved = await saver.aget_tuple({"configurable": {"thread_id": run_id}})
+    async with open_store(db) as store:
+        record = await get_record(store, run_id)
+        saved = await store.saver.aget_tuple(store.strategy_config(record))
     channels = saved.checkpoint["channel_values"] if saved is not None else {}
     check_state(channels, f"run {run_id!r}")
     candidates = cast(list[Any], channels.get("candidates", []))
@@ -456,21 +470,27 @@ async def arescore(
     )  # fmt: skip
 
 
-async def aremove_run(run_id: str, *, db: str = DEFAULT_DB) -> None:
+async def aremove_run(run_id: str, *, db: Db = DEFAULT_DB) -> None:
     """Delete a run: its record and every checkpoint.
 
     Raises:
         ConfigurationError: There is no such run.
     """
-    async with open_store(db) as saver:
-        if not await saver.adelete_run(run_id):
+    async with open_store(db) as store:
+        record = await store.aget_run(run_id)
+        if record is not None and "namespace" in record:
+            raise ConfigurationError(
+                f"{run_id!r} is a thread of your own graph, not a run ponder started: delete "
+                "it with your saver (saver.delete_thread(thread_id))"
+            )
+        if record is None or not await store.adelete_run(run_id):
             raise ConfigurationError(f"no run {run_id!r} here; `ponder runs` lists the runs")
 
 
 def resume(
     run_id: str,
     *,
-    db: str = DEFAULT_DB,
+    db: Db = DEFAULT_DB,
     add_tokens: int | None = None,
     add_calls: int | None = None,
     add_seconds: float | None = None,
@@ -513,7 +533,7 @@ def fork(
     *,
     at: str | None = None,
     strategy: str | None = None,
-    db: str = DEFAULT_DB,
+    db: Db = DEFAULT_DB,
     new_run_id: str | None = None,
     add_tokens: int | None = None,
     model: ModelSpec = None,
@@ -549,12 +569,12 @@ def fork(
     )
 
 
-def list_runs(*, db: str = DEFAULT_DB, limit: int | None = None) -> list[RunRecord]:
+def list_runs(*, db: Db = DEFAULT_DB, limit: int | None = None) -> list[RunRecord]:
     """Sync twin of `alist_runs`."""
     return run_sync(alist_runs(db=db, limit=limit), name="list_runs")
 
 
-def list_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[CheckpointInfo]:
+def list_checkpoints(run_id: str, *, db: Db = DEFAULT_DB) -> list[CheckpointInfo]:
     """Sync twin of `alist_checkpoints`."""
     return run_sync(alist_checkpoints(run_id, db=db), name="list_checkpoints")
 
@@ -562,7 +582,7 @@ def list_checkpoints(run_id: str, *, db: str = DEFAULT_DB) -> list[CheckpointInf
 def rescore(
     run_id: str,
     *,
-    db: str = DEFAULT_DB,
+    db: Db = DEFAULT_DB,
     select: SelectMethod = "majority",
     measure: ConfidenceMeasure = "mean_logprob",
     keep: float = 0.5,
@@ -575,6 +595,6 @@ def rescore(
     )
 
 
-def remove_run(run_id: str, *, db: str = DEFAULT_DB) -> None:
+def remove_run(run_id: str, *, db: Db = DEFAULT_DB) -> None:
     """Sync twin of `aremove_run`."""
     run_sync(aremove_run(run_id, db=db), name="remove_run")

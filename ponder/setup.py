@@ -7,8 +7,9 @@
   or fork it: the stored settings, except those the caller passes again. What was given as
   code (a model object, a verifier, extractor or step scorer of the caller's) is not stored:
   without it again, the resume is refused with a message saying ``pass it again: ...``.
-- `open_store` opens the run store at a database URL; `start_run` records a new persisted
-  run and runs it; `run_persisted` runs a recorded one (new, resumed or forked) to its end or
+- `open_store` opens the run store ``db`` names (a database URL, a LangGraph saver URL or
+  a saver object: see `ponder.stores`); `start_run` records a new persisted run and runs
+  it; `run_persisted` runs a recorded one (new, resumed or forked) to its end or
   its next pause, keeping its record current.
 - `check_state` refuses checkpoint values that are not of the types ponder writes (a damaged
   or tampered checkpoint), before a resume, a fork or the viewer uses them.
@@ -44,12 +45,11 @@ from ponder.context import RunContext
 from ponder.errors import CheckpointError, ConfigurationError, PonderError
 from ponder.graphs.registry import StrategySpec, compiled
 from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
-from ponder.persistence.leases import hold_lease
-from ponder.persistence.runs import RunRecord, RunSettings
-from ponder.persistence.sqlalchemy import SqlCheckpointer
+from ponder.persistence.runs import RunRecord, RunSettings, run_marks
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback, drive, result_from, traced
 from ponder.state import RunState, StopReason
+from ponder.stores import Db, RunStore, open_store
 from ponder.verify.extract import Extractor, extract_number
 from ponder.verify.record import (
     extractor_from_record,
@@ -66,6 +66,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = (
     "DEFAULT_DB",
+    "Db",
     "STORED",
     "Stored",
     "check_state",
@@ -357,32 +358,33 @@ def _model_label(context: RunContext) -> str | None:
     return f"object:{type(context.model).__name__}"
 
 
-def open_store(db: str) -> SqlCheckpointer:
-    """Open the run store at ``db``; a ``?schema=NAME`` query picks a PostgreSQL schema.
-
-    Raises:
-        ConfigurationError: The URL is not usable (see `ponder.persistence.parse_db_url`).
-
-    Example:
-        >>> saver = open_store("postgresql+asyncpg://postgres@127.0.0.1/test?schema=ponder")
-        >>> saver.close()
-    """
-    return SqlCheckpointer.from_url(db)
-
-
-async def get_record(saver: SqlCheckpointer, run_id: str) -> RunRecord:
+async def get_record(store: RunStore, run_id: str, *, to: str | None = None) -> RunRecord:
     """Return run ``run_id``'s record.
 
+    Args:
+        store: The run store.
+        run_id: The run.
+        to: What the caller is to do with it (``"resume"``, ``"fork"``): a thread made by a
+            user's own graph is then refused, as ponder cannot run that graph.
+
     Raises:
-        ConfigurationError: There is no such run.
+        ConfigurationError: There is no such run, or it is a user's graph thread and ``to``
+            is given.
     """
-    record = await saver.aget_run(run_id)
+    record = await store.aget_run(run_id)
     if record is None:
         raise ConfigurationError(f"no run {run_id!r} here; `ponder runs` lists the runs")
+    if to is not None and "namespace" in record:
+        raise ConfigurationError(
+            f"{run_id!r} is a thread of your own graph (its {record['strategy']} strategy "
+            f"runs at namespace {record['namespace']!r}), not a run ponder started: ponder can "
+            f"list, show and rescore it, and your graph can {to} it "
+            "(graph.invoke(Command(resume=...), {'configurable': {'thread_id': ...}}))"
+        )
     return record
 
 
-def persisted_graph(spec: StrategySpec, config: Any, saver: SqlCheckpointer) -> Any:
+def persisted_graph(spec: StrategySpec, config: Any, saver: Any) -> Any:
     """The strategy's graph, compiled to checkpoint into ``saver``."""
     return compiled(spec.name, config).builder.compile(checkpointer=saver, name=spec.name)
 
@@ -394,12 +396,17 @@ def thread_config(
     *,
     trace: RunnableConfig | None = None,
     strategy: str | None = None,
+    record: RunRecord | None = None,
 ) -> RunnableConfig:
     """The LangGraph config of run ``run_id`` (at ``checkpoint_id``, else its latest).
 
-    With ``strategy``, the user's tracing config ``trace`` is merged in (`ponder.runner.traced`).
+    With ``strategy``, the user's tracing config ``trace`` is merged in (`ponder.runner.traced`);
+    with ``record``, each checkpoint written carries it in its metadata
+    (`ponder.persistence.runs.run_marks`).
     """
     configurable: dict[str, Any] = {"thread_id": run_id}
+    if record is not None:
+        configurable.update(run_marks(record))
     if checkpoint_id is not None:
         configurable["checkpoint_id"] = checkpoint_id
     thread: RunnableConfig = {
@@ -425,7 +432,7 @@ def pause_reason(snapshot: Any) -> StopReason | None:
 
 
 async def run_persisted(
-    saver: SqlCheckpointer,
+    store: RunStore,
     graph: Any,
     record: RunRecord,
     inputs: Any,
@@ -440,7 +447,10 @@ async def run_persisted(
     The record is kept current as model calls are made, and holds the run's status, answer
     and spend when it ends or pauses. ``trace`` is the user's tracing config.
     """
-    thread = thread_config(record["run_id"], config, trace=trace, strategy=record["strategy"])
+    record["updated_at"] = time.time()  # the session starts: its checkpoints carry the record
+    thread = thread_config(
+        record["run_id"], config, trace=trace, strategy=record["strategy"], record=record
+    )
     before = record["seconds"]
     spent = {"ledger": -1}
 
@@ -452,15 +462,15 @@ async def run_persisted(
             record["calls"] = len(ledger)
             record["seconds"] = before + context.elapsed()
             record["updated_at"] = time.time()
-            await saver.aput_run(record)
+            await store.aput_run(record)
 
     try:
         return await _run_to_end(
-            saver, graph, record, inputs, thread, context=context, on_progress=on_progress,
+            store, graph, record, inputs, thread, context=context, on_progress=on_progress,
             on_step=on_step,
         )  # fmt: skip
     except Exception as exc:  # the store (or LangGraph) failed: end the run failed, forkable
-        await _record_failure(saver, record, exc, seconds=before + context.elapsed())
+        await _record_failure(store, record, exc, seconds=before + context.elapsed())
         if isinstance(exc, PonderError):
             raise
         raise CheckpointError(
@@ -471,7 +481,7 @@ async def run_persisted(
 
 
 async def _run_to_end(
-    saver: SqlCheckpointer,
+    store: RunStore,
     graph: Any,
     record: RunRecord,
     inputs: Any,
@@ -506,12 +516,12 @@ async def _run_to_end(
     record["seconds"] = result.wall_seconds
     record["budget"] = snapshot.values.get("budget", record["budget"])
     record["updated_at"] = time.time()
-    await saver.aput_run(record)
+    await store.aput_run(record)
     return result
 
 
 async def _record_failure(
-    saver: SqlCheckpointer, record: RunRecord, exc: Exception, *, seconds: float
+    store: RunStore, record: RunRecord, exc: Exception, *, seconds: float
 ) -> None:
     """Record ``record``'s run as failed after ``exc``, as far as the store still allows."""
     if record["status"] == "failed":
@@ -519,7 +529,7 @@ async def _record_failure(
     record["status"], record["stop_reason"] = "failed", "error"
     record["seconds"], record["updated_at"] = seconds, time.time()
     try:
-        await saver.aput_run(record)
+        await store.aput_run(record)
     except Exception as again:  # noqa: BLE001 - the store itself is failing: say so, go on
         logger.warning(
             "run %r failed (%s) and could not be recorded as failed: %s",
@@ -528,7 +538,7 @@ async def _record_failure(
 
 
 async def start_run(
-    db: str,
+    db: Db,
     run_id: str,
     *,
     spec: StrategySpec,
@@ -547,10 +557,14 @@ async def start_run(
     Used by `ponder.asolve` (``db=...``) and `ponder.runs.afork`.
 
     Raises:
-        ConfigurationError: ``db`` is not usable, or a run ``run_id`` exists already.
+        ConfigurationError: ``db`` is not usable, or a run (or a thread) ``run_id`` exists
+            already.
     """
-    async with open_store(db) as saver, hold_lease(saver, run_id):
-        if await saver.aget_run(run_id) is not None:
+    async with open_store(db) as store, store.lease(run_id):
+        taken = await store.aget_run(run_id) is not None or (
+            await store.saver.aget_tuple({"configurable": {"thread_id": run_id}}) is not None
+        )
+        if taken:
             raise ConfigurationError(f"run {run_id!r} exists already: resume it or pick another id")
         record = RunRecord(
             run_id=run_id, strategy=spec.name, problem=inputs["problem"], options=options,
@@ -560,8 +574,8 @@ async def start_run(
             answer=None, tokens=0, calls=0, seconds=0.0, parent_run_id=parent_run_id,
             created_at=created_at, updated_at=created_at,
         )  # fmt: skip
-        await saver.aput_run(record)
+        await store.aput_run(record)
         return await run_persisted(
-            saver, persisted_graph(spec, config, saver), record, inputs,
+            store, persisted_graph(spec, config, store.saver), record, inputs,
             context=context, config=config, on_progress=on_progress, trace=trace,
         )  # fmt: skip

@@ -23,7 +23,8 @@ REFERENCE = ROOT / "docs" / "reference"
 PACKAGES = ("graphs", "nodes", "models", "verify", "persistence", "eval", "distributed", "viz")
 """Subpackages of ponder, each a page."""
 MODULES = (
-    "runs", "events", "context", "budget", "state", "result", "errors", "prompts", "runner",
+    "runs", "stores", "events", "context", "budget", "state", "result", "errors", "prompts",
+    "runner",
     "setup", "testing", "cli",
 )  # fmt: skip
 """Top-level modules of ponder with a page of their own (``ponder.api`` is on ponder's)."""

@@ -75,12 +75,12 @@ def digest(text: str) -> str:
 async def checkpointed_texts(db: str, run_id: str, strategy: str) -> tuple[list[str], str]:
     """Every candidate text (and critique) the run's latest checkpoint holds, in order."""
     spec = strategy_spec(strategy)
-    async with open_store(db) as saver:
-        record = await saver.aget_run(run_id)
+    async with open_store(db) as store:
+        record = await store.aget_run(run_id)
         if record is None:
             return [], "missing"
         config = make_config(spec, record["options"])
-        state = await persisted_graph(spec, config, saver).aget_state(
+        state = await persisted_graph(spec, config, store.saver).aget_state(
             {"configurable": {"thread_id": run_id}}
         )
     texts: list[str] = []

@@ -20,9 +20,8 @@ import pytest
 
 from ponder import runs
 from ponder.errors import RunBusy
-from ponder.persistence import leases
+from ponder.persistence import SqlCheckpointer, leases
 from ponder.persistence.leases import LeaseOwner, hold_lease
-from ponder.setup import open_store
 
 WORKER = Path(__file__).with_name("lease_worker.py")
 
@@ -95,7 +94,7 @@ def test_a_killed_run_is_interrupted_and_its_lease_taken_over(db: str, tmp_path:
 
 
 async def test_a_live_lease_refuses_and_a_stale_one_is_taken_over(db: str) -> None:
-    async with open_store(db) as saver:
+    async with SqlCheckpointer.from_url(db) as saver:
         other = LeaseOwner(id="elsewhere:1:x", host="elsewhere", pid=1)
         assert await saver.atake_lease("r", other, now=time.time()) is None
         with pytest.raises(RunBusy, match="process 1 on elsewhere") as refused:
@@ -121,7 +120,7 @@ async def test_a_lease_taken_over_stops_its_old_holder(
     import asyncio
 
     monkeypatch.setattr(leases, "RENEW_SECONDS", 0.05)
-    async with open_store(db) as saver:
+    async with SqlCheckpointer.from_url(db) as saver:
         with pytest.raises(RunBusy, match="taken over by another process"):
             async with hold_lease(saver, "r") as owner:
                 [held] = (await saver.aget_leases(["r"])).values()

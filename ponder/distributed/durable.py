@@ -39,7 +39,7 @@ from ponder.api import DEFAULT_BUDGET
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError, RunBusy
 from ponder.graphs.registry import StrategyName, StrategySpec, make_config, strategy_spec
-from ponder.persistence.leases import RENEW_SECONDS, STALE_SECONDS, hold_lease
+from ponder.persistence.leases import RENEW_SECONDS, STALE_SECONDS
 from ponder.result import RunResult
 from ponder.runner import result_from
 from ponder.setup import (
@@ -136,8 +136,9 @@ async def _go_on(
     db: str, run_id: str, problem: str, spec: StrategySpec, settings: Any, context: Any
 ) -> RunResult:
     """Continue a recorded run that was interrupted, or read the result of one that ended."""
-    async with open_store(db) as saver, hold_lease(saver, run_id):
-        record = await get_record(saver, run_id)
+    async with open_store(db) as store, store.lease(run_id):
+        saver = store.saver
+        record = await get_record(store, run_id)
         if record["problem"] != problem or record["strategy"] != spec.name:
             raise ConfigurationError(
                 f"run {run_id!r} exists for another problem or strategy ({record['strategy']}); "
@@ -165,7 +166,7 @@ async def _go_on(
         else:  # recorded, then killed before its first checkpoint: start it afresh
             inputs = {"problem": record["problem"], "budget": record["budget"]}
         return await run_persisted(
-            saver, graph, record, inputs, context=context, config=settings, on_progress=None
+            store, graph, record, inputs, context=context, config=settings, on_progress=None
         )
 
 

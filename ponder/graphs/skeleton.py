@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import merge_configs
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -38,6 +39,7 @@ from ponder.context import RunContext, context_of, usage_of
 from ponder.events import WRITER_KEY, PonderEvent, emit, emitting, forwarding
 from ponder.graphs.config import StrategyConfig
 from ponder.nodes import ConfidenceVote, SelectMethod, pause, prepare, select_node
+from ponder.persistence.runs import strategy_marks
 from ponder.state import RunInput, RunOutput, RunState, StopReason
 
 __all__ = (
@@ -237,9 +239,12 @@ class Skeleton:
         """Compile the strategy's graph under its name, with ``checkpointer`` when given.
 
         The graph hands its caller's stream writer down to its nodes, so that its progress
-        events reach the outermost stream when it runs nested (`ponder.events.forwarding`).
+        events reach the outermost stream when it runs nested (`ponder.events.forwarding`),
+        and marks its checkpoints as a ponder strategy's (`ponder.persistence.runs.strategy_marks`),
+        so that `ponder runs` and `ponder show` find it inside a user's own graph.
         """
         graph = self.graph.compile(checkpointer=checkpointer, name=self.name)
+        graph.config = merge_configs(graph.config, {"configurable": strategy_marks(self.name)})
         forwarding(graph)
         return graph
 

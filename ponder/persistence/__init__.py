@@ -1,4 +1,7 @@
-"""Checkpoint persistence: the strict serializer and ponder's SQL checkpointer.
+"""Checkpoint persistence: the strict serializer, ponder's SQL checkpointer, LangGraph's savers.
+
+LangGraph's own savers are named by URL in `ponder.persistence.savers`; runs in any saver
+are `ponder.stores`'.
 
 Example:
     >>> from ponder.persistence import SqlCheckpointer
@@ -7,6 +10,7 @@ Example:
 """
 
 from ponder.persistence.runs import RunRecord, RunSettings, RunStatus
+from ponder.persistence.savers import SAVER_SCHEMES, SyncSaver, open_saver
 from ponder.persistence.schema import SCHEMA_VERSION
 from ponder.persistence.serde import ALLOWED_TYPE_TAGS, StrictSerializer
 from ponder.persistence.sqlalchemy import PRUNE_STRATEGIES, SqlCheckpointer
@@ -18,8 +22,11 @@ __all__ = (
     "RunRecord",
     "RunSettings",
     "RunStatus",
+    "SAVER_SCHEMES",
     "SCHEMA_VERSION",
     "SqlCheckpointer",
     "StrictSerializer",
+    "SyncSaver",
+    "open_saver",
     "parse_db_url",
 )

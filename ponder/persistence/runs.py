@@ -1,19 +1,52 @@
 """The run registry's record: what ponder remembers about each persisted run.
 
-A run is one LangGraph thread (``thread_id == run_id``) plus one row in ``ponder_runs``
-holding what is needed to list it and to resume it: the strategy and its options, the
-problem, the model spec, how it is verified, the settings its context was built with, its
-budget, and its latest status and spend.
+A run is one LangGraph thread (``thread_id == run_id``) plus its record, what is needed to
+list it and to resume it: the strategy and its options, the problem, the model spec, how it
+is verified, the settings its context was built with, its budget, and its latest status and
+spend. The record is kept in two places (see `ponder.stores`):
+
+- in the metadata of every checkpoint of the run, which any LangGraph saver carries: the
+  run's config holds the record as JSON under `RECORD_KEY` and the mark `MARK` =
+  ``"run"`` in ``configurable``, and LangGraph copies string values from there into each
+  checkpoint's metadata (``langgraph.checkpoint.base.get_checkpoint_metadata``);
+- in `ponder.persistence.SqlCheckpointer`, also as one row of ``ponder_runs``, the fast path
+  for listing, kept current as the run spends.
+
+A strategy compiled by `ponder.build_strategy` carries `strategy_marks` in its own config
+(`MARK` = ``"strategy"`` and its name under `STRATEGY_KEY`), so that its checkpoints in a
+user's own graph are found too: `ponder runs` lists such a thread, and `ponder show` draws
+the strategy's part of it.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, TypedDict
+
+from typing_extensions import NotRequired
 
 from ponder.budget import BudgetLimits
 from ponder.state import StopReason
 
-__all__ = ("RunRecord", "RunSettings", "RunStatus")
+__all__ = (
+    "MARK",
+    "RECORD_KEY",
+    "STRATEGY_KEY",
+    "RunRecord",
+    "RunSettings",
+    "RunStatus",
+    "run_marks",
+    "strategy_marks",
+)
+
+MARK = "ponder"
+"""The configurable (and so checkpoint metadata) key marking ponder's checkpoints: ``"run"``
+for those of a run ponder started, ``"strategy"`` for those of a strategy nested in a
+user's own graph."""
+RECORD_KEY = "ponder_run"
+"""The configurable (and checkpoint metadata) key holding a run's record, as JSON."""
+STRATEGY_KEY = "ponder_strategy"
+"""The checkpoint metadata key naming the strategy."""
 
 RunStatus = Literal["running", "paused", "done", "failed", "interrupted"]
 """Where a persisted run stands: a `ponder.state.Status`, or ``interrupted``.
@@ -90,3 +123,28 @@ class RunRecord(TypedDict):
     """When the run started (Unix time)."""
     updated_at: float
     """When the record last changed (Unix time)."""
+    namespace: NotRequired[str]
+    """Only for a thread made by a user's own graph, which ponder did not start (it has no
+    stored record): the checkpoint namespace of the ponder strategy inside it (its latest
+    one). Such a run can be listed, shown and re-scored, not resumed or forked by ponder."""
+
+
+def run_marks(record: RunRecord) -> dict[str, str]:
+    """The ``configurable`` values that put ``record`` in each checkpoint's metadata.
+
+    Example:
+        >>> marks = run_marks({"run_id": "r1"})  # type: ignore[typeddict-item]
+        >>> marks["ponder"], json.loads(marks["ponder_run"])["run_id"]
+        ('run', 'r1')
+    """
+    return {MARK: "run", RECORD_KEY: json.dumps(record, ensure_ascii=False)}
+
+
+def strategy_marks(strategy: str) -> dict[str, str]:
+    """The ``configurable`` values a compiled strategy carries, to be found in a user's graph.
+
+    Example:
+        >>> strategy_marks("self-consistency")
+        {'ponder': 'strategy', 'ponder_strategy': 'self-consistency'}
+    """
+    return {MARK: "strategy", STRATEGY_KEY: strategy}

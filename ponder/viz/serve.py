@@ -15,6 +15,7 @@ rebinding. Only ``GET`` and ``HEAD`` are served.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 from collections.abc import Callable
@@ -27,8 +28,8 @@ from langchain_core.runnables import RunnableConfig
 from ponder._sync import run_sync
 from ponder.api import DEFAULT_DB
 from ponder.errors import ConfigurationError
-from ponder.persistence.sqlalchemy import SqlCheckpointer
 from ponder.setup import check_state
+from ponder.stores import Db, RunStore
 from ponder.viz.html import render_html
 from ponder.viz.viewer import RunView, build_view
 
@@ -98,7 +99,7 @@ class ViewerServer:
         self,
         run_id: str,
         *,
-        db: str = DEFAULT_DB,
+        db: Db = DEFAULT_DB,
         host: str = "127.0.0.1",
         port: int = 0,
         poll_ms: int = 1000,
@@ -108,14 +109,15 @@ class ViewerServer:
         self.run_id = run_id
         """The run shown."""
         self.db = db
-        """Its database URL."""
+        """Where it is kept: a database URL, a LangGraph saver URL or a saver object."""
         self.host = check_loopback(host)
         """The loopback address bound."""
         self.port = port
         """The port bound (the one the system chose, once started with port 0)."""
         self.poll_ms = poll_ms
         """Milliseconds between the page's polls."""
-        self._saver: SqlCheckpointer | None = None
+        self._store: RunStore | None = None
+        self._opened = contextlib.AsyncExitStack()
         self._server: asyncio.Server | None = None
         self._cached: tuple[str, bytes] | None = None
         self._lock = asyncio.Lock()
@@ -129,9 +131,9 @@ class ViewerServer:
     async def __aenter__(self) -> ViewerServer:
         from ponder.runs import open_store
 
-        self._saver = open_store(self.db)
         try:
-            if await self._saver.aget_run(self.run_id) is None:
+            self._store = await self._opened.enter_async_context(open_store(self.db))
+            if await self._store.aget_run(self.run_id) is None:
                 raise ConfigurationError(
                     f"no run {self.run_id!r} here; `ponder runs` lists the runs"
                 )
@@ -145,7 +147,8 @@ class ViewerServer:
                     "pick another port (--port 0 takes any free one)"
                 ) from exc
         except BaseException:
-            await self._saver.aclose()
+            self._store = None
+            await self._opened.aclose()
             raise
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self
@@ -164,9 +167,9 @@ class ViewerServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        if self._saver is not None:
-            await self._saver.aclose()
-            self._saver = None
+        if self._store is not None:
+            self._store = None
+            await self._opened.aclose()
 
     async def serve_forever(self) -> None:
         """Serve until cancelled."""
@@ -176,18 +179,18 @@ class ViewerServer:
 
     async def view_json(self) -> tuple[str, bytes]:
         """Return the run's view as JSON and its tag, rebuilt only when the run changed."""
-        saver = self._saver
-        if saver is None:
+        store = self._store
+        if store is None:
             raise ConfigurationError("start the server first: `async with ViewerServer(...)`")
         async with self._lock:
-            record = await saver.aget_run(self.run_id)
+            record = await store.aget_run(self.run_id)
             if record is None:
                 raise ConfigurationError(f"run {self.run_id!r} was removed")
             config: RunnableConfig = {"configurable": {"thread_id": self.run_id}}
-            latest = [item.checkpoint["id"] async for item in saver.alist(config, limit=1)]
+            latest = [item.checkpoint["id"] async for item in store.saver.alist(config, limit=1)]
             tag = f'"{latest[0] if latest else "-"}.{record["updated_at"]!r}.{record["status"]}"'
             if self._cached is None or self._cached[0] != tag:
-                checkpoints = [item async for item in saver.alist(config)]
+                checkpoints = await store.acheckpoints(record)
                 for item in checkpoints:
                     check_state(item.checkpoint["channel_values"], f"run {self.run_id!r}")
                 view = build_view(record, checkpoints)
@@ -265,7 +268,7 @@ class ViewerServer:
 async def aserve(
     run_id: str,
     *,
-    db: str = DEFAULT_DB,
+    db: Db = DEFAULT_DB,
     host: str = "127.0.0.1",
     port: int = 8765,
     poll_ms: int = 1000,
@@ -285,7 +288,7 @@ async def aserve(
 def serve(
     run_id: str,
     *,
-    db: str = DEFAULT_DB,
+    db: Db = DEFAULT_DB,
     host: str = "127.0.0.1",
     port: int = 8765,
     poll_ms: int = 1000,

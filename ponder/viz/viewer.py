@@ -29,6 +29,7 @@ from ponder.budget import BudgetLimits
 from ponder.errors import ConfigurationError
 from ponder.persistence.runs import RunRecord
 from ponder.state import ROOT_ID, Candidate, RunError
+from ponder.stores import Db
 
 __all__ = (
     "VIEW_FORMAT",
@@ -389,25 +390,27 @@ def build_view(record: RunRecord, checkpoints: Iterable[CheckpointTuple]) -> Run
     )
 
 
-async def aload_view(run_id: str, *, db: str = DEFAULT_DB) -> RunView:
+async def aload_view(run_id: str, *, db: Db = DEFAULT_DB) -> RunView:
     """Read run ``run_id`` from ``db`` and build its view.
+
+    ``db`` is a database URL, a LangGraph saver URL or a saver object (see
+    `ponder.stores`); for a thread of a user's own graph, the view is of the ponder
+    strategy inside it (its latest).
 
     Raises:
         ConfigurationError: There is no such run.
         CheckpointError: Its record or a checkpoint is damaged.
     """
-    from ponder.setup import check_state, open_store
+    from ponder.setup import check_state, get_record, open_store
 
-    async with open_store(db) as saver:
-        record = await saver.aget_run(run_id)
-        if record is None:
-            raise ConfigurationError(f"no run {run_id!r} here; `ponder runs` lists the runs")
-        checkpoints = [item async for item in saver.alist({"configurable": {"thread_id": run_id}})]
+    async with open_store(db) as store:
+        record = await get_record(store, run_id)
+        checkpoints = await store.acheckpoints(record)
     for item in checkpoints:
         check_state(item.checkpoint["channel_values"], f"run {run_id!r}")
     return build_view(record, checkpoints)
 
 
-def load_view(run_id: str, *, db: str = DEFAULT_DB) -> RunView:
+def load_view(run_id: str, *, db: Db = DEFAULT_DB) -> RunView:
     """Sync twin of `aload_view`."""
     return run_sync(aload_view(run_id, db=db), name="load_view")
