@@ -48,7 +48,7 @@ from ponder.models.resolve import ModelSpec, prompt_style_of, resolve_model
 from ponder.persistence.runs import RunRecord, RunSettings, run_marks
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback, drive, result_from, traced
-from ponder.state import RunState, StopReason
+from ponder.state import RunState, StopReason, merge_by_id
 from ponder.stores import Db, RunStore, open_store
 from ponder.verify.extract import Extractor, extract_number
 from ponder.verify.record import (
@@ -480,6 +480,26 @@ async def run_persisted(
         ) from exc
 
 
+def with_nested(snapshot: Any) -> dict[str, Any]:
+    """A run's state with the work of the nested strategy it paused in merged into it.
+
+    A strategy nested as a subgraph (the phases of ``adaptive``) hands its candidates and
+    ledger back to the parent only when it ends; while it is paused they are in its own
+    checkpoint, which a snapshot taken with ``subgraphs=True`` holds in its tasks. Lists are
+    merged by id, so nothing is counted twice.
+    """
+    values = dict(snapshot.values)
+    for task in snapshot.tasks:
+        nested = getattr(task, "state", None)
+        if nested is None or not hasattr(nested, "values"):
+            continue
+        inner = with_nested(nested)
+        for key in ("candidates", "ledger", "errors"):
+            if inner.get(key):
+                values[key] = merge_by_id(list(values.get(key, [])), list(inner[key]))
+    return values
+
+
 async def _run_to_end(
     store: RunStore,
     graph: Any,
@@ -495,10 +515,10 @@ async def _run_to_end(
     streamed = await drive(
         graph, inputs, config=thread, context=context, on_progress=on_progress, on_step=on_step
     )
-    snapshot = await graph.aget_state(thread)
+    snapshot = await graph.aget_state(thread, subgraphs=True)
     reason = pause_reason(snapshot)
     paused = reason is not None
-    values = dict(snapshot.values)
+    values = with_nested(snapshot)
     if streamed.get("status") == "failed" and len(streamed.get("errors", [])) > len(
         values.get("errors", [])
     ):  # a node raised: the failure is in what drive() kept, not in the checkpoint

@@ -300,6 +300,9 @@ class RunOutput(TypedDict):
     """Why the strategy stopped drawing candidates."""
     errors: Annotated[list[RunError], merge_by_id]
     """Failures recorded along the way."""
+    budget: BudgetLimits
+    """The run's limits, as the run ends (a top-up given while it was paused included), so
+    an enclosing strategy goes on with the limits its nested phase was given."""
 
 
 class SearchStats(TypedDict):

@@ -149,7 +149,7 @@ def route_after(config: AdaptiveConfig, phase: str, state: RunState, context: Ru
     later = [p for p in PHASES[PHASES.index(phase) + 1 :] if p in planned]
     stop = stop_reason(config, state, context)
     if stop is not None:
-        return end_route(stop, context)
+        return end_route(stop, context, state)
     if not later:
         return "select"
     return f"approve_{later[0]}" if later[0] in config.confirm_before else later[0]
@@ -182,7 +182,7 @@ def build_adaptive(
     def after_plan(state: RunState, runtime: Runtime[RunContext]) -> Any:
         stop = stop_reason(config, state, context_of(runtime.context))
         if stop is not None:  # a probe verified, the probes all agree, or no budget left
-            return end_route(stop, context_of(runtime.context))
+            return end_route(stop, context_of(runtime.context), state)
         sends = fan_out_attempts(templates, branch="attempts")(state, runtime)
         return sends or "select"  # nothing affordable to send: choose from the probes
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
@@ -106,9 +106,20 @@ class StrategySpec:
     """Given a config, why a run with it must be persisted (``None`` when it need not)."""
 
 
-def end_route(reason: StopReason, context: RunContext) -> EndRoute:
-    """Return ``pause`` when the budget stopped a run that can be resumed, else ``select``."""
-    return "pause" if reason == "budget" and context.pause_on_budget else "select"
+def end_route(reason: StopReason, context: RunContext, state: RunState | None = None) -> EndRoute:
+    """Return ``pause`` when the budget stopped a run that can be resumed, else ``select``.
+
+    With ``state``: when what ran out is a phase's grant (``phase_limit``, set by an
+    enclosing strategy) while the run's own budget still affords a call, the phase ends
+    (``select``) instead of pausing: a top-up of the run would not be what it lacks.
+    """
+    if reason != "budget" or not context.pause_on_budget:
+        return "select"
+    if state is not None and state.get("phase_limit") is not None:
+        unphased = cast(RunState, {**state, "phase_limit": None})
+        if refusing_limit(unphased, context, max_tokens=context.min_tokens) is None:
+            return "select"
+    return "pause"
 
 
 def refusing_limit(state: RunState, context: RunContext, *, max_tokens: int) -> str | None:
@@ -229,7 +240,7 @@ class Skeleton:
 
         def route(state: RunState, runtime: Runtime[RunContext]) -> str:
             stop = reason(state, runtime)
-            return go if stop is None else end_route(stop, context_of(runtime.context))
+            return go if stop is None else end_route(stop, context_of(runtime.context), state)
 
         route.__name__ = f"after_{source}"
         self.graph.add_conditional_edges(source, route, [go, "select", "pause"])

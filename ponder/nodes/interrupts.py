@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
@@ -61,11 +61,41 @@ def pause(state: RunState) -> dict[str, Any]:
         raise ConfigurationError(f"a paused run resumes with a TopUp, got {answer!r}")
     return {
         "budget": answer["budget"],
+        "phase_limit": _raised(state.get("phase_limit"), state["budget"], answer["budget"]),
         "seconds_before": answer.get("seconds_before", state.get("seconds_before", 0.0)),
         "started_at": time.time(),
         "stop_reason": None,
         "status": "running",
     }
+
+
+_LIMITS = ("tokens", "output_tokens", "calls", "seconds", "cost")
+
+
+def _raised(
+    phase: BudgetLimits | None, old: BudgetLimits, new: BudgetLimits
+) -> BudgetLimits | None:
+    """The phase limit after a top-up from ``old`` to ``new``: raised by the same amounts.
+
+    A phase limit (an enclosing strategy's grant to the phase that ran out) was set within
+    the old budget; the top-up goes to that phase, so each of its limits grows by what the
+    run's did. A limit the run does not set is left as it was.
+
+    Example:
+        >>> old = {"tokens": 1000, "calls": 4}
+        >>> _raised({"tokens": 600, "calls": None}, old, {"tokens": 3000, "calls": 4})
+        {'tokens': 2600, 'calls': None}
+    """
+    if phase is None:
+        return None
+    raised: dict[str, Any] = dict(phase)
+    for key in _LIMITS:
+        limit, before, after = raised.get(key), old.get(key), new.get(key)
+        if limit is not None and before is not None and after is not None:
+            raised[key] = limit + (after - before)  # type: ignore[operator]
+        elif limit is not None and before is not None and after is None:
+            raised[key] = None  # the top-up lifts the run's limit: lift the phase's too
+    return cast(BudgetLimits, raised)
 
 
 def approve_node(phase: str, *, otherwise: str = "select") -> Any:

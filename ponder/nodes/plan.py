@@ -61,6 +61,10 @@ def plan_node(policy: PlanPolicy) -> Any:
 
     def plan(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
         budget, usage = usage_of(state, context_of(runtime.context))
+        if state.get("plan") is not None:
+            # Planning again, after a top-up: the phase limit in the state is this node's
+            # own earlier grant, made for the old budget; plan within the new one.
+            budget = Budget.from_limits(state["budget"])
         made = policy.plan(state.get("difficulty") or 0.0, budget, usage.tokens)
         phase = budget.to_limits()
         phase["tokens"] = usage.tokens + made["allotment"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.messages import BaseMessage
 
 import ponder
@@ -76,3 +77,26 @@ async def test_adaptive_never_exceeds_its_budget() -> None:
             assert result.usage.calls >= 1
         if tokens >= 5000:
             assert result.stop_reason == "verified" and result.answer == "7"
+
+
+@pytest.mark.parametrize("calls", [2, 6, 9])
+async def test_a_top_up_reaches_the_phase_that_ran_out(calls: int, tmp_path: Any) -> None:
+    """Before, an adaptive run paused by a calls budget stayed paused after a top-up (its plan
+    kept the old grant, and a nested phase's top-up was lost when it returned), and a run
+    paused inside a nested phase reported only the calls made before that phase."""
+    from ponder import runs
+
+    def model() -> ScriptedChatModel:
+        return ScriptedChatModel(
+            reply_fn=lambda m, k: f"2 + 2 = 4. The answer is {k.get('seed', 0) % 3}."
+        )
+
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    paused = await ponder.asolve(
+        "What is 2+2?", "adaptive", model=model(), budget={"calls": calls}, db=db, run_id="a"
+    )
+    assert paused.status == "paused" and paused.usage.calls == calls  # nested calls counted
+    done = await runs.aresume("a", db=db, add_calls=20, model=model())
+    assert done.status == "done" and calls < done.usage.calls <= calls + 20
+    [record] = await runs.alist_runs(db=db)
+    assert record["calls"] == done.usage.calls
