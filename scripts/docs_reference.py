@@ -24,7 +24,7 @@ PACKAGES = ("graphs", "nodes", "models", "verify", "persistence", "eval", "viz")
 """Subpackages of ponder, each a page."""
 MODULES = (
     "runs", "events", "context", "budget", "state", "result", "errors", "prompts", "runner",
-    "setup", "testing", "cli",
+    "setup", "testing", "hosted", "cli",
 )  # fmt: skip
 """Top-level modules of ponder with a page of their own (``ponder.api`` is on ponder's)."""
 

@@ -36,6 +36,8 @@ from tests.models.fake_providers import FakeServer, fake_server
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEM = {"problem": "What is 2 + 2?", "budget": {"calls": 2}}
 TOP_UP = {"budget": {"calls": 4}, "seconds_before": 0.0}
+UNUSED = "http://127.0.0.1:9/v1"
+"""A model spec never called (the context is refused first)."""
 
 
 @pytest.fixture
@@ -87,10 +89,10 @@ def test_an_extractor_given_by_name_is_used(model_server: FakeServer) -> None:
     ("context", "says"),
     [
         ({"model": "no-such-model"}, r"not usable: unknown model 'no-such-model'"),
-        ({"model": "smollm2", "verifier": "oracle"}, r"unknown verifier 'oracle'.*arithmetic"),
-        ({"model": "smollm2", "verifier": {"expected": "4", "kind": "vibes"}}, r"'kind' one of"),
-        ({"model": "smollm2", "verifier": {"name": "arithmetic", "x": 1}}, r"not usable"),
-        ({"model": "smollm2", "extractor": "extract_everything"}, r"unknown extractor"),
+        ({"model": UNUSED, "verifier": "oracle"}, r"unknown verifier 'oracle'.*arithmetic"),
+        ({"model": UNUSED, "verifier": {"expected": "4", "kind": "vibes"}}, r"'kind' one of"),
+        ({"model": UNUSED, "verifier": {"name": "arithmetic", "x": 1}}, r"not usable"),
+        ({"model": UNUSED, "extractor": "extract_everything"}, r"unknown extractor"),
     ],
 )
 def test_a_json_context_ponder_cannot_use_is_refused_by_name(context: Any, says: str) -> None:
