@@ -8,6 +8,11 @@ A strategy nested in a user's graph sees the *user's* context, whatever its sche
 node reads it through `context_of`, which takes a `RunContext`, an object that carries one
 (`ProvidesRunContext`: a ``run_context`` attribute or key), or any object or mapping with a
 ``model`` (a chat model) and, optionally, more of `RunContext`'s fields by the same names.
+Such a context may be plain JSON (as LangGraph Server sends it; see `ponder.hosted`): a
+``model`` given as a spec string (``"smollm2"``, ``"http://host:port/v1"``,
+``"provider:model"``) is resolved by `ponder.models.resolve_model`, once per spec per
+process, and a ``verifier`` or ``extractor`` given as plain data is built from it
+(`ponder.verify.record.verifier_from_spec`, `~ponder.verify.record.extractor_from_spec`).
 
 The wall-time budget is measured per run: `session_seconds` counts from the run's own start
 (``started_at``, stamped by the ``prepare`` node) or from the context's, whichever is later,
@@ -16,6 +21,7 @@ so one context reused for many runs charges each run only its own time.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Mapping
@@ -27,10 +33,12 @@ from pydantic_core import core_schema
 
 from ponder.budget import Budget, CallPlan, Usage, plan_call
 from ponder.errors import ConfigurationError
+from ponder.models.resolve import resolve_model
 from ponder.models.traits import ModelTraits, traits_of
 from ponder.prompts import PromptStyle
 from ponder.state import RunState
 from ponder.verify.extract import Extractor, extract_number
+from ponder.verify.record import extractor_from_spec, verifier_from_spec
 from ponder.verify.reward import ProcessReward
 from ponder.verify.verifier import Verifier
 
@@ -181,20 +189,30 @@ def context_of(context: object) -> RunContext:
 
     Accepted, in this order: a `RunContext`; an object or mapping whose ``run_context`` is
     one (`ProvidesRunContext`); an object or mapping with a ``model`` that is a LangChain chat
-    model, whose other attributes or keys named like `RunContext`'s fields (``verifier``,
-    ``extractor``, ``seed``, ``call_timeout``, ...) are used where present. An adapted context
-    is counted from the run's own start.
+    model or a model spec string, whose other attributes or keys named like `RunContext`'s
+    fields (``verifier``, ``extractor``, ``seed``, ``call_timeout``, ...) are used where
+    present. An adapted context is counted from the run's own start.
+
+    A JSON context's plain data is turned into objects: a spec string ``model`` into the
+    model it names (resolved once per spec per process, so an embedded model loads once), a
+    ``verifier`` given as a name or a record (``"arithmetic"``, ``{"expected": "42"}``) into
+    that verifier, an ``extractor`` given as a name into that extractor.
 
     Raises:
         ConfigurationError: There is no context, or it has neither a ``run_context`` nor a
-            chat ``model``, or one of its ponder fields is not usable.
+            ``model``, or its model spec, verifier or one of its other ponder fields is not
+            usable.
 
     Example:
         >>> from ponder.testing import ScriptedChatModel
         >>> ctx = context_of({"model": ScriptedChatModel(replies=["4"]), "seed": 7})
         >>> ctx.seed, ctx.prompt_style
         (7, 'chat')
-    """
+        >>> context_of({"model": "nonsense", "verifier": "arithmetic"})
+        Traceback (most recent call last):
+        ...
+        ponder.errors.ConfigurationError: the graph's context (dict) is not usable: unknown model 'nonsense': use an embedded model (smollm2, gemma3), an OpenAI-compatible base URL (http://host:port/v1), provider:model, or a LangChain chat model object
+    """  # noqa: E501 - a doctest's expected line
     if isinstance(context, RunContext):
         return context
     if context is None:
@@ -211,14 +229,24 @@ def context_of(context: object) -> RunContext:
     carried = values.get("run_context")
     if isinstance(carried, RunContext):
         return carried
+    given = {name: values[name] for name in _ADAPTED_FIELDS if values.get(name) is not None}
     model = values.get("model")
+    if isinstance(model, str) or _plain(given.get("verifier")) or _plain(given.get("extractor")):
+        try:
+            model = _named_model(model) if isinstance(model, str) else model
+            given |= _built(given)
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"the graph's context ({type(context).__name__}) is not usable: {exc}"
+            ) from exc
     if not isinstance(model, BaseChatModel):
         found = "no 'model'" if model is None else f"a 'model' of type {type(model).__name__}"
         raise ConfigurationError(
             f"the graph's context ({type(context).__name__}) has {found}: a ponder strategy "
-            "needs a LangChain chat model there, or a 'run_context' (a ponder.RunContext)"
+            "needs a LangChain chat model or a model spec string there, or a 'run_context' "
+            "(a ponder.RunContext)"
         )
-    given = {name: values[name] for name in _ADAPTED_FIELDS if values.get(name) is not None}
+    given["model"] = model
     given.setdefault("prompt_style", traits_of(model).prompt_style)
     try:
         return RunContext(**given, started=-math.inf)
@@ -227,6 +255,27 @@ def context_of(context: object) -> RunContext:
             f"the graph's context ({type(context).__name__}) has ponder settings that are not "
             f"usable: {exc}"
         ) from exc
+
+
+def _plain(value: object) -> bool:
+    """Whether ``value`` is plain data naming a component (JSON), not the component."""
+    return isinstance(value, (str, Mapping))
+
+
+def _built(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The verifier and extractor of a JSON context, built from the plain data naming them."""
+    built: dict[str, Any] = {}
+    if _plain(given.get("verifier")):
+        built["verifier"] = verifier_from_spec(given["verifier"])
+    if _plain(given.get("extractor")):
+        built["extractor"] = extractor_from_spec(given["extractor"])
+    return built
+
+
+@functools.lru_cache(maxsize=32)
+def _named_model(spec: str) -> BaseChatModel:
+    """The model ``spec`` names, made once per process (an embedded model loads once)."""
+    return resolve_model(spec)
 
 
 def session_seconds(state: Mapping[str, Any], context: RunContext) -> float:

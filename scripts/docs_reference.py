@@ -24,8 +24,7 @@ PACKAGES = ("graphs", "nodes", "models", "verify", "persistence", "eval", "distr
 """Subpackages of ponder, each a page."""
 MODULES = (
     "runs", "stores", "events", "context", "budget", "state", "result", "errors", "prompts",
-    "runner",
-    "setup", "testing", "cli",
+    "runner", "setup", "testing", "hosted", "cli",
 )  # fmt: skip
 """Top-level modules of ponder with a page of their own (``ponder.api`` is on ponder's)."""
 

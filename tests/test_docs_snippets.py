@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import inspect
 import re
 import sys
@@ -38,9 +39,11 @@ from unittest import mock
 
 import pytest
 
+from ponder import context
 from ponder.graphs import registry
 from ponder.graphs.registry import STRATEGIES, StrategyName
 from ponder.models.embedded import EmbeddedChatModel
+from ponder.models.resolve import resolve_model
 from ponder.testing import ScriptedChatModel
 from tests.persistence.conftest import drop_schemas
 
@@ -139,6 +142,8 @@ def _scripted_default(monkeypatch: pytest.MonkeyPatch) -> None:
         return ScriptedChatModel(replies=[SCRIPTED_REPLY])
 
     monkeypatch.setattr(EmbeddedChatModel, "from_name", classmethod(from_name))
+    # A JSON context's model spec is resolved once per process: a fresh cache for the block.
+    monkeypatch.setattr(context, "_named_model", functools.lru_cache(maxsize=32)(resolve_model))
 
 
 def run_snippet(code: str, name: str) -> dict[str, Any]:

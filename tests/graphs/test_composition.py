@@ -97,7 +97,8 @@ def test_a_context_carrying_a_run_context_is_used_whole() -> None:
     [
         (None, "needs a context with a model"),
         ({"user_id": "u"}, "has no 'model'"),
-        ({"model": "gpt-4o"}, "a 'model' of type str"),
+        ({"model": "gpt-4o"}, "not usable: unknown model 'gpt-4o'"),
+        ({"model": 42}, "a 'model' of type int"),
         ({"model": ScriptedChatModel(replies=["1"]), "call_timeout": "soon"}, "not usable"),
     ],
 )
