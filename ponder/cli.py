@@ -17,6 +17,9 @@ Commands:
 - ``ponder graph STRATEGY [--format mermaid|ascii|dot|png] [-o FILE]``: draw a strategy's
   graph (see `ponder.viz.command`).
 - ``ponder show RUN [-o FILE] [--serve]``: the run viewer, one HTML file or served live.
+- ``ponder serve [--host 127.0.0.1] [--port 8000] [--model SPEC] [--db URL]
+  [--api-key-env NAME]``: an OpenAI-compatible HTTP API whose models are the strategies
+  (see `ponder.serve`; needs the ``serve`` extra).
 - ``ponder strategies``: the strategies, one line each.
 - ``ponder models``: the embedded models.
 - ``ponder --version``: the installed version.
@@ -55,12 +58,13 @@ import dataclasses
 import importlib.metadata
 import json
 import logging
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NoReturn, TextIO, get_args
+from typing import Any, NoReturn, TextIO, get_args
 
 from ponder import runs
 from ponder._options import add_json_flag, existing_db, parse_option, print_json, readable_db
@@ -218,9 +222,37 @@ def _parser() -> argparse.ArgumentParser:
     add_bench_parser(commands)
     add_graph_parser(commands)
     add_show_parser(commands)
+    _add_serve_parser(commands)
     add_json_flag(commands.add_parser("strategies", help="list the strategies"), "the strategies")
     add_json_flag(commands.add_parser("models", help="list the embedded models"), "the models")
     return parser
+
+
+def _add_serve_parser(commands: Any) -> None:
+    serve_cmd = commands.add_parser(
+        "serve", help="serve the strategies over an OpenAI-compatible HTTP API"
+    )
+    serve_cmd.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
+    )
+    serve_cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve_cmd.add_argument(
+        "--model", "-m", default=None,
+        help="the model: embedded name (smollm2, gemma3), http://host:port/v1, provider:model",
+    )  # fmt: skip
+    serve_cmd.add_argument(
+        "--allow-model", action="append", default=[], metavar="SPEC",
+        help="another model spec requests may name as ponder-<strategy>/SPEC (repeatable)",
+    )  # fmt: skip
+    serve_cmd.add_argument(
+        "--api-key-env", default=None, metavar="NAME",
+        help="require Authorization: Bearer <the value of environment variable NAME>",
+    )  # fmt: skip
+    serve_cmd.add_argument(
+        "--reproducible", action="store_true",
+        help="decode each run's steps alone (repeatable samples; slower when requests overlap)",
+    )  # fmt: skip
+    _db_option(serve_cmd)
 
 
 def _db_option(command: argparse.ArgumentParser) -> None:
@@ -461,6 +493,35 @@ def _rm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from ponder.serve import serve
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"ponder serve needs the serve extra ({exc.name} is missing): "
+            "pip install 'ponder[serve]'"
+        ) from None
+    api_key = None
+    if args.api_key_env is not None:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise ConfigurationError(
+                f"--api-key-env {args.api_key_env}: that environment variable is not set "
+                "or empty; set it to the key clients must send"
+            )
+    where = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}/v1"
+    print(
+        f"ponder: serving on {where} (model {args.model or 'smollm2'}, runs in {args.db}"
+        f"{', API key required' if api_key else ''}); Ctrl-C stops",
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+    serve(
+        host=args.host, port=args.port, model=args.model, db=args.db, api_key=api_key,
+        allow_models=args.allow_model, reproducible=args.reproducible,
+    )  # fmt: skip
+    return 0
+
+
 def _strategies(args: argparse.Namespace) -> int:
     if args.json:
         print_json(
@@ -500,6 +561,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "bench": bench_command,
     "graph": graph_command,
     "show": show_command,
+    "serve": _serve,
     "strategies": _strategies,
     "models": _models,
 }

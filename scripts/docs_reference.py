@@ -20,7 +20,9 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference"
 
-PACKAGES = ("graphs", "nodes", "models", "verify", "persistence", "eval", "distributed", "viz")
+PACKAGES = (
+    "graphs", "nodes", "models", "verify", "persistence", "eval", "distributed", "serve", "viz",
+)  # fmt: skip
 """Subpackages of ponder, each a page."""
 MODULES = (
     "runs", "stores", "events", "context", "budget", "state", "result", "errors", "prompts",
