@@ -69,23 +69,26 @@ def server_url() -> Iterator[str]:
 
 async def test_solve_through_an_openai_compatible_server(server_url: str) -> None:
     model = from_base_url(server_url)  # one loop: its HTTP client belongs to it
-    for _streamed_then_invoked in range(2):
-        result = await ponder.asolve(
-            "9 + 6 =",
-            "best-of-n",
-            model=model,
-            budget=ponder.Budget(tokens=2000),
-            verifier=ponder.ExpectedAnswer("15"),
-            n=4,
-            max_tokens=48,
-        )
-        assert result.ledger, result.error
-        # The cap was honoured: the server saw max_tokens, not max_completion_tokens.
-        assert all(entry["tokens_out"] <= 48 for entry in result.ledger)
-        assert result.usage.tokens <= 2000
-    # This server's streamed replies carry no usage (the first run's were charged their
-    # bounds), so the same model is called without streaming after them: usage reported.
-    assert all(e["usage_reported"] for e in result.ledger)
+    try:
+        for _streamed_then_invoked in range(2):
+            result = await ponder.asolve(
+                "9 + 6 =",
+                "best-of-n",
+                model=model,
+                budget=ponder.Budget(tokens=2000),
+                verifier=ponder.ExpectedAnswer("15"),
+                n=4,
+                max_tokens=48,
+            )
+            assert result.ledger, result.error
+            # The cap was honoured: the server saw max_tokens, not max_completion_tokens.
+            assert all(entry["tokens_out"] <= 48 for entry in result.ledger)
+            assert result.usage.tokens <= 2000
+        # This server's streamed replies carry no usage (the first run's were charged their
+        # bounds), so the same model is called without streaming after them: usage reported.
+        assert all(e["usage_reported"] for e in result.ledger)
+    finally:
+        await model.root_async_client.close()
 
 
 def test_a_server_that_is_down_fails_the_run_cleanly() -> None:
@@ -105,13 +108,16 @@ async def test_candidates_carry_the_servers_token_confidence(server_url: str) ->
     """llama.cpp's server gives logprobs and top_logprobs: each candidate's confidence is
     summarized from them, streamed or not, and a confidence vote can read it."""
     model = from_base_url(server_url)
-    for _streamed_then_invoked in range(2):
-        result = await ponder.asolve(
-            "4 * 8 =", model=model, budget={"tokens": 3000}, max_samples=3, max_tokens=48,
-            select="confidence",
-        )  # fmt: skip
-        assert result.candidates, result.error
-        for candidate in result.candidates:
-            confidence = candidate.get("confidence")
-            assert confidence is not None, candidate
-            assert confidence["tokens"] > 0 and confidence["mean_logprob"] <= 0
+    try:
+        for _streamed_then_invoked in range(2):
+            result = await ponder.asolve(
+                "4 * 8 =", model=model, budget={"tokens": 3000}, max_samples=3, max_tokens=48,
+                select="confidence",
+            )  # fmt: skip
+            assert result.candidates, result.error
+            for candidate in result.candidates:
+                confidence = candidate.get("confidence")
+                assert confidence is not None, candidate
+                assert confidence["tokens"] > 0 and confidence["mean_logprob"] <= 0
+    finally:
+        await model.root_async_client.close()  # its connections belong to this test's loop
