@@ -99,6 +99,7 @@ def from_base_url(
     api_key: str | None = None,
     api_key_env: str | None = None,
     logprobs: bool = True,
+    http_async_client: Any = None,
 ) -> ChatOpenAI:
     """Return a chat model for the OpenAI-compatible server at ``url`` (ending in ``/v1``).
 
@@ -107,7 +108,8 @@ def from_base_url(
     step (``logprobs``/``top_logprobs``, which llama.cpp's server, vLLM and OpenAI's chat
     models give): each candidate then carries its confidence
     (`ponder.models.confidence`) and the confidence votes use it. Pass ``False`` for a
-    server that refuses them.
+    server that refuses them. ``http_async_client`` (an ``httpx.AsyncClient``) replaces the
+    client langchain-openai shares between models of one URL (yours to close).
 
     Raises:
         ConfigurationError: A variable named for the key is not set.
@@ -118,5 +120,6 @@ def from_base_url(
         api_key=api_key_of(api_key, api_key_env=api_key_env),  # type: ignore[arg-type]
         logprobs=logprobs or None,
         top_logprobs=5 if logprobs else None,
+        http_async_client=http_async_client,
         max_retries=0,  # a retry would be a second, uncounted request: ponder's ledger sees all
     )
