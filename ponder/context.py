@@ -126,36 +126,50 @@ class RunContext:
         )
 
 
+_SIGNATURES = {
+    "extractor": "(text) -> answer or None",
+    "step_scorer": "(problem, steps) -> score",
+    "verifier": "(problem, candidate) -> score",
+}
+"""What each callable setting is called with, for the error that says it is not callable."""
+
+
 def _check_settings(context: RunContext) -> None:
-    def positive(name: str, value: object, *, whole: bool = False, zero: bool = False) -> None:
+    """Refuse settings no run can use.
+
+    The one place they are checked: `ponder.setup.make_context` and `context_of` build
+    through here.
+    """
+
+    def number(name: str, *, whole: bool = False, positive: bool = True, wanted: str) -> None:
+        value = getattr(context, name)
         kinds = (int,) if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, kinds):
             ok = False
         else:
-            ok = zero or value > 0
+            ok = value > 0 if positive else value >= 0  # NaN fails either way
         if not ok:
-            wanted = "a whole number" if whole else "seconds"
-            raise ConfigurationError(f"RunContext.{name} must be positive {wanted}, got {value!r}")
+            raise ConfigurationError(f"{name} must be {wanted}, got {value!r}")
 
     if not isinstance(context.model, BaseChatModel):
         raise ConfigurationError(
-            f"RunContext.model must be a LangChain chat model, got {type(context.model).__name__}"
+            f"model must be a LangChain chat model, got {type(context.model).__name__}"
         )
     if isinstance(context.seed, bool) or not isinstance(context.seed, int):
-        raise ConfigurationError(f"RunContext.seed must be a whole number, got {context.seed!r}")
+        raise ConfigurationError(f"seed must be a whole number, got {context.seed!r}")
     if context.call_timeout is not None:
-        positive("call_timeout", context.call_timeout)
-    positive("verifier_timeout", context.verifier_timeout)
-    positive("max_concurrent_calls", context.max_concurrent_calls, whole=True)
-    positive("min_tokens", context.min_tokens, whole=True)
-    positive("min_seconds", context.min_seconds, zero=True)
-    for name in ("extractor", "step_scorer", "verifier"):
+        number("call_timeout", wanted="positive seconds or None")
+    number("verifier_timeout", wanted="positive seconds")
+    number("max_concurrent_calls", whole=True, wanted="a positive whole number")
+    number("min_tokens", whole=True, wanted="a positive whole number")
+    number("min_seconds", positive=False, wanted="seconds, 0 or more")
+    for name, signature in _SIGNATURES.items():
         value = getattr(context, name)
         if value is not None and not callable(value):
-            raise ConfigurationError(f"RunContext.{name} must be callable, got {value!r}")
+            raise ConfigurationError(f"{name} must be callable: {signature}; got {value!r}")
     if context.prompt_style not in ("chat", "base"):
         raise ConfigurationError(
-            f"RunContext.prompt_style must be 'chat' or 'base', got {context.prompt_style!r}"
+            f"prompt_style must be 'chat' or 'base', got {context.prompt_style!r}"
         )
 
 

@@ -137,17 +137,8 @@ def make_context(
 
     Raises:
         ConfigurationError: The extractor or step scorer is not callable, the seed is not a
-            whole number, or a timeout is not positive seconds.
+            whole number, or a timeout is not positive seconds (`RunContext` checks them).
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigurationError(f"seed must be a whole number, got {seed!r}")
-    if extractor is not None and not callable(extractor):
-        raise ConfigurationError("extractor must be callable: (text) -> answer or None")
-    if step_scorer is not None and not callable(step_scorer):
-        raise ConfigurationError("step_scorer must be callable: (problem, steps) -> score")
-    if call_timeout is not None:
-        _check_seconds("call_timeout", call_timeout, "positive seconds or None")
-    _check_seconds("verifier_timeout", verifier_timeout, "positive seconds")
     return RunContext(
         model=model,
         verifier=verifier,
@@ -159,11 +150,6 @@ def make_context(
         verifier_timeout=verifier_timeout,
         pause_on_budget=persisted,
     )
-
-
-def _check_seconds(name: str, value: object, wanted: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError(f"{name} must be {wanted}, got {value!r}")
 
 
 def check_state(
