@@ -103,6 +103,14 @@ class Outcome:
     events: list[dict[str, Any]] = field(default_factory=list)
     calls: CallCounter = field(default_factory=CallCounter)
 
+    def take(self, mode: str, data: Any) -> None:
+        """Keep one streamed item: the latest state, or an event (printed as it comes)."""
+        if mode == "values":
+            self.state = dict(data)
+            return
+        self.events.append(data)
+        _show(data)
+
 
 def _inputs(question: str) -> dict[str, Any]:
     return {"question": question, "budget": {"tokens": 3000}}
@@ -114,34 +122,28 @@ def _config(calls: CallCounter) -> Any:
 
 async def arun(question: str, model: BaseChatModel | None = None) -> Outcome:
     """Run the agent async, printing candidates as they are drawn."""
-    context = AgentContext(user_id="demo", model=model or resolve_model(None))
-    outcome = Outcome(state={})
+    outcome, context = Outcome(state={}), _context(model)
     async for mode, data in build_agent().astream(
         _inputs(question), _config(outcome.calls), context=context,
         stream_mode=["custom", "values"],
     ):  # fmt: skip
-        if mode == "values":
-            outcome.state = dict(data)
-            continue
-        outcome.events.append(data)
-        _show(data)
+        outcome.take(mode, data)
     return outcome
 
 
 def run(question: str, model: BaseChatModel | None = None) -> Outcome:
     """Run the agent sync (the same graph, ``stream`` instead of ``astream``)."""
-    context = AgentContext(user_id="demo", model=model or resolve_model(None))
-    outcome = Outcome(state={})
+    outcome, context = Outcome(state={}), _context(model)
     for mode, data in build_agent().stream(
         _inputs(question), _config(outcome.calls), context=context,
         stream_mode=["custom", "values"],
     ):  # fmt: skip
-        if mode == "values":
-            outcome.state = dict(data)
-            continue
-        outcome.events.append(data)
-        _show(data)
+        outcome.take(mode, data)
     return outcome
+
+
+def _context(model: BaseChatModel | None) -> AgentContext:
+    return AgentContext(user_id="demo", model=model or resolve_model(None))
 
 
 def _show(event: dict[str, Any]) -> None:
