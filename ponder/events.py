@@ -39,6 +39,7 @@ __all__ = (
     "events_of",
     "forward_writer",
     "forwarding",
+    "namespace",
     "writer_of",
 )
 
@@ -112,6 +113,15 @@ def writer_of(runtime: Any, config: RunnableConfig | None) -> Writer:
     return getattr(runtime, "stream_writer", None) or _ignore
 
 
+def namespace(config: RunnableConfig) -> list[str]:
+    """The graph nodes a node runs under, outermost first, itself last.
+
+    Its checkpoint namespace without the task ids; ``[]`` for a node called outside a graph.
+    """
+    found = (config.get("configurable") or {}).get("checkpoint_ns") or ""
+    return [part.split(":")[0] for part in found.split("|") if part]
+
+
 def emit(writer: Writer | None, event: PonderEvent, config: RunnableConfig | None = None) -> None:
     """Write ``event``, with its ``path`` from the node's ``config`` when given.
 
@@ -120,8 +130,7 @@ def emit(writer: Writer | None, event: PonderEvent, config: RunnableConfig | Non
     if writer is None:
         return
     if config is not None:
-        namespace = (config.get("configurable") or {}).get("checkpoint_ns") or ""
-        event["path"] = [part.split(":")[0] for part in namespace.split("|") if part][:-1]
+        event["path"] = namespace(config)[:-1]
     try:
         writer(event)
     except Exception:  # noqa: BLE001, S110 - progress is best effort; the run goes on
@@ -187,10 +196,7 @@ def emitting(function: Callable[..., Any], *, name: str) -> Callable[..., Any]:
             state: Any, *, runtime: Runtime[Any] | None = None, config: RunnableConfig = _NONE
         ) -> Any:
             kwargs, writer = injected(runtime, config)
-            update = await function(state, **kwargs)
-            for event in events_of(name, state, update):
-                emit(writer, event, config)
-            return update
+            return _emitted(name, state, await function(state, **kwargs), writer, config)
 
     else:
 
@@ -199,13 +205,16 @@ def emitting(function: Callable[..., Any], *, name: str) -> Callable[..., Any]:
             state: Any, *, runtime: Runtime[Any] | None = None, config: RunnableConfig = _NONE
         ) -> Any:
             kwargs, writer = injected(runtime, config)
-            update = function(state, **kwargs)
-            for event in events_of(name, state, update):
-                emit(writer, event, config)
-            return update
+            return _emitted(name, state, function(state, **kwargs), writer, config)
 
     del node.__wrapped__  # LangGraph reads the wrapper's own signature, not the function's
     return node
+
+
+def _emitted(name: str, state: Any, update: Any, writer: Writer, config: RunnableConfig) -> Any:
+    for event in events_of(name, state, update):
+        emit(writer, event, config)
+    return update
 
 
 def _candidates(value: object) -> Sequence[Candidate]:

@@ -9,6 +9,7 @@ from langchain_core.runnables import RunnableConfig
 
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError
+from ponder.events import namespace
 from ponder.state import RunState
 
 __all__ = ("prepare",)
@@ -47,6 +48,6 @@ def prepare(state: RunState, config: RunnableConfig = _NO_CONFIG) -> dict[str, A
 
 
 def _started_at(state: RunState, config: RunnableConfig) -> float:
-    nested = bool(config.get("configurable", {}).get("checkpoint_ns"))
+    nested = bool(namespace(config))
     given = state.get("started_at")
     return given if nested and isinstance(given, (int, float)) else time.time()
