@@ -43,6 +43,7 @@ from confidence import auroc, held_in, paired_interval
 from ponder.eval.scorers import SCORERS, score
 from ponder.models import EmbeddedChatModel
 from ponder.nodes.metered import program_code
+from ponder.nodes.select import anchored as select_anchored
 from ponder.prompts import PROGRAM
 from ponder.verify.sandbox import run_python
 
@@ -100,6 +101,19 @@ def cot(row: Row) -> list[Row]:
     return [row["greedy"], *row["samples"]]
 
 
+def candidates(row: Row) -> list[Any]:
+    """The row's samples as candidates: the greedy one at temperature 0, then the sampled
+    ones, then the programs (kind ``program``), as self-consistency would hold them."""
+    drawn = [{"kind": "attempt", "answer": row["greedy"]["answer"], "temperature": 0.0}]
+    drawn += [
+        {"kind": "attempt", "answer": s["answer"], "temperature": 0.7} for s in row["samples"]
+    ]
+    drawn += [
+        {"kind": "program", "answer": p["answer"], "temperature": 0.7} for p in row["programs"]
+    ]
+    return drawn
+
+
 def leader(answers: Sequence[str | None]) -> str | None:
     """The most frequent answer, ties to the one seen first (greedy first)."""
     counts = Counter(a for a in answers if a is not None)
@@ -116,14 +130,8 @@ def agreement(row: Row, answer: str | None) -> float:
 
 
 def rules(threshold: int) -> dict[str, Rule]:
-    def anchored(row: Row) -> str | None:
-        greedy = row["greedy"]["answer"]
-        programs = Counter(p["answer"] for p in row["programs"] if p["answer"] is not None)
-        said = {s["answer"] for s in cot(row)}
-        for answer, count in programs.most_common():
-            if answer != greedy and count >= threshold and answer in said:
-                return answer
-        return greedy
+    def anchored(row: Row) -> str | None:  # the select node's own rule, on the stored pool
+        return select_anchored(candidates(row), corroboration=threshold)
 
     def agreeing(row: Row) -> str | None:
         answers = [s["answer"] for s in cot(row)]
