@@ -40,6 +40,7 @@ __all__ = (
     "forward_writer",
     "forwarding",
     "namespace",
+    "nested",
     "writer_of",
 )
 
@@ -120,6 +121,21 @@ def namespace(config: RunnableConfig) -> list[str]:
     """
     found = (config.get("configurable") or {}).get("checkpoint_ns") or ""
     return [part.split(":")[0] for part in found.split("|") if part]
+
+
+def nested(config: RunnableConfig) -> bool:
+    """Whether a node runs inside a graph that itself runs as a node of another graph.
+
+    A strategy's own ``prepare`` at the top level has a namespace of one part (itself);
+    under a parent graph it has more.
+
+    Example:
+        >>> nested({"configurable": {"checkpoint_ns": "prepare:1"}})
+        False
+        >>> nested({"configurable": {"checkpoint_ns": "refine:7|prepare:2"}})
+        True
+    """
+    return len(namespace(config)) > 1
 
 
 def emit(writer: Writer | None, event: PonderEvent, config: RunnableConfig | None = None) -> None:

@@ -36,7 +36,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from ponder.context import RunContext, context_of, usage_of
-from ponder.events import PonderEvent, emit, emitting, forwarding, namespace, writer_of
+from ponder.events import PonderEvent, emit, emitting, forwarding, nested, writer_of
 from ponder.graphs.config import StrategyConfig
 from ponder.nodes import ConfidenceVote, SelectMethod, pause, prepare, select_node
 from ponder.persistence.runs import strategy_marks
@@ -266,7 +266,7 @@ def _announcing(name: str, prepare_node: Any) -> Any:
 
     def prepare_and_announce(state: RunState, config: RunnableConfig) -> Any:
         update = prepare_node(state, config) if takes_config else prepare_node(state)
-        if namespace(config):
+        if nested(config):
             event = PonderEvent(ponder="phase", node="prepare", phase=name)
             emit(writer_of(None, config), event, config)
         return update

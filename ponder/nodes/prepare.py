@@ -9,7 +9,7 @@ from langchain_core.runnables import RunnableConfig
 
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError
-from ponder.events import namespace
+from ponder.events import nested as runs_nested
 from ponder.state import RunState
 
 __all__ = ("prepare",)
@@ -48,6 +48,6 @@ def prepare(state: RunState, config: RunnableConfig = _NO_CONFIG) -> dict[str, A
 
 
 def _started_at(state: RunState, config: RunnableConfig) -> float:
-    nested = bool(namespace(config))
+    nested = runs_nested(config)
     given = state.get("started_at")
     return given if nested and isinstance(given, (int, float)) else time.time()
