@@ -24,7 +24,14 @@ from ponder.errors import (
 )
 from ponder.graphs import STRATEGIES, StrategyName, build_strategy
 from ponder.result import RunResult
-from ponder.verify import ExpectedAnswer, Verdict, Verifier, extract_number, extract_short_answer
+from ponder.verify import (
+    ExpectedAnswer,
+    Verdict,
+    Verifier,
+    extract_number,
+    extract_repaired_number,
+    extract_short_answer,
+)
 
 __all__ = (
     "DEFAULT_BUDGET",
@@ -50,6 +57,7 @@ __all__ = (
     "asolve_many",
     "build_strategy",
     "extract_number",
+    "extract_repaired_number",
     "extract_short_answer",
     "solve",
     "solve_many",

@@ -67,7 +67,9 @@ async def asolve(
         model: A LangChain chat model or a model spec (see `ponder.models.resolve_model`);
             the embedded SmolLM2 when ``None``.
         verifier: Judges candidates (needed by ``best-of-n``).
-        extractor: Turns a candidate's text into an answer; numbers by default.
+        extractor: Turns a candidate's text into an answer; by default the final
+            number after the stated arithmetic is recomputed
+            (`ponder.verify.extract_repaired_number`).
         step_scorer: A process reward that scores tree-search steps (instead of the value
             prompt).
         seed: Base sampling seed; the same seed repeats a run.

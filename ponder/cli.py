@@ -79,7 +79,8 @@ from ponder.nodes.vote import ConfidenceMeasure
 from ponder.result import RunResult
 from ponder.runner import ProgressCallback
 from ponder.state import Candidate
-from ponder.verify.extract import extract_number, extract_short_answer
+from ponder.verify.arithmetic import extract_repaired_number
+from ponder.verify.extract import extract_short_answer
 from ponder.verify.verifier import ExpectedAnswer
 from ponder.viz.command import add_graph_parser, add_show_parser, graph_command, show_command
 
@@ -389,7 +390,7 @@ def _solve(args: argparse.Namespace) -> int:
         options[STRATEGIES[args.strategy].candidate_limit] = args.n
     budget = Budget(tokens=args.max_tokens, calls=args.max_calls, seconds=args.max_seconds)
     verifier = ExpectedAnswer(args.expected, args.answer_kind) if args.expected else None
-    extractor = extract_number if args.answer_kind == "number" else extract_short_answer
+    extractor = extract_repaired_number if args.answer_kind == "number" else extract_short_answer
     if not args.quiet:
         print(
             f"ponder: {args.strategy} on {args.model or 'smollm2'} "

@@ -37,7 +37,8 @@ from ponder.models.resolve import resolve_model
 from ponder.models.traits import ModelTraits, traits_of
 from ponder.prompts import PromptStyle
 from ponder.state import RunState
-from ponder.verify.extract import Extractor, extract_number
+from ponder.verify.arithmetic import extract_repaired_number
+from ponder.verify.extract import Extractor
 from ponder.verify.record import extractor_from_spec, verifier_from_spec
 from ponder.verify.reward import ProcessReward
 from ponder.verify.verifier import Verifier
@@ -69,8 +70,9 @@ class RunContext:
     """Judges candidates, for the strategies that verify."""
     step_scorer: ProcessReward | None = None
     """Scores partial solutions in tree search instead of the value prompt."""
-    extractor: Extractor = extract_number
-    """Turns a candidate's text into its answer."""
+    extractor: Extractor = extract_repaired_number
+    """Turns a candidate's text into its answer (by default the final number, after the
+    arithmetic the text states is recomputed: `ponder.verify.extract_repaired_number`)."""
     prompt_style: PromptStyle = "chat"
     """How `model` wants its prompts (see `ponder.models.prompt_style_of`)."""
     seed: int = 0

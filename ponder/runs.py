@@ -203,7 +203,7 @@ async def aresume(
         model: The model, when the run's was given as an object (else the stored spec).
         verifier: The verifier, when the run's was given as code (else the stored one).
         extractor: The answer extractor, when the run's was given as code (else the
-            stored one: `ponder.verify.extract_number` by default).
+            stored one: `ponder.verify.extract_repaired_number` by default).
         step_scorer: The process reward scoring tree-search steps, when the run had one
             (always given as code).
         call_timeout: Seconds one model call may take (``None``: no limit); the run's own

@@ -50,7 +50,8 @@ from ponder.result import RunResult
 from ponder.runner import ProgressCallback, drive, result_from, traced
 from ponder.state import RunState, StopReason, merge_by_id
 from ponder.stores import Db, RunStore, open_store
-from ponder.verify.extract import Extractor, extract_number
+from ponder.verify.arithmetic import extract_repaired_number
+from ponder.verify.extract import Extractor
 from ponder.verify.record import (
     extractor_from_record,
     extractor_record,
@@ -142,7 +143,7 @@ def make_context(
     return RunContext(
         model=model,
         verifier=verifier,
-        extractor=extractor or extract_number,
+        extractor=extractor or extract_repaired_number,
         step_scorer=step_scorer,
         prompt_style=prompt_style_of(model),
         seed=seed,

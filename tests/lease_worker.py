@@ -50,7 +50,7 @@ def main() -> None:
         if mode == "start":
             result = ponder.solve(
                 "q", model=model(log), budget=ponder.Budget(calls=2), db=db, run_id=run_id,
-                max_samples=12, agreement=1.0,
+                max_samples=12, agreement=1.0, programs=0,
             )  # fmt: skip
         elif mode == "resume":
             result = runs.resume(run_id, db=db, add_calls=10, model=model(log))

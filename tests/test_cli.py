@@ -410,7 +410,8 @@ def test_strategy_options_take_O_and_o_is_not_an_option_of_solve(
     scripted: ScriptedChatModel, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for flag in ("-O", "--option"):
-        argv = ["solve", "q", flag, "temperature=0.25", "-n", "1", "--no-save", "-q", "--json"]
+        argv = ["solve", "q", flag, "temperature=0.25", flag, "select=majority", "-n", "1"]
+        argv += ["--no-save", "-q", "--json"]  # majority: the first sample is not greedy
         assert main(argv) == 0
         assert json.loads(capsys.readouterr().out)["candidates"][0]["temperature"] == 0.25
     assert main(["solve", "q", "-o", "temperature=0.25", "--no-save"]) == 2

@@ -22,7 +22,7 @@ def model() -> ScriptedChatModel:
             return "Score: 3"
         if "critique" in text.lower() or "mistake" in text.lower():
             return "The sum is wrong."
-        return "3 + 4 = 8. The answer is 8."
+        return "3 and 4 make 8. The answer is 8."  # wrong, with no stated sum to repair
 
     return ScriptedChatModel(reply_fn=reply)
 

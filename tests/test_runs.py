@@ -29,6 +29,7 @@ def seeded() -> ScriptedChatModel:
 
 
 async def test_pause_then_top_up_equals_an_uninterrupted_run(db: str) -> None:
+    # The default vote: 3 samples (the first greedy), 4 programs, then 4 more samples.
     options: dict[str, Any] = {"max_samples": 7, "agreement": 1.0}
     paused = await ponder.asolve(
         "q", model=seeded(), budget=ponder.Budget(calls=3), db=db, run_id="r1", **options
@@ -40,12 +41,13 @@ async def test_pause_then_top_up_equals_an_uninterrupted_run(db: str) -> None:
 
     with pytest.raises(ConfigurationError, match="add_tokens"):
         await runs.aresume("r1", db=db, model=seeded())
-    done = await runs.aresume("r1", db=db, add_calls=4, model=seeded())
-    fresh = await ponder.asolve("q", model=seeded(), budget=ponder.Budget(calls=7), **options)
+    done = await runs.aresume("r1", db=db, add_calls=8, model=seeded())
+    fresh = await ponder.asolve("q", model=seeded(), budget=ponder.Budget(calls=11), **options)
     assert done.status == "done"
     assert done.answer == fresh.answer
     assert [c["text"] for c in done.candidates] == [c["text"] for c in fresh.candidates]
-    assert done.usage.calls == fresh.usage.calls == 7
+    assert done.usage.calls == fresh.usage.calls == 11
+    assert [c["kind"] for c in done.candidates].count("program") == 4
     assert (await runs.alist_runs(db=db))[0]["status"] == "done"
     with pytest.raises(ConfigurationError, match="nothing to resume"):
         await runs.aresume("r1", db=db, model=seeded())
@@ -224,7 +226,7 @@ async def test_resume_and_fork_restore_the_stored_timeouts(
 async def test_a_run_recorded_before_settings_resumes_with_the_defaults(db: str) -> None:
     await ponder.asolve(
         "q", model=seeded(), budget=ponder.Budget(calls=1), db=db, run_id="old",
-        call_timeout=5.0, max_samples=3,
+        call_timeout=5.0, max_samples=3, programs=0,
     )  # fmt: skip
     async with runs.open_store(db) as saver:  # as a run recorded before schema version 4
         record = await saver.aget_run("old")
@@ -265,7 +267,7 @@ async def test_a_store_failing_mid_run_ends_it_failed_and_forkable(
         return await real(self, *args, **kwargs)
 
     monkeypatch.setattr(SqlCheckpointer, "aput", failing)
-    options: dict[str, Any] = {"max_samples": 7, "agreement": 1.0}
+    options: dict[str, Any] = {"max_samples": 7, "agreement": 1.0, "programs": 0}
     solving = ponder.asolve(
         "q", model=seeded(), budget=ponder.Budget(calls=7), db=db, run_id="r", **options
     )
@@ -309,6 +311,7 @@ async def test_a_stored_run_is_rescored_without_the_model(db: str) -> None:
         logprob_fn=lambda text: -0.05 if "7" in text else -2.0,
     )
     options: dict[str, Any] = {"max_samples": 3, "min_samples": 3, "agreement": 1.0}
+    options |= {"select": "majority", "programs": 0}  # the textbook vote, to re-score
     result = await ponder.asolve("q", model=model, db=db, run_id="voted", **options)
     assert result.answer == "8"
     calls = len(model.calls)

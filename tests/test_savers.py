@@ -39,7 +39,7 @@ from ponder.testing import ScriptedChatModel
 from ponder.viz.viewer import aload_view
 
 PG = "postgres@127.0.0.1:5432/test"
-OPTIONS: dict[str, Any] = {"max_samples": 7, "agreement": 1.0}
+OPTIONS: dict[str, Any] = {"max_samples": 7, "agreement": 1.0, "programs": 0}
 
 
 def seeded() -> ScriptedChatModel:
@@ -258,6 +258,7 @@ def test_the_command_line_pauses_resumes_lists_and_shows_on_each_url(
 ) -> None:
     solved = run_json(
         ["solve", "q", "-q", "--max-calls", "3", "-O", "max_samples=7", "-O", "agreement=1.0",
+         "-O", "programs=0",
          "--db", url, "--run-id", "r1"], capsys,
     )  # fmt: skip
     assert solved["status"] == "paused"

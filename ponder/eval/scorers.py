@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.eval.datasets import Problem, ScorerName
+from ponder.verify.arithmetic import extract_repaired_number
 from ponder.verify.code import CodeTests, extract_code
 from ponder.verify.extract import Extractor, extract_number, extract_short_answer, normalize_text
 from ponder.verify.math import math_equal
@@ -159,7 +160,7 @@ async def _code(problem: Problem, answer: str) -> bool:
 
 
 SCORERS: dict[ScorerName, Scorer] = {
-    "number": Scorer(name="number", extract=extract_number, check=_number),
+    "number": Scorer(name="number", extract=extract_repaired_number, check=_number),
     "math": Scorer(name="math", extract=extract_math, check=_math),
     "choice": Scorer(name="choice", extract=extract_choice, check=_choice),
     "yes_no": Scorer(name="yes_no", extract=extract_yes_no, check=_yes_no),

@@ -68,7 +68,7 @@ class RunSettings(TypedDict):
     verifier_timeout: float
     """Seconds one verification may take."""
     extractor: dict[str, Any] | None
-    """The answer extractor: ``None`` for the default (`ponder.verify.extract_number`),
+    """The answer extractor: ``None`` for the default (`ponder.verify.extract_repaired_number`),
     ``{"name": "extract_short_answer"}`` for a shipped one, ``{"custom": "<name>"}`` for one
     given as code (which is not stored: pass it again to resume). See
     `ponder.verify.record.extractor_record`."""
@@ -98,7 +98,7 @@ class RunRecord(TypedDict):
     settings: RunSettings | None
     """The settings the run's context was built with, as of its latest session; ``None``
     for a run recorded before schema version 4, which resumes with the defaults (300 s
-    calls, 30 s verifications, `ponder.verify.extract_number`, no step scorer)."""
+    calls, 30 s verifications, `ponder.verify.extract_repaired_number`, no step scorer)."""
     budget: BudgetLimits
     """The run's current limits."""
     seed: int

@@ -125,8 +125,8 @@ class PonderFields(BaseModel):
     """A shipped verifier as plain data: ``{"expected": "42", "kind": "number"}`` or
     ``{"math": "1/2"}`` (needed by ``ponder-best-of-n``); see `ponder.verify.record`."""
     extractor: str | None = None
-    """A shipped answer extractor by name (``extract_number``, the default, or
-    ``extract_short_answer``, ``extract_code``)."""
+    """A shipped answer extractor by name (``extract_repaired_number``, the default,
+    ``extract_number``, ``extract_short_answer``, ``extract_code``)."""
     run_id: str | None = None
     """Continue this run (paused or interrupted) instead of starting one; the messages are
     then not read: the run has its problem."""

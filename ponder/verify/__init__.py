@@ -1,6 +1,12 @@
 """Answer extraction and verifiers."""
 
-from ponder.verify.arithmetic import ArithmeticConsistency, find_equations
+from ponder.verify.arithmetic import (
+    ArithmeticConsistency,
+    Repair,
+    extract_repaired_number,
+    find_equations,
+    repair_arithmetic,
+)
 from ponder.verify.code import CodeTests, extract_code
 from ponder.verify.extract import (
     Extractor,
@@ -38,6 +44,7 @@ __all__ = (
     "MathAnswer",
     "OutcomeReward",
     "ProcessReward",
+    "Repair",
     "SandboxLimits",
     "SandboxResult",
     "extract_code",
@@ -46,6 +53,7 @@ __all__ = (
     "outcome_verifier",
     "parse_score",
     "run_extractor",
+    "repair_arithmetic",
     "run_python",
     "sandbox_isolation",
     "ExpectedAnswer",
@@ -56,6 +64,7 @@ __all__ = (
     "answers_match",
     "canonical_number",
     "extract_number",
+    "extract_repaired_number",
     "extract_short_answer",
     "normalize_text",
     "run_verifier",

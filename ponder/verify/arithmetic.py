@@ -12,6 +12,14 @@ the left side exactly (fractions, usual precedence), and judges the candidate:
 It knows nothing of the expected answer, so it can serve best-of-N, votes and tree search
 on new problems.
 
+`repair_arithmetic` goes one step further: it replaces a wrong result by the recomputed one
+and carries the correction forward (every later mention of the wrong number, the equations
+that build on it and the stated answer), so a solution that set out right and slipped gives
+the answer its own reasoning leads to. `extract_repaired_number`, ponder's default answer
+extractor, reads the number from the repaired text; the candidate keeps the model's text as
+it was written. Measured on held-in problems (``benchmarks/repair.py``), it is what moves
+greedy decoding most on this project's small model.
+
 Example:
     >>> check = ArithmeticConsistency()
     >>> check("q", {"text": "17 + 25 = 32. The answer is 32."}).reason
@@ -28,11 +36,19 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from ponder.verify.extract import extract_number
 from ponder.verify.verifier import Verdict
 
-__all__ = ("ArithmeticConsistency", "Equation", "find_equations")
+__all__ = (
+    "ArithmeticConsistency",
+    "Equation",
+    "Repair",
+    "extract_repaired_number",
+    "find_equations",
+    "repair_arithmetic",
+)
 
-_NUMBER = r"\d[\d,]*(?:\.\d+)?"
+_NUMBER = r"\d(?:[\d,]*\d)?(?:\.\d+)?"
 _OP = r"[-+*/x×÷]"
 _EQUATION = re.compile(
     rf"(?<![\w.])(-?\$?{_NUMBER}(?:\s*{_OP}\s*\$?{_NUMBER})+)\s*=\s*\$?(-?{_NUMBER})(?![\d])"
@@ -117,6 +133,78 @@ def find_equations(text: str) -> list[Equation]:
 
 def _show(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Repair:
+    """A text with its stated arithmetic recomputed (`repair_arithmetic`)."""
+
+    text: str
+    """The text, every wrong result replaced and the correction carried forward."""
+    fixes: tuple[str, ...] = ()
+    """What was corrected, in order (``"17 + 25 = 32 -> 42"``); empty when nothing was."""
+
+
+_MOST_FIXES = 16
+"""Corrections one text gets at most (each is followed by a fresh read of the text)."""
+
+
+def repair_arithmetic(text: str) -> Repair:
+    """Recompute the equations ``text`` states, carrying each correction forward.
+
+    The first wrong equation's result is replaced by its computed value, and every later
+    mention of the wrong number (as a whole number: ``32`` but not ``320`` or ``3.2``) by
+    the corrected one; then the text is read again, so an equation that used the wrong
+    number is checked with the corrected one. Equations that cannot be recomputed (a
+    division by zero) are left alone.
+
+    Example:
+        >>> fixed = repair_arithmetic("17 + 25 = 32. 32 - 2 = 30. The answer is 30.")
+        >>> fixed.text
+        '17 + 25 = 42. 42 - 2 = 40. The answer is 40.'
+        >>> fixed.fixes
+        ('17 + 25 = 32 -> 42', '42 - 2 = 30 -> 40')
+    """
+    fixes: list[str] = []
+    for _ in range(_MOST_FIXES):
+        wrong = next((m for m in _EQUATION.finditer(text) if _wrong(m) is not None), None)
+        if wrong is None:
+            break
+        computed = _wrong(wrong)
+        assert computed is not None
+        written = wrong.group(2).lstrip("-")
+        start, end = wrong.span(2)
+        corrected = _show(computed)
+        fixes.append(f"{wrong.group(0).strip()} -> {corrected}")
+        later = re.sub(rf"(?<![\d.,]){re.escape(written)}(?![\d])", corrected, text[end:])
+        text = text[:start] + corrected + later
+    return Repair(text=text, fixes=tuple(fixes))
+
+
+def _wrong(match: re.Match[str]) -> Fraction | None:
+    """The recomputed value of an equation whose stated result is wrong, else ``None``."""
+    stated = _number(match.group(2).lstrip("-"))
+    if stated is None:
+        return None
+    if match.group(2).startswith("-"):
+        stated = -stated
+    computed = _evaluate(match.group(1))
+    return computed if computed is not None and computed != stated else None
+
+
+def extract_repaired_number(text: str) -> str | None:
+    """Extract the final number from ``text`` after its arithmetic is repaired.
+
+    ponder's default answer extractor: `ponder.verify.extract_number` on the text that
+    `repair_arithmetic` returns, so a stated slip (``4 x 8 = 36. The answer is 36.``) gives
+    the answer the reasoning leads to (``32``). A text with no wrong equation gives what
+    `extract_number` gives.
+
+    Example:
+        >>> extract_repaired_number("4 x 8 = 36. The answer is 36.")
+        '32'
+    """
+    return extract_number(repair_arithmetic(text).text)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

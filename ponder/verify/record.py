@@ -9,7 +9,7 @@ its work, as plain data:
   "extract_short_answer"}`` (a shipped extractor);
 - one given as code is stored by name only, ``{"custom": "<name>"}``: it is not stored, and
   resuming the run without passing it again is refused with a message saying so;
-- ``None`` is the default: no verifier, no step scorer, `extract_number`.
+- ``None`` is the default: no verifier, no step scorer, `extract_repaired_number`.
 
 Each ``*_record`` function writes a record, and the ``*_from_record`` function beside it reads
 it back.
@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from typing import Any, get_args
 
 from ponder.errors import ConfigurationError
-from ponder.verify.arithmetic import ArithmeticConsistency
+from ponder.verify.arithmetic import ArithmeticConsistency, extract_repaired_number
 from ponder.verify.code import extract_code
 from ponder.verify.extract import Extractor, extract_number, extract_short_answer
 from ponder.verify.math import MathAnswer
@@ -63,6 +63,7 @@ __all__ = (
 )
 
 SHIPPED_EXTRACTORS: dict[str, Extractor] = {
+    "extract_repaired_number": extract_repaired_number,
     "extract_number": extract_number,
     "extract_short_answer": extract_short_answer,
     "extract_code": extract_code,
@@ -155,7 +156,7 @@ def _expected(fields: dict[str, Any]) -> ExpectedAnswer:
 
 def extractor_record(extractor: Extractor | None) -> dict[str, Any] | None:
     """Describe an answer extractor: ``None`` for the default, a shipped one by its name."""
-    if extractor is None or extractor is extract_number:
+    if extractor is None or extractor is extract_repaired_number:
         return None
     for name, shipped in SHIPPED_EXTRACTORS.items():
         if extractor is shipped:
@@ -170,7 +171,7 @@ def extractor_from_record(record: dict[str, Any] | None, run_id: str) -> Extract
         ConfigurationError: The run's extractor was given as code: pass it again.
     """
     if record is None:
-        return extract_number
+        return extract_repaired_number
     shipped = SHIPPED_EXTRACTORS.get(str(record.get("name")))
     if shipped is not None:
         return shipped
@@ -180,13 +181,13 @@ def extractor_from_record(record: dict[str, Any] | None, run_id: str) -> Extract
 def extractor_from_spec(spec: object) -> Extractor:
     """Return the shipped extractor that plain data names: a name or ``{"name": ...}``.
 
-    ``None`` is the default, `extract_number`.
+    ``None`` is the default, `ponder.verify.extract_repaired_number`.
 
     Raises:
         ConfigurationError: ``spec`` names no shipped extractor.
     """
     if spec is None:
-        return extract_number
+        return extract_repaired_number
     name = spec.get("name") if isinstance(spec, Mapping) else spec
     shipped = SHIPPED_EXTRACTORS.get(name) if isinstance(name, str) else None
     if shipped is None:

@@ -17,8 +17,9 @@ Example:
     self-consistency
       __start__ --> prepare
       prepare --> attempt
-      attempt ..> attempt | pause | select
+      attempt ..> attempt | pause | programs | select
       pause --> attempt
+      programs ..> attempt | pause | select
       select --> __end__
     (--> always, ..> conditional: one of the routes)
 """

@@ -3,7 +3,7 @@ from __future__ import annotations
 import ponder
 from ponder.testing import ScriptedChatModel
 
-WRONG = "3 + 4 = 8. The answer is 8."
+WRONG = "3 + 4 makes 8. The answer is 8."  # a wrong answer, not a slip to repair
 RIGHT = "3 + 4 = 7. The answer is 7."
 
 

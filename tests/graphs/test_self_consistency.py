@@ -9,6 +9,9 @@ from ponder.errors import ConfigurationError
 from ponder.graphs import SelfConsistencyConfig, build_self_consistency
 from ponder.testing import ScriptedChatModel
 
+MAJORITY: dict[str, Any] = {"select": "majority", "programs": 0}
+"""The textbook vote (no programs, no greedy anchor), for the tests of the vote's logic."""
+
 
 def answers(*values: str) -> ScriptedChatModel:
     return ScriptedChatModel(replies=[f"Some work. The answer is {v}." for v in values])
@@ -25,7 +28,7 @@ async def test_converges_when_agreement_is_reached() -> None:
 
 async def test_stops_when_the_leader_cannot_be_overtaken() -> None:
     model = answers("7", "3", "7", "7", "9")
-    result = await ponder.asolve("q", model=model, max_samples=5, agreement=1.0)
+    result = await ponder.asolve("q", model=model, max_samples=5, agreement=1.0, **MAJORITY)
     # After 4 samples: 7 x3, 3 x1, one left: 3 - 1 > 1.
     assert result.stop_reason == "decided"
     assert len(result.candidates) == 4
@@ -34,7 +37,7 @@ async def test_stops_when_the_leader_cannot_be_overtaken() -> None:
 
 async def test_exhausts_max_samples_on_an_open_vote() -> None:
     model = answers("1", "2", "3", "4")
-    result = await ponder.asolve("q", model=model, max_samples=4, agreement=1.0)
+    result = await ponder.asolve("q", model=model, max_samples=4, agreement=1.0, **MAJORITY)
     assert result.stop_reason == "exhausted"
     assert len(result.candidates) == 4
     assert result.answer == "1"  # tie: the answer given first
@@ -63,7 +66,7 @@ async def test_calls_budget_is_exact() -> None:
 
 async def test_candidates_without_answers_do_not_vote() -> None:
     model = ScriptedChatModel(replies=["I do not know.", "The answer is 5.", "Hmm."])
-    result = await ponder.asolve("q", model=model, max_samples=3, agreement=1.0)
+    result = await ponder.asolve("q", model=model, max_samples=3, agreement=1.0, **MAJORITY)
     assert [c["answer"] for c in result.candidates] == [None, "5", None]
     assert result.answer == "5"
     assert result.votes == {"5": 1}
@@ -107,7 +110,14 @@ async def test_seconds_budget_cuts_a_slow_call() -> None:
 async def test_samples_use_the_config_and_distinct_seeds() -> None:
     model = answers("1", "2", "3")
     await ponder.asolve(
-        "q", model=model, seed=10, max_samples=3, agreement=1.0, temperature=0.9, max_tokens=50
+        "q",
+        model=model,
+        seed=10,
+        max_samples=3,
+        agreement=1.0,
+        temperature=0.9,
+        max_tokens=50,
+        **MAJORITY,
     )
     assert [call["temperature"] for call in model.calls] == [0.9, 0.9, 0.9]
     assert all(call["max_tokens"] == 50 for call in model.calls)
@@ -167,7 +177,7 @@ async def test_a_confidence_vote_without_confidence_is_a_majority() -> None:
 async def test_greedy_first_draws_the_first_sample_at_temperature_zero() -> None:
     model = ScriptedChatModel(replies=["The answer is 1.", "The answer is 2.", "The answer is 3."])
     result = await ponder.asolve("q", model=model, greedy_first=True, max_samples=3,
-                                 agreement=1.0)  # fmt: skip
+                                 agreement=1.0, **MAJORITY)  # fmt: skip
     assert [c["temperature"] for c in result.candidates] == [0.0, 0.7, 0.7]
     assert [call["temperature"] for call in model.calls] == [0.0, 0.7, 0.7]
 
@@ -191,7 +201,13 @@ async def test_early_stop_ends_samples_below_the_warm_up_floor_and_they_do_not_v
         replies=texts, logprob_fn=lambda text: -0.5 if text.endswith("7.") else -2.0
     )
     result = await ponder.asolve(
-        "q", model=model, max_samples=6, min_samples=3, agreement=1.0, early_stop=0.9
+        "q",
+        model=model,
+        max_samples=6,
+        min_samples=3,
+        agreement=1.0,
+        early_stop=0.9,
+        **MAJORITY,
     )
     floors = [call.get("min_confidence") for call in model.calls]
     assert floors[:3] == [None, None, None]  # the warm-up: no floor yet
@@ -248,8 +264,11 @@ def test_anchored_keeps_greedy_unless_programs_and_samples_agree_on_another(
         select="anchored", programs=2, max_samples=4, min_samples=4, agreement=1.0,
     )  # fmt: skip
     kinds = [c["kind"] for c in result.candidates]
-    assert kinds == ["program", "program", "attempt", "attempt", "attempt", "attempt"]
-    programs, attempts = result.candidates[:2], result.candidates[2:]
+    # The first samples come first (greedy among them), then the programs, once.
+    # (three at first: after three, a unanimous vote of four would be decided).
+    assert kinds == ["attempt", "attempt", "attempt", "program", "program", "attempt"]
+    programs = [c for c in result.candidates if c["kind"] == "program"]
+    attempts = [c for c in result.candidates if c["kind"] == "attempt"]
     assert [c["temperature"] for c in programs][0] == 0.0  # the first program greedy
     assert attempts[0]["temperature"] == 0.0 and attempts[0]["answer"] == "8"
     assert result.answer == expected
@@ -259,3 +278,23 @@ def test_anchored_keeps_greedy_unless_programs_and_samples_agree_on_another(
 def test_programs_is_a_count() -> None:
     with pytest.raises(ConfigurationError, match="whole number >= 0"):
         ponder.solve("q", model=_anchored_model("1", []), programs=-1)
+
+
+def test_no_program_is_drawn_once_the_first_samples_agree_with_greedy() -> None:
+    """No program could move the answer then: anchored needs a sample that said another."""
+    result = ponder.solve(
+        "What is 4 + 5?", model=_anchored_model("4 + 5", ["8", "8"]), budget={"tokens": 4000}
+    )
+    assert [c["kind"] for c in result.candidates] == ["attempt"] * 3
+    assert (result.answer, result.stop_reason) == ("8", "converged")
+
+
+def test_the_default_vote_draws_the_greedy_answer_first_under_a_tight_budget() -> None:
+    # Before: the programs came first, and a budget of two calls bought no greedy answer.
+    result = ponder.solve(
+        "What is 4 + 5?", model=_anchored_model("4 + 5", ["9", "7"]), budget={"calls": 2}
+    )
+    assert [(c["kind"], c["temperature"]) for c in result.candidates] == [
+        ("attempt", 0.0), ("attempt", 0.7)
+    ]  # fmt: skip
+    assert result.answer == "8" and result.stop_reason == "budget"

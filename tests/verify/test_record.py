@@ -6,7 +6,13 @@ from typing import Any
 import pytest
 
 from ponder.errors import ConfigurationError
-from ponder.verify import ExpectedAnswer, MathAnswer, extract_code, extract_number
+from ponder.verify import (
+    ExpectedAnswer,
+    MathAnswer,
+    extract_code,
+    extract_number,
+    extract_repaired_number,
+)
 from ponder.verify.extract import extract_short_answer
 from ponder.verify.record import (
     extractor_from_record,
@@ -34,10 +40,13 @@ def test_shipped_verifiers_round_trip(verifier: Any) -> None:
     assert verifier_from_record(verifier_record(verifier), "r") == verifier
 
 
-@pytest.mark.parametrize("extractor", [extract_number, extract_short_answer, extract_code])
+@pytest.mark.parametrize(
+    "extractor", [extract_repaired_number, extract_number, extract_short_answer, extract_code]
+)
 def test_shipped_extractors_round_trip(extractor: Any) -> None:
     assert extractor_from_record(extractor_record(extractor), "r") is extractor
-    assert extractor_record(None) is None and extractor_from_record(None, "r") is extract_number
+    assert extractor_record(None) is None
+    assert extractor_from_record(None, "r") is extract_repaired_number  # the default
 
 
 def test_no_step_scorer_round_trips() -> None:

@@ -74,7 +74,7 @@ async def test_viewer_of_an_embedded_model_run(
 async def test_hostile_text_runs_no_script(browser: Any, tmp_path: Path) -> None:
     db = f"sqlite+aiosqlite:///{tmp_path / 'evil.db'}"
     await ponder.asolve(
-        HOSTILE[0], model=hostile_model(), db=db, run_id="evil", max_samples=4,
+        HOSTILE[0], model=hostile_model(), db=db, run_id="evil", max_samples=4, programs=0,
         extractor=lambda text: text,
     )  # fmt: skip
     page_file = tmp_path / "evil.html"

@@ -199,9 +199,12 @@ def scenarios(
         Budget(tokens=10**6), Budget(calls=1), Budget(calls=2), Budget(calls=4)
     )  # fmt: skip
     if strategy == "self-consistency":
+        split = ("The answer is 4.", "It is 5.")  # the samples disagree: programs are drawn
         return [
-            (replies("The answer is 4.", "It is 5."), big, None, {"max_samples": 3}),
-            (replies("The answer is 4.", "It is 5."), one, None, {"max_samples": 3}),
+            (replies(*split), big, None, {"max_samples": 2}),  # ends on its first step
+            (replies(*split), one, None, {"max_samples": 3}),
+            (replies(*split), big, None, {"max_samples": 5}),
+            (replies(*split), Budget(calls=5), None, {"max_samples": 5}),
         ]
     if strategy == "best-of-n":
         return [
