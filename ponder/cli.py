@@ -374,6 +374,7 @@ def _report(result: RunResult) -> str:
         f"spent: {usage.tokens} tokens ({usage.tokens_in} in, {usage.tokens_out} out) "
         f"in {usage.calls} calls; wall {result.wall_seconds:.1f} s "
         f"(model {usage.model_seconds:.1f} s)"
+        + ("" if result.flops is None else f"; about {result.flops:.2g} FLOPs")
     )
     if result.error:
         lines.append(f"error: {result.error}")

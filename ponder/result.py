@@ -83,15 +83,29 @@ class RunResult:
 
     @property
     def flops(self) -> float | None:
-        """Estimated floating-point operations of every call (``None`` when any is unknown).
+        """Estimated floating-point operations of the run's calls, summed.
 
-        About 2 x parameters x tokens processed per call, a prompt prefix the embedded model
-        read from its cache counted once (see `ponder.state.LedgerEntry.flops`).
+        About 2 x parameters x tokens processed per call, a prompt prefix the model read from
+        its cache counted once (see `ponder.state.LedgerEntry.flops`); 0 for a run that made
+        no call. ``None`` when the model's parameter count is unknown (a remote model not
+        told it: `ponder.models.openai_compat.from_base_url`'s ``parameters``), and for
+        runs stored before ponder estimated it.
+
+        Example:
+            >>> import ponder
+            >>> from ponder.testing import ScriptedChatModel
+            >>> model = ScriptedChatModel(replies=["The answer is 4."], parameters=1000)
+            >>> result = ponder.solve("What is 2 + 2?", model=model, max_samples=1)
+            >>> result.flops == 2 * 1000 * result.usage.tokens  # nothing cached: all processed
+            True
         """
-        values = [entry.get("flops") for entry in self.ledger]
-        if not values or any(value is None for value in values):
-            return None
-        return float(sum(value for value in values if value is not None))
+        total = 0.0
+        for entry in self.ledger:
+            value = entry.get("flops")
+            if value is None:
+                return None
+            total += value
+        return total
 
     @property
     def overhead_seconds(self) -> float:

@@ -218,10 +218,16 @@ class LedgerEntry(TypedDict):
     """False when the model reported no usage and the counts are ponder's upper bounds."""
     ok: bool
     """False when the call failed."""
+    tokens_cached: NotRequired[int]
+    """Of ``tokens_in``, the prompt tokens the model read from its cache instead of
+    processing them again (the embedded model's shared prefixes; a server's reported
+    ``cache_read``); 0 when the model does not say. Absent in runs stored before ponder
+    recorded it."""
     flops: NotRequired[float | None]
-    """Estimated floating-point operations of the call (2 x parameters x tokens processed, a
-    prompt prefix read from the model's cache not counted), ``None`` where the model's size
-    is unknown."""
+    """Estimated floating-point operations of the call: 2 x parameters x tokens processed
+    (``tokens_in - tokens_cached + tokens_out``; a failed call, what it was charged).
+    ``None`` where the model's parameter count is unknown; absent in runs stored before
+    ponder estimated it."""
 
 
 class RunError(TypedDict):

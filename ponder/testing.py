@@ -63,6 +63,9 @@ class ScriptedChatModel(BaseChatModel):
     logprob_fn: Callable[[str], float] | None = None
     """Scripted confidence: the log-probability of every word of a reply, given the reply;
     replies then carry OpenAI-style ``logprobs`` (each word's top log-probability the same)."""
+    parameters: int | None = Field(default=None, gt=0)
+    """A parameter count to claim, so that runs estimate FLOPs (`ponder.result.RunResult.flops`);
+    ``None``: unknown, as for most remote models."""
     calls: list[dict[str, Any]] = Field(default_factory=list)
     """Every call's keyword options (``max_tokens``, ``temperature``, ...), in order."""
     _cursor: Any = PrivateAttr(default=None)

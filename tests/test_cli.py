@@ -462,3 +462,21 @@ def test_rescore_prints_another_rule_and_refuses_bad_values(
     missing = f"sqlite+aiosqlite:///{tmp_path / 'none.db'}"
     assert main(["rescore", "r", "--db", missing]) == 2
     assert not (tmp_path / "none.db").exists()
+
+
+def test_solve_reports_the_flops_estimate_where_the_model_size_is_known(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sized = ScriptedChatModel(replies=["The answer is 4."], parameters=1_000)
+    monkeypatch.setattr(EmbeddedChatModel, "from_name", lambda *a, **k: sized)
+    assert main(["solve", "2 + 2?", "-n", "1", "--no-save", "-q", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["flops"] == 2 * 1_000 * data["usage"]["tokens"]
+    assert main(["solve", "2 + 2?", "-n", "1", "--no-save", "-q"]) == 0
+    assert f"; about {data['flops']:.2g} FLOPs" in capsys.readouterr().out
+    unsized = ScriptedChatModel(replies=["The answer is 4."])
+    monkeypatch.setattr(EmbeddedChatModel, "from_name", lambda *a, **k: unsized)
+    assert main(["solve", "2 + 2?", "-n", "1", "--no-save", "-q", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["flops"] is None
+    assert main(["solve", "2 + 2?", "-n", "1", "--no-save", "-q"]) == 0
+    assert "FLOPs" not in capsys.readouterr().out

@@ -53,6 +53,24 @@ async def test_pause_then_top_up_equals_an_uninterrupted_run(db: str) -> None:
         await runs.aresume("r1", db=db, model=seeded())
 
 
+async def test_a_resumed_run_estimates_the_flops_of_both_sessions(db: str) -> None:
+    def sized() -> ScriptedChatModel:
+        return seeded().model_copy(update={"parameters": 1_000})
+
+    options: dict[str, Any] = {"max_samples": 5, "agreement": 1.0}
+    paused = await ponder.asolve(
+        "q", model=sized(), budget=ponder.Budget(calls=2), db=db, run_id="f1", **options
+    )
+    assert paused.status == "paused" and paused.flops == 2 * 1_000 * paused.usage.tokens
+    done = await runs.aresume("f1", db=db, add_calls=3, model=sized())
+    assert done.usage.calls == 5 and done.flops == 2 * 1_000 * done.usage.tokens
+    # Resumed with a model of unknown size, the new calls' FLOPs are unknown, so the run's are.
+    paused = await ponder.asolve(
+        "q", model=sized(), budget=ponder.Budget(calls=2), db=db, run_id="f2", **options
+    )
+    assert (await runs.aresume("f2", db=db, add_calls=3, model=seeded())).flops is None
+
+
 async def test_fork_keeps_the_work_before_the_checkpoint(db: str) -> None:
     await ponder.asolve(
         "q", model=seeded(), budget=ponder.Budget(calls=4), db=db, run_id="base",

@@ -185,7 +185,7 @@ class BenchWorker:
         except Exception as exc:  # the bench's boundary: one problem's failure is its result
             return ProblemResult(
                 **base, status="error", correct=False, pass_at_n=None, candidates=0,
-                answer=None, tokens=0, calls=0, wall_seconds=0.0, difficulty=None,
+                answer=None, tokens=0, calls=0, wall_seconds=0.0, flops=0.0, difficulty=None,
                 error=f"{type(exc).__name__}: {exc}"[:1000],
             )  # fmt: skip
         wall = run.wall_seconds
@@ -202,7 +202,7 @@ class BenchWorker:
         return ProblemResult(
             **base, status=run.status, correct=correct, pass_at_n=pass_at_n,
             candidates=len(run.candidates), answer=run.answer, tokens=run.usage.tokens,
-            calls=run.usage.calls, wall_seconds=wall,
+            calls=run.usage.calls, wall_seconds=wall, flops=run.flops,
             difficulty=_difficulty(run) if strategy == "adaptive" else None,
             error="; ".join(errors)[:1000] or None,
         )  # fmt: skip

@@ -1,7 +1,8 @@
 """Bench reports as plain data, markdown and JSON: pure functions of the stored results.
 
 - `summarize`: per (strategy, budget): accuracy with a Wilson 95% interval, mean tokens,
-  mean wall seconds, pass@N (whether any candidate was right: an oracle measure).
+  mean wall seconds, mean FLOPs (``None`` unless every problem has the estimate), pass@N
+  (whether any candidate was right: an oracle measure).
 - `by_bin`: the same accuracy per difficulty bin: the dataset's own level where it has one
   (MATH-500), else the adaptive strategy's estimate for the problem (easy, medium, hard).
 - `compute_optimal`: the tokens each strategy needs to reach an accuracy, interpolated on its
@@ -65,6 +66,7 @@ def _cell(results: Sequence[ProblemResult]) -> dict[str, Any]:
     right = sum(1 for r in results if r.correct)
     low, high = wilson_interval(right, total)
     known = [r.pass_at_n for r in results if r.pass_at_n is not None]
+    flops = [r.flops for r in results if r.flops is not None]
     return {
         "problems": total,
         "correct": right,
@@ -72,6 +74,7 @@ def _cell(results: Sequence[ProblemResult]) -> dict[str, Any]:
         "ci95": [low, high],
         "mean_tokens": statistics.fmean(r.tokens for r in results) if results else 0.0,
         "mean_seconds": statistics.fmean(r.wall_seconds for r in results) if results else 0.0,
+        "mean_flops": statistics.fmean(flops) if flops and len(flops) == total else None,
         "pass_at_n": sum(known) / len(known) if known else None,
         "failed": sum(1 for r in results if r.status in ("failed", "error")),
         "unscored": sum(1 for r in results if r.correct is None),
@@ -249,6 +252,10 @@ def _tokens(value: float | None) -> str:
     return "not reached" if value is None else f"{value:,.0f}"
 
 
+def _flops(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2g}"
+
+
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -256,15 +263,16 @@ def _ratio(value: float | None) -> str:
 def _cells_table(cells: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
         "| strategy | budget | verifier | problems | accuracy | 95% CI | mean tokens "
-        "| mean s | pass@N (oracle) | failed |",
-        "|---|---:|---|---:|---:|---|---:|---:|---:|---:|",
+        "| mean s | mean FLOPs | pass@N (oracle) | failed |",
+        "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for c in cells:
         low, high = c["ci95"]
         lines.append(
             f"| {c['strategy']} | {c['budget']} | {c['verifier']} | {c['problems']} "
             f"| {_pct(c['accuracy'])} | {low:.0%}-{high:.0%} | {c['mean_tokens']:,.0f} "
-            f"| {c['mean_seconds']:.1f} | {_pct(c['pass_at_n'])} | {c['failed']} |"
+            f"| {c['mean_seconds']:.1f} | {_flops(c.get('mean_flops'))} "
+            f"| {_pct(c['pass_at_n'])} | {c['failed']} |"
         )
     return lines
 

@@ -60,7 +60,12 @@ results = sa.Table(
     sa.Column("difficulty", sa.Float, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("flops", sa.Float, nullable=True),
 )
+
+_ADDED = ("flops",)
+"""Columns of ``ponder_bench_results`` added since its first release: a bench table made
+before lacks them, and `BenchStore.setup` adds them (nullable: its old rows read ``None``)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -111,6 +116,9 @@ class ProblemResult:
     """Model calls made."""
     wall_seconds: float
     """Wall seconds the run took."""
+    flops: float | None = None
+    """Estimated floating-point operations of the run (`ponder.result.RunResult.flops`);
+    ``None`` when the model's parameter count is unknown, and in results stored before."""
     difficulty: float | None
     """The adaptive strategy's estimate of the problem's difficulty, in [0, 1], if it ran."""
     error: str | None
@@ -119,12 +127,32 @@ class ProblemResult:
     """When it was stored (Unix seconds)."""
 
 
+def _add_columns(connection: sa.Connection, schema: str | None) -> None:
+    """Add the `_ADDED` columns a bench table made by an older ponder lacks.
+
+    ``schema`` is the PostgreSQL schema the tables are in (the inspector does not read the
+    connection's schema translation).
+    """
+    inspector = sa.inspect(connection)
+    present = {column["name"] for column in inspector.get_columns(results.name, schema)}
+    for name in _ADDED:
+        if name not in present:
+            column = results.c[name]
+            kind = column.type.compile(dialect=connection.dialect)
+            quoted = connection.dialect.identifier_preparer.quote(name)
+            # No SQLAlchemy construct adds a column; the table's name comes from `against`,
+            # in the schema the connection translates to. (SQLAlchemy's DDL is untyped.)
+            add = sa.DDL(f"ALTER TABLE %(fullname)s ADD COLUMN {quoted} {kind}")  # type: ignore[no-untyped-call]
+            connection.execute(add.against(results))
+
+
 class BenchStore:
     """The bench tables of a ponder database; an async context manager."""
 
     def __init__(self, db: str) -> None:
         self._db = db
         url, schema = parse_db_url(db)
+        self._schema = schema
         options: dict[str, Any] = {}
         if url.get_backend_name() == "sqlite":
             options["connect_args"] = {"timeout": 30.0}
@@ -155,6 +183,7 @@ class BenchStore:
         try:
             async with self._engine.begin() as connection:
                 await connection.run_sync(metadata.create_all, checkfirst=True)
+                await connection.run_sync(_add_columns, self._schema)
         except SQLAlchemyError as exc:
             raise CheckpointError(f"cannot create the bench tables in {self._db}: {exc}") from exc
         self._ready = True

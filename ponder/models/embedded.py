@@ -125,6 +125,8 @@ class _Engine:
     llama: Any
     lock: threading.Lock
     chat_format: Any | None
+    parameters: int | None = None
+    """The model's number of parameters, as llama.cpp counts them (``None`` if it cannot)."""
     batchers: dict[tuple[int, int], BatchEngine] = field(default_factory=dict)
     """Batched decoding contexts, by (KV cells, sequences); created on first use."""
 
@@ -171,7 +173,28 @@ def _load_engine(path: str, n_ctx: int, n_threads: int) -> _Engine:
         eos = llama.detokenize([llama.token_eos()]).decode("utf-8", errors="ignore")
         bos = llama.detokenize([llama.token_bos()]).decode("utf-8", errors="ignore")
         chat_format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-    return _Engine(llama=llama, lock=threading.Lock(), chat_format=chat_format)
+    return _Engine(
+        llama=llama, lock=threading.Lock(), chat_format=chat_format,
+        parameters=_parameters_of(llama),
+    )  # fmt: skip
+
+
+def _parameters_of(llama: Any) -> int | None:
+    """The loaded model's parameter count, by llama.cpp's ``llama_model_n_params``.
+
+    ``None`` when this llama-cpp-python lacks the function or gives something that is not a
+    plausible count (a positive whole number below 2**53): the FLOPs estimate is then unknown
+    rather than wrong.
+    """
+    try:
+        from llama_cpp import llama_model_n_params
+
+        count = llama_model_n_params(llama.model)
+    except Exception:  # an older or different binding: the count is unknown, not an error
+        return None
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 < count < 2**53:
+        return None
+    return count
 
 
 def _taking_turns(evaluate: Callable[[Sequence[int]], None]) -> Callable[[Sequence[int]], None]:
@@ -290,9 +313,12 @@ class EmbeddedChatModel(BaseChatModel):
         )
         return base_tokens
 
-    def count_parameters(self) -> int:
-        """Return the model's number of parameters (weights), read from the GGUF."""
-        return int(self._engine().llama._model.n_params())
+    def count_parameters(self) -> int | None:
+        """Return the model's number of parameters (weights), as llama.cpp counts them.
+
+        Read once when the GGUF file is loaded; ``None`` when llama.cpp cannot say.
+        """
+        return self._engine().parameters
 
     def count_prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
         """Return the exact number of prompt tokens a call with ``messages`` will use."""

@@ -22,6 +22,7 @@ import os
 from typing import Any
 
 from langchain_core.language_models import LanguageModelInput
+from pydantic import Field
 
 from ponder.errors import ConfigurationError
 
@@ -47,6 +48,10 @@ class OpenAICompatibleChatModel(ChatOpenAI):
         >>> model._get_request_payload("hi", max_tokens=7)["max_tokens"]
         7
     """
+
+    parameters: int | None = Field(default=None, gt=0)
+    """The served model's parameter count, when known: runs then estimate their FLOPs
+    (`ponder.result.RunResult.flops`). A server does not say it; ``None`` is unknown."""
 
     def _get_request_payload(
         self,
@@ -100,6 +105,7 @@ def from_base_url(
     api_key_env: str | None = None,
     logprobs: bool = True,
     http_async_client: Any = None,
+    parameters: int | None = None,
 ) -> ChatOpenAI:
     """Return a chat model for the OpenAI-compatible server at ``url`` (ending in ``/v1``).
 
@@ -110,10 +116,20 @@ def from_base_url(
     (`ponder.models.confidence`) and the confidence votes use it. Pass ``False`` for a
     server that refuses them. ``http_async_client`` (an ``httpx.AsyncClient``) replaces the
     client langchain-openai shares between models of one URL (yours to close).
+    ``parameters``, the served model's parameter count if you know it (a server does not
+    say), lets runs estimate their FLOPs (`ponder.result.RunResult.flops`).
 
     Raises:
-        ConfigurationError: A variable named for the key is not set.
+        ConfigurationError: A variable named for the key is not set, or ``parameters`` is
+            not a positive whole number.
     """
+    if parameters is not None and (
+        isinstance(parameters, bool) or not isinstance(parameters, int) or parameters <= 0
+    ):
+        raise ConfigurationError(
+            f"parameters must be the model's parameter count (a positive whole number), got "
+            f"{parameters!r}; leave it out when unknown"
+        )
     return OpenAICompatibleChatModel(
         base_url=url,
         model=model_name,
@@ -121,5 +137,6 @@ def from_base_url(
         logprobs=logprobs or None,
         top_logprobs=5 if logprobs else None,
         http_async_client=http_async_client,
+        parameters=parameters,
         max_retries=0,  # a retry would be a second, uncounted request: ponder's ledger sees all
     )

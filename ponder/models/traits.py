@@ -64,8 +64,11 @@ class ModelTraits:
     """The model spec that makes this model again (an embedded model's name), if any."""
     context_window: int | None = None
     """The most tokens a prompt may have, where the model says (an embedded model's)."""
-    parameters: Callable[[], int] | None = None
-    """Counts the model's parameters, where it can be known (for the FLOPs estimate)."""
+    parameters: Callable[[], int | None] | None = None
+    """Counts the model's parameters, for the FLOPs estimate (`flops`): the embedded model
+    reads its count from llama.cpp (when it first loads), another model says it with a
+    ``parameters`` field (`ponder.models.openai_compat.from_base_url`'s ``parameters=``,
+    ``ScriptedChatModel(parameters=...)``); ``None`` when unknown."""
     native_async: bool = True
     """Whether the model has async calls of its own. One with only a sync ``_generate`` is
     called on a daemon thread of ponder's, so that a call cut off at its deadline is
@@ -85,8 +88,16 @@ class ModelTraits:
 
         ``None`` when the parameters are unknown. A cached prompt prefix is not processed
         again, so the caller leaves it out of ``processed_tokens``.
+
+        Example:
+            >>> from ponder.testing import ScriptedChatModel
+            >>> traits_of(ScriptedChatModel(replies=["4"], parameters=1000)).flops(30)
+            60000.0
+            >>> traits_of(ScriptedChatModel(replies=["4"])).flops(30) is None
+            True
         """
-        return None if self.parameters is None else 2.0 * self.parameters() * processed_tokens
+        count = None if self.parameters is None else self.parameters()
+        return None if count is None else 2.0 * count * processed_tokens
 
     def prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
         """Return the prompt's planned tokens: the model's count where it counts, else a bound.
@@ -126,7 +137,7 @@ def traits_of(model: BaseChatModel) -> ModelTraits:
         if isinstance(model, EmbeddedChatModel) and model.model_name in get_args(EmbeddedName)
         else None,
         context_window=model.n_ctx if isinstance(model, EmbeddedChatModel) else None,
-        parameters=model.count_parameters if isinstance(model, EmbeddedChatModel) else None,
+        parameters=_parameters_of(model),
         native_async=type(model)._agenerate is not BaseChatModel._agenerate,
         stops_on_confidence=(isinstance(model, EmbeddedChatModel) and model.batched)
         or bool(getattr(model, "accepts_min_confidence", False)),
@@ -134,3 +145,17 @@ def traits_of(model: BaseChatModel) -> ModelTraits:
         and ("stream_usage" in fields or bool(names & _STREAMS_USAGE))
         and type(model)._astream is not BaseChatModel._astream,
     )
+
+
+def _parameters_of(model: BaseChatModel) -> Callable[[], int | None] | None:
+    """The model's parameter counter: the embedded model's own, else a declared count.
+
+    A declared count is a ``parameters`` attribute holding a positive whole number (ponder's
+    own model classes have the field); anything else is unknown.
+    """
+    if isinstance(model, EmbeddedChatModel):
+        return model.count_parameters
+    declared = getattr(model, "parameters", None)
+    if isinstance(declared, bool) or not isinstance(declared, int) or declared <= 0:
+        return None
+    return lambda: declared

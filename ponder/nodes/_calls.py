@@ -213,7 +213,7 @@ async def make_calls(
                         message="the wall-time budget ran out while the call waited for a "
                         "free slot",
                     )  # fmt: skip
-                    return _failed(budget, node, request, (0, 0), 0.0, failure)
+                    return _failed(context, budget, node, request, (0, 0), 0.0, failure)
                 timeout = left if context.call_timeout is None else min(context.call_timeout, left)
                 plan = replace(plan, timeout=timeout)
             traced = call_config(config, node=node, request=request)
@@ -371,12 +371,13 @@ async def _invoke(
                 "budget had left",
             )  # fmt: skip
         # The server may have generated (and billed) up to the cap: charge the worst case.
-        return _failed(budget, node, request, (prompt_tokens, plan.max_tokens), latency, failure)
+        worst = (prompt_tokens, plan.max_tokens)
+        return _failed(context, budget, node, request, worst, latency, failure)
     except Exception as exc:  # a model may raise anything; the run keeps its work
         latency = time.monotonic() - started
         failure = ModelError(f"{type(exc).__name__}: {exc}")
         charge = failure_charge(exc, prompt_tokens, plan.max_tokens)
-        return _failed(budget, node, request, charge, latency, failure)
+        return _failed(context, budget, node, request, charge, latency, failure)
     latency = time.monotonic() - started
     text = reply.text
     reported = _usage(reply, text)
@@ -395,12 +396,12 @@ async def _invoke(
             tokens_in=tokens_in, tokens_out=tokens_out, planned_in=prompt_tokens,
             planned_out=plan.max_tokens,
         )  # fmt: skip
-    entry = _entry(budget, node, request, (tokens_in, tokens_out), latency, ok=True)
-    entry["usage_reported"] = bool(reported)
     metadata = dict(reply.response_metadata)
-    reused = metadata.get("reused_prompt_tokens")
-    cached = reused if isinstance(reused, int) and 0 <= reused <= tokens_in else 0
-    entry["flops"] = context.traits.flops(tokens_in - cached + tokens_out)
+    cached = _cached(reply, metadata, tokens_in) if reported is not None else 0
+    entry = _entry(
+        context, budget, node, request, (tokens_in, tokens_out), latency, ok=True, cached=cached
+    )
+    entry["usage_reported"] = bool(reported)
     return CallResult(
         text=text,
         entry=entry,
@@ -469,7 +470,24 @@ def _usage(reply: Any, text: str) -> tuple[int, int] | None:
     return int(tokens_in), int(tokens_out)
 
 
+def _cached(reply: Any, metadata: dict[str, Any], tokens_in: int) -> int:
+    """The prompt tokens a reply says came from the model's cache (0 when it does not say).
+
+    The embedded model says ``reused_prompt_tokens`` in its response metadata; a server that
+    caches prompts reports LangChain's ``input_token_details.cache_read``. A count that is
+    not a whole number in [0, ``tokens_in``] is not believed.
+    """
+    found = metadata.get("reused_prompt_tokens")
+    if found is None:
+        details = (getattr(reply, "usage_metadata", None) or {}).get("input_token_details")
+        found = details.get("cache_read") if isinstance(details, dict) else None
+    if isinstance(found, bool) or not isinstance(found, int) or not 0 <= found <= tokens_in:
+        return 0
+    return found
+
+
 def _entry(
+    context: RunContext,
     budget: Budget,
     node: str,
     request: CallRequest,
@@ -477,7 +495,9 @@ def _entry(
     latency: float,
     *,
     ok: bool,
+    cached: int = 0,
 ) -> LedgerEntry:
+    """The ledger entry of a call, its FLOPs estimated from the tokens it processed."""
     tokens_in, tokens_out = tokens
     return LedgerEntry(
         id=new_id(),
@@ -489,10 +509,13 @@ def _entry(
         latency_s=latency,
         usage_reported=False,
         ok=ok,
+        tokens_cached=cached,
+        flops=context.traits.flops(tokens_in - cached + tokens_out),
     )
 
 
 def _failed(
+    context: RunContext,
     budget: Budget,
     node: str,
     request: CallRequest,
@@ -503,7 +526,7 @@ def _failed(
     # Charged what it can have spent (`ponder.models.failures`): a timeout its worst case.
     return CallResult(
         text="",
-        entry=_entry(budget, node, request, tokens, latency, ok=False),
+        entry=_entry(context, budget, node, request, tokens, latency, ok=False),
         failure=failure,
         finish_reason="error",
         seed=request.seed,

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +19,14 @@ from ponder.eval import (
     SCORERS,
     BenchConfig,
     Scorer,
+    aload_bench,
     arun_bench,
     load_bench,
     load_dataset,
     run_bench,
     write_report,
 )
-from ponder.eval.report import compare_markdown
+from ponder.eval.report import compare_markdown, markdown, report_data
 from ponder.models.embedded import EmbeddedChatModel
 from ponder.testing import ScriptedChatModel
 from ponder.verify.extract import extract_number
@@ -89,6 +92,33 @@ async def test_running_again_resumes_and_runs_nothing_done(dataset: str, db: str
     more = BenchConfig(dataset=dataset, strategies=STRATEGIES, budgets=(*BUDGETS, 2000))
     third = await arun_bench(more, db=db, model=scripted(), progress=False)
     assert third.bench_id != first.bench_id and len(third.results) == 18
+
+
+async def test_results_carry_the_flops_estimate_and_old_ones_still_load(
+    dataset: str, db: str
+) -> None:
+    sized = scripted().model_copy(update={"parameters": 1_000})
+    config = BenchConfig(dataset=dataset, strategies=("self-consistency",), budgets=(700,))
+    bench = await arun_bench(config, db=db, model=sized, progress=False)
+    assert all(r.flops == 2 * 1_000 * r.tokens for r in bench.results)
+    [cell] = report_data(await aload_bench(bench.bench_id, db=db))["cells"]
+    assert cell["mean_flops"] == 2 * 1_000 * cell["mean_tokens"]
+    # A bench table made before the FLOPs column: opening it adds the column, its rows
+    # load with no estimate, and new rows store theirs.
+    connection = sqlite3.connect(db.removeprefix("sqlite+aiosqlite:///"))
+    with contextlib.closing(connection), connection:
+        connection.execute("ALTER TABLE ponder_bench_results DROP COLUMN flops")
+    old = await aload_bench(bench.bench_id, db=db)
+    assert [r.flops for r in old.results] == [None] * 3
+    assert [r.tokens for r in old.results] == [r.tokens for r in bench.results]
+    [cell] = report_data(old)["cells"]
+    assert cell["mean_flops"] is None and f"| {cell['mean_seconds']:.1f} | - | 67% |" in (
+        markdown(report_data(old))
+    )
+    more = BenchConfig(dataset=dataset, strategies=("self-consistency",), budgets=(1400,))
+    new = await arun_bench(more, db=db, model=sized, progress=False)
+    stored = await aload_bench(new.bench_id, db=db)
+    assert all(r.flops == 2 * 1_000 * r.tokens for r in stored.results)
 
 
 async def test_a_model_failing_on_one_problem_is_recorded(dataset: str, db: str) -> None:

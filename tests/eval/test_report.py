@@ -130,12 +130,28 @@ def test_summary_and_markdown() -> None:
     assert sc["mean_tokens"] == 150.0 and sc["pass_at_n"] == 0.5
     assert cells[0]["unscored"] == 1 and cells[0]["pass_at_n"] == 1.0
     text = markdown(report_data(data), plot="p.png")
-    assert "| self-consistency | 250 | none | 2 | 50% | 10%-90% | 150 | 1.0 | 50% | 1 |" in text
+    assert "| self-consistency | 250 | none | 2 | 50% | 10%-90% | 150 | 1.0 | - | 50% | 1 |" in text
     assert "ModelError: down" in text and "![accuracy against tokens](p.png)" in text
     assert command_of(data.config) == (
         "ponder bench --dataset arithmetic --strategies adaptive,self-consistency "
         "--budgets 250 --limit 4 --seed 0"
     )
+
+
+def test_mean_flops_only_where_every_problem_has_the_estimate() -> None:
+    data = bench([
+        result(0, "self-consistency", 250, True, flops=1e9),
+        result(1, "self-consistency", 250, False, flops=3e9),
+        result(0, "adaptive", 250, True, flops=2e9),
+        result(1, "adaptive", 250, True),  # stored before FLOPs were, or a model of unknown size
+    ])  # fmt: skip
+    report = report_data(data)
+    flops = {c["strategy"]: c["mean_flops"] for c in report["cells"]}
+    assert flops == {"self-consistency": 2e9, "adaptive": None}
+    text = markdown(report)
+    assert "| mean FLOPs |" in text
+    assert "| 2 | 50% | 10%-90% | 150 | 1.0 | 2e+09 | 50% | 0 |" in text  # self-consistency
+    assert "| 2 | 100% | 34%-100% | 150 | 1.0 | - | 100% | 0 |" in text  # adaptive
 
 
 def test_plot_is_a_png(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ import time
 from typing import Any
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 
 from ponder.budget import Budget, Usage
 from ponder.context import RunContext
@@ -135,3 +135,86 @@ async def test_a_meter_reads_the_budget_and_the_ledger_from_the_state() -> None:
     assert first.usable and second.refused  # two calls in all: the second is refused
     assert meter.stop_reason is None  # this step made a call before the refusal
     assert [e["node"] for e in meter.ledger] == ["mine"]
+
+
+class _Caching(ScriptedChatModel):
+    """Says ``cached`` prompt tokens came from its cache: as the embedded model does, or as
+    a server reports it (LangChain's ``input_token_details.cache_read``)."""
+
+    cached: Any = 3
+    as_server: bool = False
+
+    def _result(self, messages: list[Any], reply: Any, kwargs: dict[str, Any]) -> Any:
+        result = super()._result(messages, reply, kwargs)
+        message = result.generations[0].message
+        assert isinstance(message, AIMessage)
+        if self.as_server and message.usage_metadata is not None:
+            message.usage_metadata["input_token_details"] = {"cache_read": self.cached}
+        elif not self.as_server:
+            message.response_metadata["reused_prompt_tokens"] = self.cached
+        return result
+
+
+FIVE_WORDS = [HumanMessage("one two three four five")]
+"""A prompt of 5 tokens, as the scripted model counts them (one per word)."""
+
+
+@pytest.mark.parametrize("as_server", [False, True])
+async def test_flops_count_the_prompt_tokens_not_read_from_the_cache(as_server: bool) -> None:
+    model = _Caching(replies=["a b c"], parameters=10, as_server=as_server)
+    meter = _meter(model, Budget(tokens=100))
+    result = await meter.call(FIVE_WORDS, max_tokens=8)
+    entry = result.entry
+    assert entry is not None and (entry["tokens_in"], entry["tokens_out"]) == (5, 3)
+    assert entry["tokens_cached"] == 3
+    assert entry["flops"] == 2 * 10 * (5 - 3 + 3)  # 2 x parameters x tokens processed
+
+
+@pytest.mark.parametrize("cached", [True, -1, 6, 2.5, "3", None])
+async def test_an_implausible_cache_count_is_not_believed(cached: Any) -> None:
+    model = _Caching(replies=["a b c"], parameters=10, cached=cached)
+    entry = (await _meter(model, Budget(tokens=100)).call(FIVE_WORDS, max_tokens=8)).entry
+    assert entry is not None and entry["tokens_cached"] == 0
+    assert entry["flops"] == 2 * 10 * (5 + 3)  # the whole prompt assumed processed
+
+
+async def test_flops_are_unknown_without_the_parameter_count() -> None:
+    entry = (await _meter(_Caching(replies=["a b c"]), Budget(tokens=100)).call(
+        FIVE_WORDS, max_tokens=8
+    )).entry  # fmt: skip
+    assert entry is not None and entry["tokens_cached"] == 3 and entry["flops"] is None
+
+
+async def test_unreported_usage_and_failed_calls_count_what_they_are_charged() -> None:
+    silent = _Caching(replies=["a b c"], parameters=10, report_usage=False)
+    entry = (await _meter(silent, Budget(tokens=1000)).call(FIVE_WORDS, max_tokens=8)).entry
+    assert entry is not None and not entry["usage_reported"] and entry["tokens_cached"] == 0
+    assert entry["flops"] == 2 * 10 * (entry["tokens_in"] + entry["tokens_out"])
+    failing = ScriptedChatModel(replies=[RuntimeError("stream broke")], parameters=10)
+    entry = (await _meter(failing, Budget(tokens=1000)).call(FIVE_WORDS, max_tokens=8)).entry
+    assert entry is not None and not entry["ok"] and entry["tokens_out"] == 8  # its worst case
+    assert entry["flops"] == 2 * 10 * (entry["tokens_in"] + 8)
+
+
+@pytest.mark.embedded
+async def test_the_embedded_model_counts_a_cached_prompt_prefix_once(smollm2: Any) -> None:
+    meter = Meter({}, RunContext(model=smollm2), node="n", budget=Budget(tokens=5000),
+                  usage=Usage())  # fmt: skip
+    prompt = [HumanMessage("Think about the number 48. What is half of it? Answer briefly.")]
+    first = await meter.call(prompt, max_tokens=8)
+    again = await meter.call(prompt, max_tokens=8, seed=1, temperature=0.7)
+    parameters = smollm2.count_parameters()
+    assert parameters is not None and 100e6 < parameters < 200e6  # SmolLM2-135M
+    for result in (first, again):
+        entry = result.entry
+        assert entry is not None and entry["flops"] is not None and entry["flops"] > 0
+        processed = entry["tokens_in"] - entry["tokens_cached"] + entry["tokens_out"]
+        assert entry["flops"] == 2.0 * parameters * processed
+    assert first.entry is not None and again.entry is not None
+    # The first call left its prompt in the KV cache: the second, with the same prompt,
+    # processes fewer prompt tokens than the prompt has (the last one is decoded again, for
+    # its logits), and is estimated at fewer FLOPs than its whole prompt would cost.
+    assert again.entry["tokens_in"] == first.entry["tokens_in"]
+    assert first.entry["tokens_cached"] < again.entry["tokens_cached"] < again.entry["tokens_in"]
+    whole = 2.0 * parameters * (again.entry["tokens_in"] + again.entry["tokens_out"])
+    assert again.entry["flops"] < whole
