@@ -192,8 +192,9 @@ def build_self_consistency(
     config: SelfConsistencyConfig | None = None,
     *,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
+    name: str = "self-consistency",
 ) -> StrategyGraph:
-    """Build the self-consistency graph.
+    """Build the self-consistency graph (under ``name``: `ponder.graphs.greedy` builds it too).
 
     Example:
         >>> graph = build_self_consistency(SelfConsistencyConfig(max_samples=5))
@@ -215,7 +216,7 @@ def build_self_consistency(
     )  # fmt: skip
     first = "programs" if config.programs else "attempt"
     frame = Skeleton(
-        "self-consistency", first=first, resume_at=first, select=config.select,
+        name, first=first, resume_at=first, select=config.select,
         reason=reason, vote=vote,
     )  # fmt: skip
     if config.programs:
@@ -225,7 +226,8 @@ def build_self_consistency(
             name="programs", first_temperature=0.0,
         )  # fmt: skip
         frame.node("programs", programs).loop("programs", "attempt")
-    return frame.node("attempt", attempt).loop("attempt", "attempt").compile(checkpointer)
+    again = "attempt" if config.max_samples > 1 else None  # one sample: no second round
+    return frame.node("attempt", attempt).loop("attempt", again).compile(checkpointer)
 
 
 _NO_CAP = 1 << 30
