@@ -38,8 +38,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from confidence import auroc, held_in, paired_interval
+from confidence import auroc, held_in
 
+from ponder.eval.intervals import paired_interval
 from ponder.eval.scorers import SCORERS, score
 from ponder.models import EmbeddedChatModel
 from ponder.nodes.metered import program_code

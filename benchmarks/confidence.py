@@ -8,9 +8,10 @@ JSON file, so every selection rule below is scored on the *same* samples (paired
 Selection rules compared: greedy; majority vote; and the confidence votes of
 `ponder.nodes.vote` (weighted, filtered, Borda) for each confidence measure and parameter.
 The rule and its parameter are chosen on the ``tune`` split and reported on the ``report``
-split, never tuned on what is reported. Splits are by a hash of the question (even: tune,
-odd: report). Intervals are paired bootstrap 95% intervals of the difference against the
-majority vote (and against greedy), over problems.
+split, never tuned on what is reported. Splits are by a hash of the question
+(`ponder.eval.datasets.split_of`: even first byte tune, odd report; ``ponder bench --split``
+takes the same). Intervals are paired bootstrap 95% intervals of the difference against the
+majority vote (and against greedy), over problems (`ponder.eval.intervals.paired_interval`).
 
 Also reported: the AUROC of each measure for telling right samples from wrong ones, overall
 and within problems (pairs of a right and a wrong sample of the same problem), and the cost of
@@ -32,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
-import random
 import statistics
 import sys
 import time
@@ -42,7 +41,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ponder.eval.datasets import Problem, load_dataset
+from ponder.eval.datasets import Problem, load_dataset, split_of
+from ponder.eval.intervals import paired_interval
 from ponder.eval.scorers import SCORERS, score
 from ponder.graphs.self_consistency import SelfConsistencyConfig, _vote_stop
 from ponder.models import EmbeddedChatModel
@@ -64,16 +64,11 @@ MEASURES: tuple[ConfidenceMeasure, ...] = (
 )  # fmt: skip
 
 
-def split_of(problem: Problem) -> str:
-    digest = hashlib.sha256(problem.question.encode("utf-8")).digest()
-    return "tune" if digest[0] % 2 == 0 else "report"
-
-
 def held_in(dataset: str, per_split: int) -> list[tuple[str, Problem]]:
     chosen: list[tuple[str, Problem]] = []
     counts = {"tune": 0, "report": 0}
     for problem in load_dataset(dataset).problems:
-        part = split_of(problem)
+        part = split_of(problem.question)
         if counts[part] < per_split:
             counts[part] += 1
             chosen.append((part, problem))
@@ -199,14 +194,6 @@ def named(name: str) -> tuple[str, str]:
     """(pool, rule) of a name ``pool/rule``."""
     pool_name, _, rule = name.partition("/")
     return pool_name, rule
-
-
-def paired_interval(a: list[int], b: list[int], rounds: int = 2000) -> tuple[float, float, float]:
-    rng = random.Random(0)
-    n = len(a)
-    diffs = [x - y for x, y in zip(a, b, strict=True)]
-    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(rounds))
-    return sum(diffs) / n, means[int(0.025 * rounds)], means[int(0.975 * rounds)]
 
 
 def auroc(positive: list[float], negative: list[float]) -> float | None:

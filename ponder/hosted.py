@@ -1,7 +1,7 @@
 """ponder's strategies as graph factories for LangGraph Server (``langgraph dev``, Studio).
 
 ``langgraph.json`` at the repository root names one factory per strategy
-(`self_consistency`, `best_of_n`, `refine`, `beam_search`, `mcts`, `adaptive`), so::
+(`greedy`, `self_consistency`, `best_of_n`, `refine`, `beam_search`, `mcts`, `adaptive`), so::
 
     pip install 'ponder[hosted,local]'
     LANGGRAPH_CLI_NO_ANALYTICS=1 langgraph dev --host 127.0.0.1 --no-browser
@@ -56,6 +56,7 @@ __all__ = (
     "adaptive",
     "beam_search",
     "best_of_n",
+    "greedy",
     "hosted_graph",
     "mcts",
     "refine",
@@ -143,6 +144,11 @@ def _for_server(name: str, runtime: ServerRuntime[dict[str, Any]] | None) -> Hos
         raise ConfigurationError(f"the context's options must be an object, got {options!r}")
     check_verifier(strategy_spec(name), verifier_from_spec(context.get("verifier")))
     return hosted_graph(name, options)
+
+
+def greedy(runtime: ServerRuntime[dict[str, Any]]) -> HostedGraph:
+    """Greedy decoding (`ponder.graphs.build_greedy`), for LangGraph Server."""
+    return _for_server("greedy", runtime)
 
 
 def self_consistency(runtime: ServerRuntime[dict[str, Any]]) -> HostedGraph:

@@ -1,5 +1,8 @@
 """Benchmarks: datasets, scorers, the resumable bench, its reports and its plot.
 
+Datasets split into held-in halves (`split_of`); reports compare every strategy with greedy
+on the same problems (`paired_interval`).
+
 Example:
     >>> from ponder.eval import DATASETS, load_dataset
     >>> "gsm8k" in DATASETS
@@ -19,8 +22,24 @@ from ponder.eval.bench import (
     load_bench,
     run_bench,
 )
-from ponder.eval.datasets import DATASETS, Dataset, Problem, ScorerName, load_dataset, load_jsonl
-from ponder.eval.report import compare_markdown, compute_optimal, report_data, write_report
+from ponder.eval.datasets import (
+    DATASETS,
+    Dataset,
+    Problem,
+    ScorerName,
+    Split,
+    load_dataset,
+    load_jsonl,
+    split_of,
+)
+from ponder.eval.intervals import paired_interval
+from ponder.eval.report import (
+    against_greedy_markdown,
+    compare_markdown,
+    compute_optimal,
+    report_data,
+    write_report,
+)
 from ponder.eval.scorers import SCORERS, Scorer, score
 from ponder.eval.store import BenchRecord, BenchStore, ProblemResult
 
@@ -39,6 +58,8 @@ __all__ = (
     "ProblemResult",
     "Scorer",
     "ScorerName",
+    "Split",
+    "against_greedy_markdown",
     "aload_bench",
     "arun_bench",
     "compare_markdown",
@@ -46,8 +67,10 @@ __all__ = (
     "load_bench",
     "load_dataset",
     "load_jsonl",
+    "paired_interval",
     "report_data",
     "run_bench",
     "score",
+    "split_of",
     "write_report",
 )

@@ -50,7 +50,8 @@ __all__ = (
 )
 
 Key = tuple[int, str, int]
-"""One item of a bench: (problem index, strategy, budget)."""
+"""One item of a bench: (problem index, strategy, budget in tokens; 0 for greedy's reference
+runs: one model call, no token limit)."""
 
 _CODE_OPTIONS: dict[str, Any] = {"prompt": "code", "prompts": ("code",), "max_tokens": 320}
 """Options for code datasets, applied where a strategy has them."""
@@ -153,17 +154,19 @@ class BenchWorker:
         return result
 
     async def _run(self, key: Key, **kwargs: Any) -> RunResult:
-        index, strategy, budget = key
+        index, strategy, tokens = key
         problem = self.job.dataset.problems[index]
+        # 0: greedy's reference run, one call with no token limit (ponder runs nothing unbounded)
+        budget = Budget(tokens=tokens) if tokens else Budget(calls=1)
         if not self.job.durable:
             return await asolve(
-                problem.question, cast(StrategyName, strategy), budget=Budget(tokens=budget),
+                problem.question, cast(StrategyName, strategy), budget=budget,
                 model=self.model, seed=self.job.seed, **kwargs,
             )  # fmt: skip
         return await arun_durable(
             problem.question, cast(StrategyName, strategy), db=self.job.db,
             run_id=run_id_of(self.job.bench_id, key), model=self.model,
-            budget=Budget(tokens=budget), seed=self.job.seed, pause_on_budget=False, **kwargs,
+            budget=budget, seed=self.job.seed, pause_on_budget=False, **kwargs,
         )  # fmt: skip
 
     async def solve(self, key: Key) -> ProblemResult:

@@ -1,8 +1,13 @@
 """The ``ponder bench`` command: its arguments, and what it does with them.
 
-- ``ponder bench --dataset NAME --strategies a,b --budgets 250,500 [--limit N] [--model M]
-  [--seed S] [--db URL] [-o/--output DIR]``: run or resume a bench, write its report
-  (markdown, JSON, plot) and print the markdown;
+- ``ponder bench --dataset NAME --strategies a,b --budgets 250,500 [--split tune|report]
+  [--limit N] [--model M] [--seed S] [--db URL] [-o/--output DIR]``: run or resume a bench,
+  write its report (markdown, JSON, plot) and print the markdown;
+- ``--budgets 1x,2x,4x`` (mixable with token counts): multiples of greedy's mean tokens per
+  problem; greedy runs first (added to the strategies if not named) and is the report's
+  reference row;
+- ``--dataset a,b,c``: one bench per dataset (each its own id, report and resume), each
+  report in ``--output/<dataset>``, then every one against greedy in one table;
 - ``ponder bench --dataset FILE.jsonl --question-field q --answer-field a``: a user's data;
 - ``ponder bench ... --executor ray [--address ADDR] [--workers N]``: the runs on a Ray
   cluster (a local one for the bench when no address is given), every worker writing to
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any, get_args
 
 from ponder._options import add_json_flag, print_json, readable_db
@@ -29,12 +35,20 @@ from ponder.errors import ConfigurationError
 from ponder.eval.bench import (
     DEFAULT_BUDGETS,
     DEFAULT_STRATEGIES,
+    Bench,
     BenchConfig,
+    BudgetSpec,
     load_bench,
+    parse_budget,
     run_bench,
 )
-from ponder.eval.datasets import DATASETS, ScorerName
-from ponder.eval.report import compare_markdown, report_data, write_report
+from ponder.eval.datasets import DATASETS, ScorerName, Split
+from ponder.eval.report import (
+    against_greedy_markdown,
+    compare_markdown,
+    report_data,
+    write_report,
+)
 from ponder.eval.store import BenchStore
 
 __all__ = ("add_bench_parser", "bench_command")
@@ -49,15 +63,25 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         "command again to resume), and write a markdown, JSON and PNG report. "
         f"Datasets: {', '.join(DATASETS)}, or a .jsonl file.",
     )
-    bench.add_argument("--dataset", "-d", help="a dataset name or a .jsonl file")
+    bench.add_argument(
+        "--dataset", "-d",
+        help="a dataset name or a .jsonl file; several, comma-separated: one bench each",
+    )  # fmt: skip
     bench.add_argument(
         "--strategies", "-s", default=",".join(DEFAULT_STRATEGIES), help="comma-separated"
     )
     bench.add_argument(
         "--budgets", "-b", default=",".join(map(str, DEFAULT_BUDGETS)),
-        help="comma-separated token budgets per problem",
+        help="comma-separated budgets per problem: token counts, or multiples of greedy's "
+        "mean tokens (1x,2x,4x: greedy runs first)",
     )  # fmt: skip
-    bench.add_argument("--limit", "-l", type=int, default=None, help="the first N problems")
+    bench.add_argument(
+        "--split", choices=get_args(Split), default=None,
+        help="only this held-in half of the dataset (by a hash of each question; default: all)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--limit", "-l", type=int, default=None, help="the first N problems (of the split)"
+    )
     bench.add_argument("--model", "-m", default=None, help="a model spec (default smollm2)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--question-field", default="question", help="for a .jsonl dataset")
@@ -108,11 +132,8 @@ def _split(text: str, kind: str) -> list[str]:
     return parts
 
 
-def _budgets(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in _split(text, "budget"))
-    except ValueError as exc:
-        raise ConfigurationError(f"budgets are whole token counts: {text!r}") from exc
+def _budgets(text: str) -> tuple[BudgetSpec, ...]:
+    return tuple(parse_budget(part) for part in _split(text, "budget"))
 
 
 async def _records(db: str) -> list[dict[str, Any]]:
@@ -161,17 +182,53 @@ def bench_command(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             f"name a dataset with --dataset ({', '.join(DATASETS)}, or a .jsonl file)"
         )
-    config = BenchConfig(
-        dataset=args.dataset, strategies=tuple(_split(args.strategies, "strategy")),
-        budgets=_budgets(args.budgets), limit=args.limit, model=args.model, seed=args.seed,
-        question_field=args.question_field, answer_field=args.answer_field, scorer=args.scorer,
-    )  # fmt: skip
+    datasets = _split(args.dataset, "dataset")
+    if len(datasets) > 1 and args.id is not None:
+        raise ConfigurationError("--id names one bench: give one --dataset with it")
+    configs = [
+        BenchConfig(
+            dataset=dataset,
+            strategies=tuple(_split(args.strategies, "strategy")),
+            budgets=_budgets(args.budgets),
+            split=args.split,
+            limit=args.limit,
+            model=args.model,
+            seed=args.seed,
+            question_field=args.question_field,
+            answer_field=args.answer_field,
+            scorer=args.scorer,
+        )  # fmt: skip
+        for dataset in datasets
+    ]
+    benches = [_run_one(args, config, several=len(configs) > 1) for config in configs]
+    if args.json:
+        data = [report_data(bench) for bench in benches]
+        print_json(data[0] if len(data) == 1 else data)
+    elif len(benches) == 1:
+        print(Path(_out(args, benches[0], several=False), "report.md").read_text())
+    else:
+        print(against_greedy_markdown(benches) or compare_markdown(benches), end="")
+    return 0
+
+
+def _out(args: argparse.Namespace, bench: Bench, *, several: bool) -> str:
+    """Where a bench's report goes: ``--output`` (a folder per dataset), else bench/ID."""
+    if args.out is None:
+        return f"bench/{bench.bench_id}"
+    if not several:
+        return str(args.out)
+    name = Path(str(bench.config["dataset"])).name.removesuffix(".gz").removesuffix(".jsonl")
+    return str(Path(args.out) / name)
+
+
+def _run_one(args: argparse.Namespace, config: BenchConfig, *, several: bool) -> Bench:
+    """Run (or resume) one bench and write its report; return it."""
     bench = run_bench(
         config, db=args.db, bench_id=args.id, concurrency=args.concurrency,
         replay=not args.no_replay, progress=not args.quiet, executor=args.executor,
         address=args.address, workers=args.workers,
     )  # fmt: skip
-    out = args.out or f"bench/{bench.bench_id}"
+    out = _out(args, bench, several=several)
     try:
         paths = write_report(bench, out, plot=not args.no_plot)
     except OSError as exc:
@@ -179,9 +236,5 @@ def bench_command(args: argparse.Namespace) -> int:
             f"cannot write the report to {out}: {exc.strerror or exc}; pick another folder "
             "with -o (the results are stored: the same command writes it again)"
         ) from exc
-    if args.json:
-        print_json(report_data(bench))
-    else:
-        print(paths["markdown"].read_text())
     print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
-    return 0
+    return bench

@@ -6,17 +6,24 @@ dataset's own difficulty level where it has one (MATH-500). The files under
 ``ponder/eval/data/`` are copied unchanged from their sources (see the README there) and
 gzip-compressed.
 
+Held-in splits: `split_of` puts every problem in ``tune`` or ``report`` by a hash of its
+question, so that a setting fitted on one split is reported on the other, and every loader
+takes ``split=`` (``limit`` then counts the split's problems).
+
 Example:
     >>> dataset = load_dataset("arithmetic", limit=2)
     >>> [(p.question, p.answer) for p in dataset.problems]
     [('4 * 8 =', '32'), ('9 + 5 =', '14')]
+    >>> [p.question for p in load_dataset("arithmetic", split="report", limit=2).problems]
+    ['4 * 8 =', '6 + 7 =']
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -31,8 +38,10 @@ __all__ = (
     "DatasetInfo",
     "Problem",
     "ScorerName",
+    "Split",
     "load_dataset",
     "load_jsonl",
+    "split_of",
 )
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -49,7 +58,38 @@ ScorerName = Literal["number", "math", "choice", "yes_no", "string", "code"]
 - ``code``: the code passes the problem's tests in the sandbox.
 """
 
+Split = Literal["tune", "report"]
+"""A held-in split of a dataset (see `split_of`).
+
+- ``tune``: the problems settings are fitted on (thresholds, prompts, selection rules).
+- ``report``: the problems results are reported on, never fitted on.
+"""
+
 _CHOICE_LETTERS = "ABCDEFGH"
+
+
+def split_of(question: str) -> Split:
+    """Return the held-in split of the problem whose text is ``question``.
+
+    The first byte of the question's SHA-256 (UTF-8) decides: even is ``tune``, odd is
+    ``report``. It depends on nothing but the text, so a problem keeps its split whatever
+    file, order or subset it is loaded from, and the splits of every dataset are about
+    halves. (The benchmarks in ``benchmarks/`` split by it since their first numbers.)
+
+    Example:
+        >>> split_of("4 * 8 ="), split_of("9 + 5 =")
+        ('report', 'tune')
+    """
+    digest = hashlib.sha256(question.encode("utf-8")).digest()
+    return "tune" if digest[0] % 2 == 0 else "report"
+
+
+def _check_split(split: object) -> None:
+    if split is not None and split not in get_args(Split):
+        raise ConfigurationError(
+            f"unknown split {split!r}; choose one of: {', '.join(get_args(Split))} "
+            "(or none, for every problem)"
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -303,19 +343,22 @@ def _open_text(path: Path) -> Any:
     return path.open(encoding="utf-8")
 
 
-def _shipped(name: str, info: DatasetInfo, limit: int | None) -> Dataset:
+def _shipped(name: str, info: DatasetInfo, limit: int | None, split: Split | None) -> Dataset:
     path = DATA_DIR / info.file
     stem = path.name.removesuffix(".gz")
-    problems: list[Problem] = []
+    rows: Iterable[Any]
     if stem.endswith(".jsonl"):
-        for index, (_, row) in enumerate(_json_lines(path, _open_text)):
-            if limit is not None and index >= limit:
-                break
-            problems.append(info.read(row, index))
+        rows = (row for _, row in _json_lines(path, _open_text))
     else:
         with _open_text(path) as handle:
             rows = info.rows(json.load(handle))
-        problems = [info.read(row, i) for i, row in enumerate(rows[:limit])]
+    problems: list[Problem] = []
+    for index, row in enumerate(rows):  # ids count every problem, in the split or not
+        if limit is not None and len(problems) >= limit:
+            break
+        problem = info.read(row, index)
+        if split is None or split_of(problem.question) == split:
+            problems.append(problem)
     return Dataset(
         name=name, scorer=info.scorer, problems=tuple(problems),
         labelled_verifier=info.scorer != "code",
@@ -342,6 +385,7 @@ def load_jsonl(
     level_field: str | None = "level",
     scorer: ScorerName | None = None,
     limit: int | None = None,
+    split: Split | None = None,
 ) -> Dataset:
     """Load a user's JSONL file: one JSON object per line, with a question and an answer.
 
@@ -353,12 +397,15 @@ def load_jsonl(
             present.
         scorer: How answers are checked; by default ``number`` when every answer is a number,
             else ``string``.
-        limit: Read at most this many problems.
+        limit: Read at most this many problems (of the split, with ``split``).
+        split: Only the problems of this held-in split (`split_of`); every one when ``None``.
 
     Raises:
         ConfigurationError: The file is missing, a line is not JSON or lacks a field (the
-            message names the line), or the file holds no problem.
+            message names the line), the file holds no problem (of the split), or an
+            unknown split.
     """
+    _check_split(split)
     path = Path(path)
     if not path.is_file():
         raise ConfigurationError(f"no such dataset file: {path}")
@@ -375,9 +422,12 @@ def load_jsonl(
         question = _field(row, question_field, path, number)
         answer = _field(row, answer_field, path, number)
         level = row.get(level_field) if level_field else None
+        if split is not None and split_of(question) != split:
+            continue
         rows.append((number, question, answer, None if level is None else str(level)))
     if not rows:
-        raise ConfigurationError(f"{path} holds no problem (it is empty)")
+        where = f"of the {split} split" if split is not None else "(it is empty)"
+        raise ConfigurationError(f"{path} holds no problem {where}")
     if scorer is None:
         numeric = all(canonical_number(answer) is not None for _, _, answer, _ in rows)
         scorer = "number" if numeric else "string"
@@ -388,13 +438,17 @@ def load_jsonl(
     return Dataset(name=str(path), scorer=scorer, problems=problems, labelled_verifier=True)
 
 
-def load_dataset(name: str, *, limit: int | None = None) -> Dataset:
+def load_dataset(name: str, *, limit: int | None = None, split: Split | None = None) -> Dataset:
     """Load the shipped dataset ``name`` (see `DATASETS`), its first ``limit`` problems.
 
+    With ``split``, only the problems of that held-in split (`split_of`), and ``limit``
+    counts those; a problem's id is its place in the whole dataset either way.
+
     Raises:
-        ConfigurationError: No dataset has that name (the message lists them), or ``limit``
-            is not positive.
+        ConfigurationError: No dataset has that name (the message lists them), ``limit``
+            is not positive, or an unknown split.
     """
+    _check_split(split)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigurationError(f"limit must be a positive whole number, got {limit!r}")
     key = name.strip().lower().replace("_", "-")
@@ -405,4 +459,4 @@ def load_dataset(name: str, *, limit: int | None = None) -> Dataset:
             f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}, "
             "or give a .jsonl file with --question-field and --answer-field"
         )
-    return _shipped(key, info, limit)
+    return _shipped(key, info, limit, split)

@@ -69,10 +69,13 @@ def plot_accuracy_tokens(
             label = name + (" (oracle verifier)" if "oracle" in points[0]["verifier"] else "")
             axes.errorbar(xs, ys, yerr=[below, above], marker="o", capsize=3, label=label)
             for cell in points:
-                axes.annotate(
-                    str(cell["budget"]), (cell["mean_tokens"], cell["accuracy"]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=7, alpha=0.7,
-                )  # fmt: skip
+                # A relative budget by its name (2x); greedy's reference (budget 0) unlabelled.
+                budget = cell.get("relative") or cell["budget"]
+                if budget:
+                    axes.annotate(
+                        str(budget), (cell["mean_tokens"], cell["accuracy"]),
+                        textcoords="offset points", xytext=(4, 4), fontsize=7, alpha=0.7,
+                    )  # fmt: skip
         if any(c["mean_tokens"] > 0 for c in cells):
             axes.set_xscale("log")
             # Label the minor ticks too: a bench's tokens often span less than a decade.

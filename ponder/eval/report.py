@@ -2,7 +2,11 @@
 
 - `summarize`: per (strategy, budget): accuracy with a Wilson 95% interval, mean tokens,
   mean wall seconds, mean FLOPs (``None`` unless every problem has the estimate), pass@N
-  (whether any candidate was right: an oracle measure).
+  (whether any candidate was right: an oracle measure), and, when the bench ran greedy, the
+  accuracy minus greedy's on the same problems with a paired bootstrap 95% interval
+  (`ponder.eval.intervals.paired_interval`).
+- `against_greedy_markdown`: that comparison for one bench or several (one per dataset):
+  greedy's row, then every strategy and budget against it.
 - `by_bin`: the same accuracy per difficulty bin: the dataset's own level where it has one
   (MATH-500), else the adaptive strategy's estimate for the problem (easy, medium, hard).
 - `compute_optimal`: the tokens each strategy needs to reach an accuracy, interpolated on its
@@ -24,11 +28,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ponder.eval.bench import Bench
+from ponder.eval.bench import REFERENCE, REFERENCE_BUDGET, Bench
+from ponder.eval.intervals import paired_interval
 from ponder.eval.store import ProblemResult
 
 __all__ = (
     "BASELINE",
+    "against_greedy_markdown",
+    "budget_label",
+    "budgets_of",
     "by_bin",
     "command_of",
     "compare_markdown",
@@ -88,21 +96,84 @@ def _groups(results: Iterable[ProblemResult]) -> dict[tuple[str, int], list[Prob
     return groups
 
 
+def budgets_of(config: Mapping[str, Any]) -> list[int]:
+    """Return a bench's budgets in tokens, ascending.
+
+    Its token counts and its relative budgets as resolved (those not resolved yet are left
+    out).
+    """
+    resolved = config.get("resolved_budgets") or {}
+    tokens = {resolved.get(b) if isinstance(b, str) else b for b in config["budgets"]}
+    return sorted(b for b in tokens if b is not None)
+
+
+def _relative(config: Mapping[str, Any]) -> dict[int, str]:
+    """Each resolved budget's relative name(s), by its tokens (``{612: "2x"}``)."""
+    names: dict[int, list[str]] = {}
+    for name, tokens in (config.get("resolved_budgets") or {}).items():
+        names.setdefault(tokens, []).append(name)
+    return {tokens: "/".join(found) for tokens, found in names.items()}
+
+
+def budget_label(budget: int, config: Mapping[str, Any]) -> str:
+    """Return how a report shows ``budget``.
+
+    ``612 (2x)`` for a relative one, ``1 call`` for greedy's reference runs (one model call,
+    no token limit),
+    else the token count.
+    """
+    if budget == REFERENCE_BUDGET:
+        return "1 call"
+    relative = _relative(config).get(budget)
+    return f"{budget} ({relative})" if relative else str(budget)
+
+
 def _ordered(bench: Bench, groups: Mapping[tuple[str, int], object]) -> list[tuple[str, int]]:
-    """The (strategy, budget) keys present, in the bench's order (strategies, then budgets)."""
-    order = [(s, b) for s in bench.config["strategies"] for b in bench.config["budgets"]]
+    """The (strategy, budget) keys present, in the bench's order.
+
+    Greedy's reference first, then the strategies, each through its budgets.
+    """
+    budgets = budgets_of(bench.config)
+    order = [(REFERENCE, REFERENCE_BUDGET)]
+    order += [(s, b) for s in bench.config["strategies"] if s != REFERENCE for b in budgets]
     return [key for key in [*order, *sorted(set(groups) - set(order))] if key in groups]
 
 
+def _minus_reference(
+    results: Sequence[ProblemResult], reference: Mapping[int, bool]
+) -> dict[str, Any] | None:
+    """Accuracy minus greedy's on the problems both ran, with its paired 95% interval."""
+    pairs = [(bool(r.correct), reference[r.problem_index]) for r in results
+             if r.problem_index in reference]  # fmt: skip
+    if not pairs:
+        return None
+    difference, low, high = paired_interval([a for a, _ in pairs], [b for _, b in pairs])
+    return {"difference": difference, "ci95": [round(low, 3), round(high, 3)],
+            "problems": len(pairs)}  # fmt: skip
+
+
 def summarize(bench: Bench) -> list[dict[str, Any]]:
-    """Return one summary per (strategy, budget), in the bench's order."""
+    """Return one summary per (strategy, budget), in the bench's order.
+
+    Besides `_cell`'s figures, each names its budget as the report shows it
+    (``budget_label``), the relative budget it resolves (``relative``: ``"2x"``, or
+    ``None``), and, when the bench ran greedy, its accuracy minus greedy's on the same
+    problems (``minus_greedy``: ``difference``, paired bootstrap ``ci95``, ``problems``;
+    ``None`` on greedy's own row).
+    """
     groups = _groups(bench.results)
+    reference = {r.problem_index: bool(r.correct)
+                 for r in groups.get((REFERENCE, REFERENCE_BUDGET), [])}  # fmt: skip
+    relative = _relative(bench.config)
     cells = []
     for key in _ordered(bench, groups):
         verifiers = sorted({r.verifier for r in groups[key]})
+        is_reference = key == (REFERENCE, REFERENCE_BUDGET)
         cells.append(
             {"strategy": key[0], "budget": key[1], "verifier": "/".join(verifiers),
-             **_cell(groups[key])}
+             **_cell(groups[key]), "budget_label": budget_label(key[1], bench.config),
+             "relative": relative.get(key[1]),
+             "minus_greedy": None if is_reference else _minus_reference(groups[key], reference)}
         )  # fmt: skip
     return cells
 
@@ -215,6 +286,8 @@ def command_of(config: dict[str, Any]) -> str:
         f"--strategies {','.join(config['strategies'])}",
         f"--budgets {','.join(str(b) for b in config['budgets'])}",
     ]  # fmt: skip
+    if config.get("split"):
+        parts.append(f"--split {config['split']}")
     if config.get("limit"):
         parts.append(f"--limit {config['limit']}")
     if config.get("model"):
@@ -260,6 +333,75 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _points(value: float) -> str:
+    return f"{value * 100:+.1f}"
+
+
+def _against_rows(cells: Sequence[dict[str, Any]], dataset: str | None = None) -> list[str]:
+    """Greedy's row, then every other cell against it (`against_greedy_markdown`)."""
+    if not any(c["strategy"] == REFERENCE for c in cells):
+        return []
+    lead = f"| {dataset} " if dataset is not None else ""
+    lines = []
+    for c in cells:
+        low, high = c["ci95"]
+        minus = c["minus_greedy"]
+        if c["strategy"] == REFERENCE and c["budget"] == REFERENCE_BUDGET:
+            versus = "(reference)"
+        elif minus is None:
+            versus = "-"
+        else:
+            versus = (f"{_points(minus['difference'])} [{_points(minus['ci95'][0])}, "
+                      f"{_points(minus['ci95'][1])}]")  # fmt: skip
+        lines.append(
+            f"{lead}| {c['strategy']} | {c['budget_label']} | {c['problems']} "
+            f"| {_pct(c['accuracy'])} | {low:.0%}-{high:.0%} | {versus} "
+            f"| {c['mean_tokens']:,.0f} | {c['mean_seconds']:.1f} |"
+        )
+    return lines
+
+
+def _against_header(dataset: bool) -> list[str]:
+    lead, rule = ("| dataset ", "|---") if dataset else ("", "")
+    return [
+        f"{lead}| strategy | budget | problems | accuracy | 95% CI "
+        "| minus greedy, points [paired 95% CI] | mean tokens | mean s |",
+        f"{rule}|---|---|---:|---:|---|---|---:|---:|",
+    ]
+
+
+def against_greedy_markdown(benches: Sequence[Bench]) -> str:
+    """Return every strategy and budget against greedy, for one bench or several.
+
+    Per bench (with a dataset column when there are several: one bench per dataset), greedy's
+    reference row, then each strategy at each budget: accuracy with its Wilson 95% interval,
+    accuracy minus greedy's in points with a paired bootstrap 95% interval over the same
+    problems, mean tokens and mean wall seconds per problem. Benches that did not run greedy
+    are left out; the text is empty when none did.
+    """
+    several = len(benches) > 1
+    rows: list[str] = []
+    for bench in benches:
+        rows += _against_rows(summarize(bench), _dataset_name(bench) if several else None)
+    return "\n".join([*_against_header(several), *rows]) + "\n" if rows else ""
+
+
+def _dataset_name(bench: Bench) -> str:
+    config = bench.config
+    return f"{config['dataset']}" + (f" ({config['split']})" if config.get("split") else "")
+
+
+def _resolved_lines(config: Mapping[str, Any]) -> list[str]:
+    resolved = config.get("resolved_budgets")
+    if not resolved:
+        return []
+    shown = ", ".join(f"{name} = {tokens:,} tokens" for name, tokens in resolved.items())
+    return [
+        "", f"Relative budgets are multiples of greedy's mean tokens per problem (in + out) on "
+        f"these problems, {config['greedy_mean_tokens']:,.1f}: {shown}.",
+    ]  # fmt: skip
+
+
 def _cells_table(cells: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
         "| strategy | budget | verifier | problems | accuracy | 95% CI | mean tokens "
@@ -269,7 +411,7 @@ def _cells_table(cells: Sequence[dict[str, Any]]) -> list[str]:
     for c in cells:
         low, high = c["ci95"]
         lines.append(
-            f"| {c['strategy']} | {c['budget']} | {c['verifier']} | {c['problems']} "
+            f"| {c['strategy']} | {c['budget_label']} | {c['verifier']} | {c['problems']} "
             f"| {_pct(c['accuracy'])} | {low:.0%}-{high:.0%} | {c['mean_tokens']:,.0f} "
             f"| {c['mean_seconds']:.1f} | {_flops(c.get('mean_flops'))} "
             f"| {_pct(c['pass_at_n'])} | {c['failed']} |"
@@ -280,20 +422,28 @@ def _cells_table(cells: Sequence[dict[str, Any]]) -> list[str]:
 def markdown(data: dict[str, Any], *, plot: str | None = None) -> str:
     """Return the report (`report_data`) as markdown."""
     config = data["config"]
+    split = f"{config['split']} split, " if config.get("split") else ""
     lines = [
         f"# ponder bench {data['bench_id']}",
         "",
-        f"Dataset `{config['dataset']}` ({config['problems']} problems, scored by "
+        f"Dataset `{config['dataset']}` ({split}{config['problems']} problems, scored by "
         f"`{config['scorer']}`); model `{config['model_name']}`; seed {config['seed']}.",
         "",
         f"Reproduce (or resume): `{data['command']}`",
         "",
         "Verifier: `none` = the strategy judged nothing against the answer key; `tests` = the "
         "problem's own tests; `oracle` = the reference answer, so that row's accuracy is "
-        "pass@N, an upper bound. pass@N (oracle) = some candidate was right.",
+        "pass@N, an upper bound. pass@N (oracle) = some candidate was right. Budget `1 call`: "
+        "greedy's reference runs (one model call, no token limit).",
+        *_resolved_lines(config),
         "",
         *_cells_table(data["cells"]),
     ]
+    against = _against_rows(data["cells"])
+    if against:
+        lines += ["", "## Against greedy", "",
+                  "Accuracy minus greedy's on the same problems, in points, with a paired "
+                  "bootstrap 95% interval.", "", *_against_header(False), *against]  # fmt: skip
     bins = data["by_bin"]
     if bins["bins"]:
         lines += [
@@ -304,7 +454,8 @@ def markdown(data: dict[str, Any], *, plot: str | None = None) -> str:
         for row in bins["bins"]:
             low, high = row["ci95"]
             lines.append(
-                f"| {row['strategy']} | {row['budget']} | {row['bin']} | {row['problems']} "
+                f"| {row['strategy']} | {budget_label(row['budget'], config)} | {row['bin']} "
+                f"| {row['problems']} "
                 f"| {_pct(row['accuracy'])} | {low:.0%}-{high:.0%} | {row['mean_tokens']:,.0f} |"
             )
     lines += _optimal_lines(data["compute_optimal"])
@@ -352,9 +503,16 @@ def _optimal_lines(optimal: dict[str, Any]) -> list[str]:
 
 
 def compare_markdown(benches: Sequence[Bench]) -> str:
-    """Return stored benches side by side: accuracy (mean tokens) per strategy and budget."""
-    summaries = [{(c["strategy"], c["budget"]): c for c in summarize(b)} for b in benches]
-    keys: list[tuple[str, int]] = []
+    """Return stored benches side by side: accuracy (mean tokens) per strategy and budget.
+
+    A relative budget's rows line up by its name (``2x``), whatever it resolved to in each
+    bench; with greedy in a bench, its cells add the accuracy minus greedy's, in points.
+    """
+    summaries = [
+        {(c["strategy"], c["relative"] or c["budget_label"]): c for c in summarize(b)}
+        for b in benches
+    ]
+    keys: list[tuple[str, str]] = []
     for summary in summaries:
         keys += [key for key in summary if key not in keys]
     header = [
@@ -370,9 +528,12 @@ def compare_markdown(benches: Sequence[Bench]) -> str:
         row = []
         for summary in summaries:
             c = summary.get((strategy, budget))
+            minus = None if c is None else c["minus_greedy"]
+            versus = "" if minus is None else f", {_points(minus['difference'])} vs greedy"
             row.append(
                 "-" if c is None
-                else f"{_pct(c['accuracy'])} ({c['mean_tokens']:,.0f} tok, n={c['problems']})"
+                else f"{_pct(c['accuracy'])} ({c['mean_tokens']:,.0f} tok, n={c['problems']}"
+                f"{versus})"
             )  # fmt: skip
         lines.append(f"| {strategy} | {budget} | " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
@@ -405,4 +566,4 @@ def write_report(bench: Bench, out: str | Path, *, plot: bool = True) -> dict[st
 
 def _title(bench: Bench) -> str:
     config = bench.config
-    return f"{config['dataset']}: {config['problems']} problems, {config['model_name']}"
+    return f"{_dataset_name(bench)}: {config['problems']} problems, {config['model_name']}"

@@ -89,9 +89,9 @@ class ProblemResult:
     strategy: str
     """The strategy."""
     budget: int
-    """The token budget."""
+    """The token budget (0: greedy's reference run in `ponder.eval.bench`, one call)."""
     problem_index: int
-    """The problem's position in the dataset."""
+    """The problem's position in the dataset (in its split, for a bench of one)."""
     problem_id: str
     """The problem's id in the dataset."""
     level: str | None
@@ -219,6 +219,17 @@ class BenchStore:
                     bench_id=record.bench_id, created_at=record.created_at,
                     config=json.dumps(record.config, sort_keys=True),
                 )
+            )  # fmt: skip
+
+    async def update_config(self, bench_id: str, config: dict[str, Any]) -> None:
+        """Replace the stored configuration of bench ``bench_id``.
+
+        What a bench learns as it runs is kept there (its resolved relative budgets).
+        """
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                sa.update(benches).where(benches.c.bench_id == bench_id)
+                .values(config=json.dumps(config, sort_keys=True))
             )  # fmt: skip
 
     async def list_benches(self) -> list[BenchRecord]:

@@ -8,6 +8,7 @@ from ponder.graphs.adaptive import AdaptiveConfig, build_adaptive
 from ponder.graphs.beam_search import BeamSearchConfig, build_beam_search
 from ponder.graphs.best_of_n import BestOfNConfig, build_best_of_n
 from ponder.graphs.config import SamplingConfig, StrategyConfig, TreeSearchConfig, option
+from ponder.graphs.greedy import GreedyConfig, build_greedy
 from ponder.graphs.mcts import MctsConfig, build_mcts
 from ponder.graphs.refine import RefineConfig, build_refine
 from ponder.graphs.registry import (
@@ -25,6 +26,7 @@ __all__ = (
     "AdaptiveConfig",
     "BeamSearchConfig",
     "BestOfNConfig",
+    "GreedyConfig",
     "MctsConfig",
     "RefineConfig",
     "SamplingConfig",
@@ -39,6 +41,7 @@ __all__ = (
     "build_adaptive",
     "build_beam_search",
     "build_best_of_n",
+    "build_greedy",
     "build_mcts",
     "build_refine",
     "build_self_consistency",

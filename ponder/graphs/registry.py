@@ -17,7 +17,15 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from ponder.errors import ConfigurationError
-from ponder.graphs import adaptive, beam_search, best_of_n, mcts, refine, self_consistency
+from ponder.graphs import (
+    adaptive,
+    beam_search,
+    best_of_n,
+    greedy,
+    mcts,
+    refine,
+    self_consistency,
+)
 from ponder.graphs.keyed import keyed
 from ponder.graphs.skeleton import StrategyGraph, StrategySpec
 
@@ -32,10 +40,13 @@ __all__ = (
     "strategy_spec",
 )
 
-StrategyName = Literal["self-consistency", "best-of-n", "refine", "beam-search", "mcts", "adaptive"]
+StrategyName = Literal[
+    "greedy", "self-consistency", "best-of-n", "refine", "beam-search", "mcts", "adaptive"
+]
 """The strategies ponder ships (a strategy registered with `register_strategy` is accepted
 wherever one of these is).
 
+- ``greedy``: one answer at temperature 0, the baseline (self-consistency with one sample).
 - ``self-consistency``: sample several solutions, majority vote, stop early when decided.
 - ``best-of-n``: sample and verify, stop at the first candidate the verifier accepts.
 - ``refine``: draft, critique, rewrite, until verified or nothing is left to fix.
@@ -180,6 +191,7 @@ def build_strategy(
 
 
 for _spec in (
+    greedy.SPEC,
     self_consistency.SPEC,
     best_of_n.SPEC,
     refine.SPEC,

@@ -207,8 +207,9 @@ def build_self_consistency(
     config: SelfConsistencyConfig | None = None,
     *,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
+    name: str = "self-consistency",
 ) -> StrategyGraph:
-    """Build the self-consistency graph.
+    """Build the self-consistency graph (under ``name``: `ponder.graphs.greedy` builds it too).
 
     Example:
         >>> graph = build_self_consistency(SelfConsistencyConfig(max_samples=5))
@@ -229,12 +230,13 @@ def build_self_consistency(
         temperature=config.confidence_temperature, corroboration=config.corroboration,
     )  # fmt: skip
     frame = Skeleton(
-        "self-consistency", first="attempt", resume_at="attempt", select=config.select,
+        name, first="attempt", resume_at="attempt", select=config.select,
         reason=reason, vote=vote,
     )  # fmt: skip
     frame.node("attempt", attempt)
     if not config.programs:
-        return frame.loop("attempt", "attempt").compile(checkpointer)
+        again = "attempt" if config.max_samples > 1 else None  # one sample: no second round
+        return frame.loop("attempt", again).compile(checkpointer)
     programs = attempt_node(
         prompt=PROGRAM, temperature=config.temperature, max_tokens=config.max_tokens,
         per_step=functools.partial(_programs_left, config), max_candidates=_NO_CAP,

@@ -234,16 +234,24 @@ class Skeleton:
         self.graph.add_edge(source, target)
         return self
 
-    def loop(self, source: str, go: str) -> Skeleton:
-        """Route ``source`` to ``go`` while the stopping rule says go on, else to the end."""
+    def loop(self, source: str, go: str | None) -> Skeleton:
+        """Route ``source`` to ``go`` while the stopping rule says go on, else to the end.
+
+        With ``go=None`` the strategy has no next step after ``source`` (self-consistency
+        of one sample): it always ends there, selecting or pausing, and the drawn graph shows
+        no loop that no run could take.
+        """
         reason = self.reason
 
         def route(state: RunState, runtime: Runtime[RunContext]) -> str:
             stop = reason(state, runtime)
-            return go if stop is None else end_route(stop, context_of(runtime.context), state)
+            if stop is None:
+                return go or "select"
+            return end_route(stop, context_of(runtime.context), state)
 
         route.__name__ = f"after_{source}"
-        self.graph.add_conditional_edges(source, route, [go, "select", "pause"])
+        ends = ["select", "pause"] if go is None else [go, "select", "pause"]
+        self.graph.add_conditional_edges(source, route, ends)
         return self
 
     def compile(self, checkpointer: BaseCheckpointSaver[Any] | None = None) -> StrategyGraph:

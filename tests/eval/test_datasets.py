@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ponder.errors import ConfigurationError
-from ponder.eval import DATASETS, load_dataset, load_jsonl
+from ponder.eval import DATASETS, load_dataset, load_jsonl, split_of
 from ponder.eval.datasets import DATA_DIR
 
 SIZES = {
@@ -158,3 +158,48 @@ def test_jsonl_file_errors(tmp_path: Path) -> None:
         load_jsonl(empty, scorer="fuzzy")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="cannot be scored as code"):
         load_jsonl(empty, scorer="code")
+
+
+# -- held-in splits -----------------------------------------------------------------------------
+
+
+def test_split_of_is_the_first_byte_of_the_questions_sha256() -> None:
+    for question in ("4 * 8 =", "9 + 5 =", "Is a coin still heads up?", "é"):
+        first = hashlib.sha256(question.encode("utf-8")).digest()[0]
+        assert split_of(question) == ("tune" if first % 2 == 0 else "report")
+    # stable: the split of a problem is a fact about its text, fixed once and for all
+    assert (split_of("4 * 8 ="), split_of("9 + 5 =")) == ("report", "tune")
+
+
+@pytest.mark.parametrize("name", ["arithmetic", "addsub", "singleeq", "coin-flip", "arc-easy"])
+def test_splits_are_disjoint_halves_that_make_the_whole(name: str) -> None:
+    whole = load_dataset(name).problems
+    tune = load_dataset(name, split="tune").problems
+    report = load_dataset(name, split="report").problems
+    assert {p.id for p in tune}.isdisjoint({p.id for p in report})
+    assert sorted([*tune, *report], key=lambda p: whole.index(p)) == list(whole)
+    assert all(split_of(p.question) == "tune" for p in tune)
+    assert 0.4 < len(tune) / len(whole) < 0.6
+    # limit counts the split's problems, which keep their ids in the whole dataset
+    assert load_dataset(name, split="report", limit=5).problems == report[:5]
+
+
+def test_jsonl_splits_and_bad_split(tmp_path: Path) -> None:
+    questions = [f"{i} + {i} =" for i in range(40)]
+    path = _write(
+        tmp_path / "sums.jsonl", [json.dumps({"question": q, "answer": 2 * i})
+                                  for i, q in enumerate(questions)],
+    )  # fmt: skip
+    parts = {s: load_jsonl(path, split=s).problems for s in ("tune", "report")}
+    assert sorted(p.question for part in parts.values() for p in part) == sorted(questions)
+    assert {p.id for p in parts["tune"]}.isdisjoint({p.id for p in parts["report"]})
+    assert [p.id for p in load_jsonl(path, split="tune", limit=2).problems] == [
+        p.id for p in parts["tune"][:2]
+    ]
+    with pytest.raises(ConfigurationError, match="unknown split 'test'"):
+        load_dataset("arithmetic", split="test")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="unknown split"):
+        load_jsonl(path, split="train")  # type: ignore[arg-type]
+    one = _write(tmp_path / "one.jsonl", [json.dumps({"question": "9 + 5 =", "answer": 14})])
+    with pytest.raises(ConfigurationError, match="holds no problem of the report split"):
+        load_jsonl(one, split="report")

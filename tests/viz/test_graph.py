@@ -198,6 +198,11 @@ def scenarios(
     big, one, two, four_calls = (
         Budget(tokens=10**6), Budget(calls=1), Budget(calls=2), Budget(calls=4)
     )  # fmt: skip
+    if strategy == "greedy":  # one call, or none affordable (a pause, then a top-up)
+        return [
+            (replies("The answer is 4."), big, None, {}),
+            (replies("The answer is 4."), Budget(tokens=40), None, {}),
+        ]
     if strategy == "self-consistency":
         split = ("The answer is 4.", "It is 5.")  # the samples disagree: programs are drawn
         return [
