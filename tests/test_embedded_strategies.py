@@ -26,7 +26,9 @@ async def test_self_consistency_on_smollm2(
     budget = ponder.Budget(tokens=1500)
     result = await ponder.asolve(problem, model=smollm2, budget=budget, max_samples=5)
     assert result.status == "done"
-    assert 1 <= len(result.candidates) <= 5
+    samples = [c for c in result.candidates if c["kind"] == "attempt"]
+    assert 1 <= len(samples) <= 5 and len(result.candidates) - len(samples) <= 4  # programs
+    assert samples[0]["temperature"] == 0.0  # the default anchors on a greedy sample
     assert result.usage.tokens <= 1500
     assert sum(result.votes.values()) == sum(c["answer"] is not None for c in result.candidates)
     # Every call was charged with the usage the model reported.
@@ -217,7 +219,7 @@ async def test_judge_and_difficulty_rating_nodes_on_smollm2(smollm2: EmbeddedCha
     from ponder.nodes.judge import judge_node
     from ponder.state import RunState
 
-    drawn = await ponder.asolve("9 * 3 =", model=smollm2, max_samples=2, agreement=1.0)
+    drawn = await ponder.asolve("9 * 3 =", model=smollm2, max_samples=2, agreement=1.0, programs=0)
     graph = StateGraph(RunState, context_schema=RunContext)
     graph.add_node("rate", difficulty_node("rating"))
     graph.add_node("judge", judge_node())

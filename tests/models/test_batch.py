@@ -354,7 +354,7 @@ async def test_self_consistency_with_early_stop_on_the_real_model(
     result = await ponder.asolve(
         "Sara had 15 pencils and gave away 6. How many pencils does she have left?",
         model=batched, budget=ponder.Budget(tokens=6000), max_samples=8, agreement=1.0,
-        early_stop=0.5,
+        early_stop=0.5, select="majority", programs=0,
     )  # fmt: skip
     assert result.status == "done" and len(result.candidates) == 8
     for candidate in result.candidates:

@@ -41,7 +41,7 @@ async def test_the_embedded_model_reports_confidence_and_flops(smollm2: Any) -> 
 
     result = await ponder.asolve(
         "What is 12 + 7?", model=smollm2, budget=ponder.Budget(tokens=3000), max_samples=3,
-        min_samples=3, agreement=1.0, greedy_first=True,
+        min_samples=3, agreement=1.0, greedy_first=True, programs=0,
     )  # fmt: skip
     assert len(result.candidates) == 3
     for candidate in result.candidates:
