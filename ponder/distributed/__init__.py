@@ -7,6 +7,8 @@
   (`ponder bench --executor ray` uses them too).
 - `arun_durable` / `run_durable`: a run persisted under a known id that can be asked for
   again safely: started, continued from its checkpoint after a crash, or read if it ended.
+- `WORKER_POOL_SIZE`: the database connections each Ray worker's store holds at most on
+  PostgreSQL (``pool_size=`` of `RayExecutor` and `solve_many`).
 
 Nothing here imports Ray until a `RayExecutor` is made.
 
@@ -20,7 +22,7 @@ Example:
     ['4', '4']
 """
 
-from ponder.distributed.durable import arun_durable, run_durable
+from ponder.distributed.durable import WORKER_POOL_SIZE, arun_durable, run_durable
 from ponder.distributed.executor import (
     Executor,
     ExecutorName,
@@ -33,6 +35,7 @@ from ponder.distributed.many import asolve_many, solve_many
 from ponder.distributed.ray_executor import RayExecutor
 
 __all__ = (
+    "WORKER_POOL_SIZE",
     "Executor",
     "ExecutorName",
     "Job",

@@ -12,6 +12,10 @@ ids again), and whatever happened to an earlier attempt, calling it again is saf
 - the run ended (done, failed or paused): nothing runs; its result is read from its last
   checkpoint.
 
+A worker's runs share one store: `open_worker_store` opens it once per worker process, its
+connection pool on PostgreSQL capped (`WORKER_POOL_SIZE`, no overflow) so that many workers
+stay within what one server serves, and ``db=`` takes the opened store as well as a URL.
+
 It differs from `ponder.runs.aresume` in one setting: ``pause_on_budget``. A bench run ends
 at its budget with the answer it has (as an unpersisted run does), where a run of
 `ponder.asolve` with ``db=`` pauses for a top-up; both are offered.
@@ -27,9 +31,10 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -40,9 +45,13 @@ from ponder.budget import Budget
 from ponder.errors import ConfigurationError, RunBusy
 from ponder.graphs.registry import StrategyName, StrategySpec, make_config, strategy_spec
 from ponder.persistence.leases import RENEW_SECONDS, STALE_SECONDS
+from ponder.persistence.savers import is_saver_url
+from ponder.persistence.sqlalchemy import SqlCheckpointer
+from ponder.persistence.url import parse_db_url
 from ponder.result import RunResult
 from ponder.runner import result_from
 from ponder.setup import (
+    Db,
     check_state,
     check_verifier,
     get_record,
@@ -57,18 +66,87 @@ from ponder.setup import (
 from ponder.verify.extract import Extractor
 from ponder.verify.verifier import Verifier
 
-__all__ = ("BUSY_WAIT_SECONDS", "arun_durable", "run_durable")
+__all__ = (
+    "BUSY_WAIT_SECONDS",
+    "WORKER_POOL_SIZE",
+    "arun_durable",
+    "open_worker_store",
+    "pool_options",
+    "run_durable",
+    "worker_engine_options",
+)
+
+WORKER_POOL_SIZE = 2
+"""Database connections a Ray worker's run store holds at most on PostgreSQL (no overflow),
+whatever the number of runs in flight in the worker: they queue for a connection, held only
+for a statement or a transaction, never across a model call. A bench worker holds one more,
+for its results table. ``workers x (WORKER_POOL_SIZE + 1)`` connections, plus the driver's few,
+must stay within the server's ``max_connections`` (the README's "Scale-out on Ray")."""
 
 BUSY_WAIT_SECONDS = STALE_SECONDS + 2 * RENEW_SECONDS
 """How long a run whose lease is held is waited for: past it, a dead holder's lease is stale
 wherever it ran (`ponder.persistence.leases`), and a live one's makes `RunBusy` final."""
 
 
+def pool_options(pool_size: int | None) -> dict[str, Any]:
+    """The engine options capping a store's connection pool at ``pool_size`` (no overflow).
+
+    ``None`` gives none: SQLAlchemy's default pool (5 connections, 10 more on demand).
+
+    Raises:
+        ConfigurationError: ``pool_size`` is not a positive whole number.
+
+    Example:
+        >>> pool_options(2)
+        {'pool_size': 2, 'max_overflow': 0}
+    """
+    if pool_size is None:
+        return {}
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+        raise ConfigurationError(f"pool_size must be a positive whole number, got {pool_size!r}")
+    return {"pool_size": pool_size, "max_overflow": 0}
+
+
+def worker_engine_options(db: str, pool_size: int | None) -> dict[str, Any]:
+    """The engine options of a worker's store at ``db``: `pool_options` on PostgreSQL.
+
+    A SQLite file keeps SQLAlchemy's default pool: it has no server whose connections the
+    workers share, and its store works on two connections at once.
+
+    Raises:
+        ConfigurationError: ``db`` is not a usable URL, or ``pool_size`` is not positive.
+    """
+    options = pool_options(pool_size)
+    url, _ = parse_db_url(db)
+    return options if url.get_backend_name() == "postgresql" else {}
+
+
+@contextlib.asynccontextmanager
+async def open_worker_store(db: str, *, pool_size: int | None) -> AsyncIterator[Db]:
+    """Open the store a worker's durable runs share (``async with``), closed after.
+
+    A ponder database URL is opened once, as a `SqlCheckpointer` whose pool holds at most
+    ``pool_size`` connections on PostgreSQL (`worker_engine_options`); what is yielded goes
+    to `arun_durable` as its ``db``. A LangGraph saver URL is yielded as it is (each run
+    opens it; its pool is the saver's own).
+
+    Raises:
+        ConfigurationError: ``db`` is not a usable URL, or ``pool_size`` is not positive.
+    """
+    if is_saver_url(db):
+        pool_options(pool_size)
+        yield db
+        return
+    options = worker_engine_options(db, pool_size)
+    async with SqlCheckpointer.from_url(db, engine_options=options) as saver:
+        yield saver
+
+
 async def arun_durable(
     problem: str,
     strategy: StrategyName,
     *,
-    db: str,
+    db: Db,
     run_id: str,
     model: BaseChatModel,
     budget: Budget | Mapping[str, Any] | None = None,
@@ -84,7 +162,7 @@ async def arun_durable(
     Args:
         problem: The question.
         strategy: The strategy.
-        db: The shared database URL.
+        db: The shared database URL, or the store `open_worker_store` opened (or any saver).
         run_id: The run's id, derived from the problem by the caller's job.
         model: The chat model.
         budget: The limits (`ponder.DEFAULT_BUDGET` when ``None``).
@@ -133,7 +211,7 @@ async def arun_durable(
 
 
 async def _go_on(
-    db: str, run_id: str, problem: str, spec: StrategySpec, settings: Any, context: Any
+    db: Db, run_id: str, problem: str, spec: StrategySpec, settings: Any, context: Any
 ) -> RunResult:
     """Continue a recorded run that was interrupted, or read the result of one that ended."""
     async with open_store(db) as store, store.lease(run_id):
@@ -174,7 +252,7 @@ def run_durable(
     problem: str,
     strategy: StrategyName,
     *,
-    db: str,
+    db: Db,
     run_id: str,
     model: BaseChatModel,
     budget: Budget | Mapping[str, Any] | None = None,

@@ -2,9 +2,9 @@
 
 A job is described once, as plain picklable data (a `Job`), and run over its items by an
 `Executor`. Each worker process opens the job once (`Job.open`: it loads the model, opens
-the store) and then runs items with the `JobWorker` it got; the executor sends the items and
-collects the results, in item order, calling ``on_result`` as each arrives (the driver's
-progress line).
+the store, its connection pool capped on a Ray worker) and then runs items with the
+`JobWorker` it got; the executor sends the items and collects the results, in item order,
+calling ``on_result`` as each arrives (the driver's progress line).
 
 - `LocalExecutor` (``"local"``): today's behaviour, the one process, ``concurrency`` items in
   flight at once.
@@ -66,8 +66,16 @@ class Job(abc.ABC, Generic[ItemT, ResultT]):
     """A job's description, sent to every worker (so: plain, picklable data)."""
 
     @abc.abstractmethod
-    def open(self) -> contextlib.AbstractAsyncContextManager[JobWorker[ItemT, ResultT]]:
-        """Open the job in this process: load what every item needs, once."""
+    def open(
+        self, *, pool_size: int | None = None
+    ) -> contextlib.AbstractAsyncContextManager[JobWorker[ItemT, ResultT]]:
+        """Open the job in this process: load what every item needs, once.
+
+        Args:
+            pool_size: The most database connections each store the job opens here may
+                hold (no overflow; `ponder.distributed.durable.pool_options`); ``None``:
+                SQLAlchemy's default pool. A Ray worker passes its executor's ``pool_size``.
+        """
 
 
 def _check_count(name: str, value: object) -> int:

@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+from ponder.distributed.durable import WORKER_POOL_SIZE
 from ponder.distributed.executor import Executor, ExecutorName, LocalExecutor
 from ponder.distributed.ray_executor import RayExecutor
 from ponder.errors import ConfigurationError
@@ -20,6 +21,7 @@ def make_executor(
     concurrency: int = 1,
     address: str | None = None,
     workers: int | None = None,
+    pool_size: int | None = WORKER_POOL_SIZE,
 ) -> Executor:
     """Return the executor named ``executor`` (an `Executor` is returned as it is).
 
@@ -28,6 +30,8 @@ def make_executor(
         concurrency: Items in flight at once in each worker.
         address: The Ray cluster's address (``ray``; a local cluster when ``None``).
         workers: Ray workers (``ray``; one per CPU of the cluster when ``None``).
+        pool_size: Database connections each Ray worker's run store holds at most
+            (``ray``; `RayExecutor`); ``None``: SQLAlchemy's default pool.
 
     Raises:
         ConfigurationError: An unknown name, a bad count, Ray options for the local
@@ -42,5 +46,7 @@ def make_executor(
             )
         return LocalExecutor(concurrency=concurrency)
     if executor == "ray":
-        return RayExecutor(address=address, workers=workers, concurrency=concurrency)
+        return RayExecutor(
+            address=address, workers=workers, concurrency=concurrency, pool_size=pool_size
+        )
     raise ConfigurationError(f"executor must be 'local' or 'ray', got {executor!r}")

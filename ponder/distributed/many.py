@@ -34,7 +34,7 @@ from langchain_core.language_models import BaseChatModel
 from ponder._sync import run_sync
 from ponder.api import DEFAULT_BUDGET, asolve
 from ponder.budget import Budget
-from ponder.distributed.durable import arun_durable
+from ponder.distributed.durable import WORKER_POOL_SIZE, arun_durable, open_worker_store
 from ponder.distributed.executor import Executor, ExecutorName, Job, LocalExecutor
 from ponder.distributed.factory import make_executor
 from ponder.distributed.model_source import ModelSource, build_model, model_label
@@ -42,6 +42,7 @@ from ponder.errors import ConfigurationError
 from ponder.graphs.registry import StrategyName, make_config, strategy_spec
 from ponder.models.embedded import EmbeddedChatModel
 from ponder.result import RunResult
+from ponder.stores import Db
 from ponder.verify.extract import Extractor
 from ponder.verify.verifier import Verifier
 
@@ -79,15 +80,21 @@ class SolveJob(Job[int, RunResult]):
     """Where the runs are persisted (``None``: not persisted, local only)."""
 
     @contextlib.asynccontextmanager
-    async def open(self) -> AsyncIterator[_SolveWorker]:
-        """Load the model once for this process's runs."""
-        yield _SolveWorker(job=self, model=build_model(self.model))
+    async def open(self, *, pool_size: int | None = None) -> AsyncIterator[_SolveWorker]:
+        """Load the model once for this process's runs, and open the store they share."""
+        model = build_model(self.model)
+        if self.db is None:
+            yield _SolveWorker(job=self, model=model, store=None)
+            return
+        async with open_worker_store(self.db, pool_size=pool_size) as store:
+            yield _SolveWorker(job=self, model=model, store=store)
 
 
 @dataclass(kw_only=True, slots=True)
 class _SolveWorker:
     job: SolveJob
     model: BaseChatModel
+    store: Db | None
 
     async def run(self, index: int) -> RunResult:
         job = self.job
@@ -95,10 +102,10 @@ class _SolveWorker:
             "budget": job.budget, "model": self.model, "verifier": job.verifiers[index],
             "extractor": job.extractor, "seed": job.seed, "call_timeout": job.call_timeout,
         }  # fmt: skip
-        if job.db is None:
+        if self.store is None:
             return await asolve(job.problems[index], job.strategy, **settings, **job.options)
         return await arun_durable(
-            job.problems[index], job.strategy, db=job.db, run_id=f"{job.job_id}-{index}",
+            job.problems[index], job.strategy, db=self.store, run_id=f"{job.job_id}-{index}",
             **settings, **job.options,
         )  # fmt: skip
 
@@ -168,6 +175,7 @@ async def asolve_many(
     concurrency: int | None = None,
     address: str | None = None,
     workers: int | None = None,
+    pool_size: int | None = WORKER_POOL_SIZE,
     progress: bool | TextIO = False,
     **options: Any,
 ) -> list[RunResult]:
@@ -191,6 +199,9 @@ async def asolve_many(
             four on another by default.
         address: The Ray cluster's address (a local one for the job when ``None``).
         workers: Ray workers (one per CPU of the cluster when ``None``).
+        pool_size: Database connections each Ray worker's store holds at most, shared by
+            its runs in flight (`ponder.distributed.durable.WORKER_POOL_SIZE`); ``None``:
+            SQLAlchemy's default pool.
         progress: One progress line for the whole job on stderr (``True``) or a stream.
         **options: The strategy's options (plain data when ``db`` is given).
 
@@ -214,7 +225,9 @@ async def asolve_many(
         )
     built = build_model(model)  # the embedded model loads on its first call, not here
     limit = 1 if isinstance(built, EmbeddedChatModel) else (concurrency or _REMOTE_CONCURRENCY)
-    runner = make_executor(executor, concurrency=limit, address=address, workers=workers)
+    runner = make_executor(
+        executor, concurrency=limit, address=address, workers=workers, pool_size=pool_size
+    )
     job_id = job_id or _job_id(
         problems, spec.name,
         {"options": options, "budget": limits, "seed": seed, "model": model_label(built)},
@@ -247,6 +260,7 @@ def solve_many(
     concurrency: int | None = None,
     address: str | None = None,
     workers: int | None = None,
+    pool_size: int | None = WORKER_POOL_SIZE,
     progress: bool | TextIO = False,
     **options: Any,
 ) -> list[RunResult]:
@@ -264,7 +278,7 @@ def solve_many(
             problems, strategy, executor=executor, db=db, model=model, budget=budget,
             verifier=verifier, extractor=extractor, seed=seed, call_timeout=call_timeout,
             job_id=job_id, concurrency=concurrency, address=address, workers=workers,
-            progress=progress, **options,
+            pool_size=pool_size, progress=progress, **options,
         ),
         name="solve_many",
     )  # fmt: skip

@@ -1,7 +1,8 @@
 """The Ray executor: a job's items spread over actors of a Ray cluster (the ``ray`` extra).
 
 Each worker is a Ray actor that opens the job once (so the embedded model is loaded once per
-worker) and runs ``concurrency`` items at once on its own event loop. The driver keeps every
+worker, and its store once, with at most ``pool_size`` database connections) and runs
+``concurrency`` items at once on its own event loop. The driver keeps every
 worker busy, pulling the next item as one finishes, and gets the results back in item order.
 
 A worker that dies (killed, out of memory, its machine gone) is restarted by Ray, up to
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
+from ponder.distributed.durable import WORKER_POOL_SIZE, pool_options
 from ponder.distributed.executor import (
     Executor,
     Job,
@@ -60,8 +62,9 @@ def _ray() -> Any:
 class _Worker:
     """One worker's actor: the job opened once, its items run on the actor's loop."""
 
-    def __init__(self, job: Job[Any, Any]) -> None:
+    def __init__(self, job: Job[Any, Any], pool_size: int | None) -> None:
         self._job = job
+        self._pool_size = pool_size
         self._stack = contextlib.AsyncExitStack()
         self._worker: JobWorker[Any, Any] | None = None
         self._opening: asyncio.Lock | None = None
@@ -71,7 +74,9 @@ class _Worker:
             self._opening = asyncio.Lock()
         async with self._opening:
             if self._worker is None:
-                self._worker = await self._stack.enter_async_context(self._job.open())
+                self._worker = await self._stack.enter_async_context(
+                    self._job.open(pool_size=self._pool_size)
+                )
         return await self._worker.run(item)
 
     async def pid(self) -> int:
@@ -97,6 +102,7 @@ class RayExecutor(Executor):
         workers: int | None = None,
         concurrency: int = 1,
         cpus_per_worker: float = 1.0,
+        pool_size: int | None = WORKER_POOL_SIZE,
         init_options: dict[str, Any] | None = None,
     ) -> None:
         """Describe the executor (nothing connects until `amap`).
@@ -106,6 +112,10 @@ class RayExecutor(Executor):
             workers: Actors to start; one per CPU of the cluster when ``None``.
             concurrency: Items in flight at once in each actor.
             cpus_per_worker: CPUs Ray reserves for each actor.
+            pool_size: The most database connections each actor's run store holds (no
+                overflow; a bench's actor holds one more, for its results): the
+                ``concurrency`` runs in flight share them (`WORKER_POOL_SIZE`). ``None``:
+                SQLAlchemy's default pool (5, and 10 more on demand, per store).
             init_options: More keyword arguments of ``ray.init`` (used only when this
                 executor starts or joins the cluster).
 
@@ -113,6 +123,8 @@ class RayExecutor(Executor):
             ConfigurationError: Ray is not installed, or a count is not positive.
         """
         _ray()
+        pool_options(pool_size)  # checked here, not in every worker
+        self.pool_size = pool_size
         self.address = address
         self.workers = None if workers is None else _check_count("workers", workers)
         self.concurrency = _check_count("concurrency", concurrency)
@@ -167,7 +179,10 @@ class RayExecutor(Executor):
                 "max_concurrency": self.concurrency,
                 "num_cpus": self.cpus_per_worker,
             }
-            actors = [_actor_class().options(**options).remote(job_ref) for _ in range(count)]
+            actors = [
+                _actor_class().options(**options).remote(job_ref, self.pool_size)
+                for _ in range(count)
+            ]
             self.pids = list(await asyncio.gather(*(a.pid.remote() for a in actors)))
             results: list[Any] = [None] * len(items)
             queue = iter(enumerate(items))

@@ -27,7 +27,7 @@ from langchain_core.language_models import BaseChatModel
 
 from ponder.api import asolve
 from ponder.budget import Budget
-from ponder.distributed.durable import arun_durable
+from ponder.distributed.durable import arun_durable, open_worker_store, worker_engine_options
 from ponder.distributed.executor import Job
 from ponder.distributed.model_source import ModelSource, build_model
 from ponder.eval._replay import ReplayingModel
@@ -38,6 +38,7 @@ from ponder.graphs.registry import StrategyName, strategy_spec
 from ponder.models.embedded import EmbeddedChatModel
 from ponder.nodes.select import tally
 from ponder.result import RunResult
+from ponder.stores import Db
 from ponder.verify.verifier import Verifier
 
 __all__ = (
@@ -132,11 +133,25 @@ class BenchJob(Job[Key, ProblemResult]):
     """Persist each run under `run_id_of` its item, to be continued if its worker dies."""
 
     @contextlib.asynccontextmanager
-    async def open(self) -> AsyncIterator[BenchWorker]:
-        """Load the model and open the bench store, for this process's items."""
+    async def open(self, *, pool_size: int | None = None) -> AsyncIterator[BenchWorker]:
+        """Load the model and open the stores, for this process's items.
+
+        A durable job's runs share one run store of at most ``pool_size`` connections on
+        PostgreSQL; the bench store then holds one
+        (`ponder.distributed.durable.WORKER_POOL_SIZE`).
+        """
         model = replaying(build_model(self.model), replay=self.replay)
-        async with BenchStore.from_url(self.db) as store:
-            yield BenchWorker(job=self, model=model, store=store)
+        async with contextlib.AsyncExitStack() as stack:
+            runs = None
+            if self.durable:
+                runs = await stack.enter_async_context(
+                    open_worker_store(self.db, pool_size=pool_size)
+                )
+            options = worker_engine_options(self.db, None if pool_size is None else 1)
+            store = await stack.enter_async_context(
+                BenchStore.from_url(self.db, engine_options=options)
+            )
+            yield BenchWorker(job=self, model=model, store=store, runs=runs)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -146,6 +161,8 @@ class BenchWorker:
     job: BenchJob
     model: BaseChatModel
     store: BenchStore
+    runs: Db | None = None
+    """The run store a durable job's runs share (its URL when ``None``)."""
 
     async def run(self, key: Key) -> ProblemResult:
         """Solve, score and store one item; return its result."""
@@ -164,7 +181,7 @@ class BenchWorker:
                 model=self.model, seed=self.job.seed, **kwargs,
             )  # fmt: skip
         return await arun_durable(
-            problem.question, cast(StrategyName, strategy), db=self.job.db,
+            problem.question, cast(StrategyName, strategy), db=self.runs or self.job.db,
             run_id=run_id_of(self.job.bench_id, key), model=self.model,
             budget=budget, seed=self.job.seed, pause_on_budget=False, **kwargs,
         )  # fmt: skip

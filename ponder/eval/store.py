@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -149,11 +150,12 @@ def _add_columns(connection: sa.Connection, schema: str | None) -> None:
 class BenchStore:
     """The bench tables of a ponder database; an async context manager."""
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, *, engine_options: Mapping[str, Any] | None = None) -> None:
         self._db = db
+        self._engine_options = dict(engine_options or {})
         url, schema = parse_db_url(db)
         self._schema = schema
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = dict(self._engine_options)
         if url.get_backend_name() == "sqlite":
             options["connect_args"] = {"timeout": 30.0}
         if schema:
@@ -162,13 +164,16 @@ class BenchStore:
         self._ready = False
 
     @classmethod
-    def from_url(cls, db: str) -> BenchStore:
+    def from_url(cls, db: str, *, engine_options: Mapping[str, Any] | None = None) -> BenchStore:
         """Return the store at ``db`` (a SQLAlchemy URL; ``?schema=`` for PostgreSQL).
+
+        ``engine_options`` go to SQLAlchemy's ``create_async_engine`` (a Ray worker's
+        capped pool, `ponder.distributed.durable.pool_options`).
 
         Raises:
             ConfigurationError: The URL is not usable (see `ponder.persistence.parse_db_url`).
         """
-        return cls(db)
+        return cls(db, engine_options=engine_options)
 
     async def setup(self) -> None:
         """Make the database a ponder store if it is new, then create the bench tables.
@@ -178,7 +183,7 @@ class BenchStore:
         """
         if self._ready:
             return
-        async with SqlCheckpointer.from_url(self._db) as saver:
+        async with SqlCheckpointer.from_url(self._db, engine_options=self._engine_options) as saver:
             await saver.setup()
         try:
             async with self._engine.begin() as connection:

@@ -24,8 +24,9 @@ use per connection and keeps it (its statement cache), so later calls send only 
 
 Connections are borrowed from the store's SQLAlchemy engine (so ``engine_options`` such as
 ``connect_args`` or ``pool_size`` apply) and a few are kept checked out between calls, which
-saves a pool checkout per call. A connection whose call failed other than by a server-side
-SQL error (network, protocol, cancellation) is invalidated, never reused. Each call runs
+saves a pool checkout per call; never all that a capped pool holds (`_kept`). A connection
+whose call failed other than by a server-side SQL error (network, protocol, cancellation) is
+invalidated, never reused. Each call runs
 shielded from cancellation: one that started finishes (a write commits or not, whole) and
 returns its connection; the cancelled caller gets `asyncio.CancelledError`.
 
@@ -83,6 +84,23 @@ _TEXTS = postgresql.ARRAY(sa.Text)
 _BYTES = postgresql.ARRAY(sa.LargeBinary)
 _INTEGERS = postgresql.ARRAY(sa.Integer)
 _KEEP = 5  # connections kept between calls when the pool has no size (SQLAlchemy's default)
+
+
+def _kept(pool: Any) -> int:
+    """Connections to keep checked out between calls: the pool's size, less than all it holds.
+
+    One is always left to the pool: the store's other calls (the registry, leases) borrow
+    from it too, and a capped pool (``max_overflow=0``, `ponder.distributed`) whose every
+    connection sat idle here would make them wait until they time out.
+    """
+    size = getattr(pool, "size", None)
+    if not callable(size):
+        return _KEEP
+    keep = int(size())
+    overflow = getattr(pool, "_max_overflow", -1)  # QueuePool's cap on extra connections
+    if isinstance(overflow, int) and overflow >= 0:
+        keep = min(keep, keep + overflow - 1)
+    return max(0, keep)
 
 
 class Statement(NamedTuple):
@@ -279,8 +297,7 @@ class PgFastPath:
     ) -> None:
         self._engine = engine
         self._setup = setup
-        size = getattr(engine.pool, "size", None)
-        self._keep = size() if callable(size) else _KEEP
+        self._keep = _kept(engine.pool)
         self._schema = schema
         self._serde = serde
         self._error = error

@@ -4,6 +4,7 @@
 - a worker killed with SIGKILL mid-run: Ray restarts it, the retried runs continue from
   their checkpoints, the bench completes with the same results, and the calls made beyond
   those the runs' ledgers paid for are only the ones in flight at the kill;
+- each worker opens the job with the executor's ``pool_size`` (its store's connection cap);
 - `solve_many` on Ray returns the runs in problem order, and asking again reads them;
 - the embedded model on two workers gives the results of one process (marked ``embedded``).
 Each on SQLite and on the real PostgreSQL server (the ``db`` fixture).
@@ -11,6 +12,7 @@ Each on SQLite and on the real PostgreSQL server (the ``db`` fixture).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
@@ -27,8 +29,10 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from ponder.distributed import RayExecutor, solve_many  # noqa: E402
+from ponder.distributed.durable import WORKER_POOL_SIZE  # noqa: E402
+from ponder.errors import ConfigurationError  # noqa: E402
 from ponder.eval import BenchConfig, ProblemResult, run_bench  # noqa: E402
-from tests.distributed.models import scripted  # noqa: E402
+from tests.distributed.models import PoolJob, scripted  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBLEMS = 6
@@ -158,6 +162,18 @@ def test_a_killed_worker_is_retried_and_no_checkpointed_call_is_paid_again(
     assert all(problem == killed["problem"] for problem, _ in again)
     first = [s for p, q, s in calls if (p, q) == (killed["pid"], killed["problem"])]
     assert len(again) < len(first), "the killed run started over instead of resuming"
+
+
+def test_each_worker_opens_the_job_with_the_executors_pool_size(cluster: None) -> None:
+    default = asyncio.run(RayExecutor(workers=2).amap(PoolJob(), list(range(4))))
+    assert {pool for _, pool in default} == {WORKER_POOL_SIZE}
+    capped = asyncio.run(RayExecutor(workers=2, pool_size=5).amap(PoolJob(), list(range(4))))
+    assert {pool for _, pool in capped} == {5}
+    assert len({pid for pid, _ in capped}) == 2  # both workers opened it so
+    uncapped = asyncio.run(RayExecutor(workers=1, pool_size=None).amap(PoolJob(), [0]))
+    assert uncapped[0][1] is None
+    with pytest.raises(ConfigurationError, match="pool_size"):
+        RayExecutor(pool_size=0)
 
 
 def test_solve_many_on_ray_returns_the_runs_in_order(cluster: None, db: str) -> None:
