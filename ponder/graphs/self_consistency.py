@@ -113,9 +113,10 @@ class SelfConsistencyConfig(SamplingConfig):
     """``stopping="posterior"``: the probability that the leader stays ahead at which
     sampling stops."""
     programs: int = option(4, "count")
-    """Program-aided candidates to draw before the samples (the first greedy), as evidence
-    for ``select="anchored"``; they do not vote. ``0`` draws none (and makes ``anchored``
-    the greedy answer); programs run in ponder's sandbox (`ponder.verify.sandbox`)."""
+    """Program-aided candidates to draw (the first greedy) once the samples name more than
+    one answer, as evidence for ``select="anchored"``; they do not vote. ``0`` draws none
+    (and makes ``anchored`` the greedy answer); programs run in ponder's sandbox
+    (`ponder.verify.sandbox`)."""
     corroboration: int = option(1, "positive")
     """``anchored``: the programs that must print another answer before it replaces the
     greedy one (1 was fitted on held-in problems: ``benchmarks/agreement.py``)."""
