@@ -41,7 +41,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ponder.eval.datasets import Problem, load_dataset, split_of
+from ponder.eval.allocation import held_in as allocation_held_in
+from ponder.eval.datasets import Problem, load_dataset
 from ponder.eval.intervals import paired_interval
 from ponder.eval.scorers import SCORERS, score
 from ponder.graphs.self_consistency import SelfConsistencyConfig, _vote_stop
@@ -65,16 +66,8 @@ MEASURES: tuple[ConfidenceMeasure, ...] = (
 
 
 def held_in(dataset: str, per_split: int) -> list[tuple[str, Problem]]:
-    chosen: list[tuple[str, Problem]] = []
-    counts = {"tune": 0, "report": 0}
-    for problem in load_dataset(dataset).problems:
-        part = split_of(problem.question)
-        if counts[part] < per_split:
-            counts[part] += 1
-            chosen.append((part, problem))
-        if min(counts.values()) >= per_split:
-            break
-    return chosen
+    """The first ``per_split`` problems of each held-in split of ``dataset``."""
+    return allocation_held_in(load_dataset(dataset).problems, per_split)
 
 
 async def draw(
@@ -248,10 +241,11 @@ STOPPING = {
 def simulate(row: dict[str, Any], options: dict[str, Any], pool_name: str, n: int,
              rule: Rule) -> tuple[bool, int, int]:  # fmt: skip
     """(right, samples drawn, output tokens) of self-consistency stopping by ``options``."""
-    config = SelfConsistencyConfig(max_samples=n, **options)
+    config = SelfConsistencyConfig(max_samples=n, select="majority", programs=0, **options)
     drawn = pool(row, pool_name, n)
+    shaped = [{"kind": "attempt", "temperature": 0.7, **s} for s in drawn]  # as candidates
     for k in range(1, n + 1):
-        state: Any = {"candidates": drawn[:k]}
+        state: Any = {"candidates": shaped[:k]}
         if _vote_stop(config, state) is not None:
             break
     used = drawn[:k]

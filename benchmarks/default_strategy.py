@@ -10,7 +10,9 @@ solution states: `ponder.verify.extract_repaired_number`), runs:
   programs=0``: the default before this benchmark);
 - ``anchored``: self-consistency with its defaults (``select="anchored", programs=4``, the
   rule and its setting fitted on the tune split of arithmetic and AddSub by
-  `benchmarks/agreement.py` and `benchmarks/repair.py`).
+  `benchmarks/agreement.py` and `benchmarks/repair.py`; programs only for number answers);
+- ``adaptive``: the adaptive strategy with its defaults (probes, then the action its
+  fitted allocation policy gives the problem's bin: `benchmarks/allocation.py`).
 
 On the number sets, ``greedy, no repair`` is the same greedy text read by
 `ponder.verify.extract_number` (the model's own answer, as ponder read it before the
@@ -46,8 +48,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
                "select": "majority"},
     "majority": {"select": "majority", "programs": 0},
     "anchored": {},
+    "adaptive": {"strategy": "adaptive"},
 }  # fmt: skip
-"""The self-consistency options of each configuration (``anchored``: the defaults)."""
+"""The options of each configuration: self-consistency's (``anchored``: its defaults), or
+another strategy's with its defaults (``adaptive``: the allocation policy ponder ships,
+fitted on the tune splits by ``benchmarks/allocation.py``)."""
 
 PLAIN = "greedy, no repair"
 

@@ -72,6 +72,7 @@ from ponder.api import DEFAULT_DB, solve
 from ponder.budget import Budget
 from ponder.errors import ConfigurationError, PonderError
 from ponder.eval.command import add_bench_parser, bench_command
+from ponder.eval.policy_command import add_fit_policy_parser, fit_policy_command
 from ponder.graphs.registry import STRATEGIES
 from ponder.models.embedded import EMBEDDED_MODELS
 from ponder.nodes.select import SelectMethod
@@ -221,6 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     add_json_flag(rm_cmd, "what was removed")
     _db_option(rm_cmd)
     add_bench_parser(commands)
+    add_fit_policy_parser(commands)
     add_graph_parser(commands)
     add_show_parser(commands)
     _add_serve_parser(commands)
@@ -561,6 +563,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "rm": _rm,
     "rescore": _rescore,
     "bench": bench_command,
+    "fit-policy": fit_policy_command,
     "graph": graph_command,
     "show": show_command,
     "serve": _serve,

@@ -7,7 +7,7 @@ from typing import Any
 
 from ponder.budget import Usage
 from ponder.errors import error_from_record
-from ponder.state import Candidate, LedgerEntry, RunError, Status, StopReason
+from ponder.state import Candidate, LedgerEntry, Plan, RunError, Status, StopReason
 
 __all__ = ("RunResult",)
 
@@ -50,6 +50,9 @@ class RunResult:
     """Wall-clock seconds the run took (all its sessions, for a resumed run)."""
     run_id: str | None = None
     """The persisted run's id (``None`` for a run that was not persisted)."""
+    plan: Plan | None = None
+    """How the adaptive strategy decided to spend (its difficulty bin and action); ``None``
+    for the other strategies."""
 
     @property
     def scores(self) -> dict[str, float]:

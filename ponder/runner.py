@@ -152,4 +152,5 @@ def result_from(
         errors=list(values.get("errors", [])),
         wall_seconds=total,
         run_id=run_id,
+        plan=values.get("plan"),
     )

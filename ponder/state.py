@@ -21,6 +21,7 @@ from ponder.errors import ErrorKind, PonderError, record_kind
 
 __all__ = (
     "ROOT_ID",
+    "ActionData",
     "Candidate",
     "Confidence",
     "FinishReason",
@@ -327,6 +328,19 @@ def merge_stats(
     return {**left, **right}
 
 
+class ActionData(TypedDict):
+    """An allocation action as plain data (`ponder.nodes.plan.Action`)."""
+
+    samples: int
+    """Chain-of-thought answers in all, the probes included."""
+    programs: int
+    """Program-aided answers drawn as evidence when the samples disagree."""
+    select: str
+    """How the answer is chosen (``majority``, ``anchored``, ``confidence``)."""
+    escalate: bool
+    """Whether the token-granted phases follow when the evidence still disagrees."""
+
+
 class Plan(TypedDict):
     """How the adaptive strategy decided to spend."""
 
@@ -335,7 +349,13 @@ class Plan(TypedDict):
     allotment: int
     """Tokens granted to the problem: min(difficulty x tokens_per_difficulty, what remains)."""
     phases: list[str]
-    """The phases the allotment affords, in order (``attempts``, ``refine``, ``search``)."""
+    """The phases the allotment affords, in order (``attempts``, ``refine``, ``search``);
+    empty unless the bin's action escalates."""
+    bin: NotRequired[str]
+    """The difficulty bin the probes put the problem in (`ponder.nodes.plan.bin_of`)."""
+    action: NotRequired[ActionData]
+    """What the allocation policy spends on that bin; absent in runs planned before ponder
+    fitted its policy (they escalate through the phases as planned then)."""
 
 
 class RunState(RunInput, total=False):

@@ -1,31 +1,37 @@
-"""The adaptive strategy: estimate difficulty, decide how much to spend, escalate on doubt.
+"""The adaptive strategy: probe the problem, then spend what its difficulty bin calls for.
 
 The graph::
 
-    prepare -> estimate_difficulty -> check_probes -> plan -> (route) -> attempts | select
-    attempts (one Send branch per prompt) -> check -> (route) -> refine | select
-    refine (the refine strategy, nested) -> (route) -> search | select
-    search (the beam-search strategy, nested) -> select -> END
+    prepare -> estimate_difficulty -> check_probes -> plan -> (route)
+    plan -> samples -> (route) -> programs -> check_samples -> (route)
+    check_samples -> attempts (one Send branch per prompt) -> check -> (route)
+    check -> refine (nested) -> (route) -> search (nested beam search) -> select -> END
 
-1. ``estimate_difficulty`` draws a few cheap probe samples (they also vote) and measures
-   their disagreement.
-2. ``plan`` grants the problem ``min(difficulty x tokens_per_difficulty, what remains)``
-   tokens (at least ``min_allotment``), sets that as the phase limit every nested strategy
-   obeys, and lists the phases the allotment affords by the thresholds: ``attempts`` always,
-   ``refine`` from ``refine_from`` tokens, ``search`` from ``search_from`` tokens
-   (`ponder.nodes.PlanPolicy`).
-3. Easy problems stop at the probes when they all agree. Otherwise ``attempts`` runs several
-   prompting strategies in parallel (program-aided among them), ``check`` verifies them, and
-   each later phase runs only while nothing has verified, the evidence still disagrees
-   (several answers, or rejected candidates), and its turn is in the plan and affordable.
-4. ``select`` takes the best-scored answer when a verifier scored candidates, else the
-   majority over every candidate (probes included).
+1. ``estimate_difficulty`` draws ``probe_samples`` probes (the first greedy, the rest at
+   ``temperature``); they vote, and their disagreement is the difficulty.
+2. ``plan`` reads the problem's *bin* off the probes (`ponder.nodes.plan.bin_of`: how many
+   agree with the greedy answer, and whether the model was confident in it) and looks up
+   the bin's `ponder.nodes.plan.Action` in the allocation policy
+   (`ponder.nodes.plan.AllocationPolicy`, by default the table ponder ships, fitted on
+   held-in problems by ``ponder fit-policy``: compute-optimal allocation, as in Snell et
+   al.): how many answers in all, how many program-aided checks, which selection rule.
+3. ``samples`` draws the answers the action wants beyond the probes, in one step;
+   ``programs`` draws its programs only when the answers disagree (they could change no
+   answer otherwise).
+4. When the action escalates (by default: when the run has a verifier, which the fitted
+   actions do not use) and the evidence still disagrees, the phases the token grant affords
+   follow, as `ponder.nodes.PlanPolicy` plans them: parallel attempts with several prompts,
+   critique and refine, tree search; each only while nothing has verified and its turn is
+   affordable.
+5. ``select`` takes the best-scored answer when a verifier scored candidates, else the
+   action's rule (``majority``, ``anchored`` on the greedy probe, or ``confidence``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.runtime import Runtime
@@ -42,14 +48,17 @@ from ponder.nodes import (
     PlanPolicy,
     approve_node,
     attempt_branch_node,
+    attempt_node,
     difficulty_node,
     fan_out_attempts,
     plan_node,
     tally,
     verify_node,
 )
-from ponder.prompts import PromptName, PromptTemplate, resolve_prompt
-from ponder.state import RunState, StopReason
+from ponder.nodes.plan import AllocationPolicy
+from ponder.nodes.select import SelectMethod, programs_can_move
+from ponder.prompts import FEW_SHOT, PROGRAM, PromptName, PromptTemplate, resolve_prompt
+from ponder.state import ActionData, RunState, StopReason
 
 __all__ = ("SPEC", "AdaptiveConfig", "build_adaptive")
 
@@ -75,6 +84,14 @@ class AdaptiveConfig(StrategyConfig):
     """Sampling temperature of attempts."""
     max_tokens: int = option(256, "positive")
     """Output cap of one attempt, in tokens."""
+    allocation: AllocationPolicy | str | None = None
+    """The allocation policy: an `AllocationPolicy`, the path of a policy file (as
+    ``ponder fit-policy`` writes), or ``None`` for the one ponder ships
+    (`ponder.nodes.plan.DEFAULT_POLICY`, fitted on SmolLM2's held-in tune problems)."""
+    escalate: bool | None = None
+    """Whether the token-granted phases (attempts, refine, search) follow the bin's action
+    while the evidence disagrees: ``None`` when the action says so, the run has a verifier
+    or ``confirm_before`` names a phase; ``True`` always; ``False`` never."""
     confirm_before: tuple[str, ...] = ()
     """Phases (``refine``, ``search``) to ask approval for before spending on them: the run
     pauses with LangGraph's ``interrupt`` and goes on when resumed with an answer
@@ -96,6 +113,18 @@ class AdaptiveConfig(StrategyConfig):
                 f"{owner}.confirm_before names phases refine and search only, got {confirm}"
             )
         object.__setattr__(self, "confirm_before", tuple(confirm))
+        allocation = self.allocation
+        if not isinstance(allocation, AllocationPolicy):
+            if allocation is not None and not isinstance(allocation, (str, Path)):
+                raise ConfigurationError(
+                    f"{owner}.allocation must be an AllocationPolicy, a policy file's path "
+                    f"or None, got {allocation!r}"
+                )
+            allocation = AllocationPolicy.load(allocation)
+        object.__setattr__(self, "allocation", allocation)
+        if self.escalate not in (None, True, False):
+            raise ConfigurationError(f"{owner}.escalate must be None, True or False, "
+                                     f"got {self.escalate!r}")  # fmt: skip
         names = [p.name for p in resolved]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"{owner}.prompts must have distinct names, got {names}")
@@ -116,7 +145,7 @@ class AdaptiveConfig(StrategyConfig):
     @property
     def recursion_limit(self) -> int:
         """LangGraph super-steps the strategy can need (its nested strategies included)."""
-        return 60
+        return 64
 
 
 def _doubtful(state: RunState) -> bool:
@@ -155,6 +184,99 @@ def route_after(config: AdaptiveConfig, phase: str, state: RunState, context: Ru
     return f"approve_{later[0]}" if later[0] in config.confirm_before else later[0]
 
 
+def _escalates(config: AdaptiveConfig) -> bool | None:
+    """``escalate``, where a phase to confirm counts as wanting the phases."""
+    if config.escalate is None and config.confirm_before:
+        return True
+    return config.escalate
+
+
+def _action(state: RunState) -> ActionData | None:
+    """The plan's allocation action (``None`` for a plan made before ponder had one)."""
+    plan = state.get("plan")
+    return None if plan is None else plan.get("action")
+
+
+def _thoughts(state: RunState) -> list[Any]:
+    return [c for c in state.get("candidates", []) if c["kind"] in ("probe", "attempt")]
+
+
+def _samples_left(state: RunState) -> int:
+    """Chain-of-thought answers the action still wants (the probes count)."""
+    action = _action(state)
+    if action is None or any(c["node"] == "samples" for c in state.get("candidates", [])):
+        return 0
+    if any(entry["node"] == "samples" for entry in state.get("ledger", [])):
+        return 0  # drawn once; a refused or failed step is not retried
+    return max(0, action["samples"] - len(_thoughts(state)))
+
+
+def _programs_left(state: RunState) -> int:
+    """Programs the action still wants: once, and only when they could move the answer.
+
+    That is, when `ponder.nodes.select.programs_can_move`: the answers disagree and the
+    greedy one is a number.
+    """
+    action = _action(state)
+    if action is None or not action["programs"]:
+        return 0
+    if any(entry["node"] == "programs" for entry in state.get("ledger", [])):
+        return 0
+    return action["programs"] if programs_can_move(_thoughts(state)) else 0
+
+
+def _rule(state: RunState) -> SelectMethod:
+    """The select rule: the best score when a verifier scored, else the action's rule."""
+    action = _action(state)
+    if action is None or any(c["score"] is not None for c in state.get("candidates", [])):
+        return "best_score"
+    return cast(SelectMethod, action["select"])
+
+
+def _spending_routes(config: AdaptiveConfig, templates: tuple[PromptTemplate, ...]) -> Any:
+    """Return the adaptive strategy's spending routes: ``spend`` and ``escalate``.
+
+    ``spend`` follows the plan, the samples and the programs (what the action still
+    wants); ``escalate`` follows the samples' check (the phases, when planned).
+    """
+
+    def spend(state: RunState, runtime: Runtime[RunContext]) -> Any:
+        """After the plan, the samples or the programs: what the action still wants."""
+        context = context_of(runtime.context)
+        stored = state.get("stop_reason")
+        if stored in ("error", "budget"):
+            return end_route(stored, context, state)
+        if any(c["verdict"] == "accepted" for c in state.get("candidates", [])):
+            return "select"
+        wanted = _samples_left(state) or _programs_left(state)
+        if wanted and refusing_limit(state, context, max_tokens=config.max_tokens) is not None:
+            return end_route("budget", context, state)
+        if _samples_left(state):
+            return "samples"
+        if _programs_left(state):
+            return "programs"
+        if _action(state) is None:  # a plan made before the policy: the phases, as then
+            return escalate(state, runtime)
+        plan = state.get("plan")
+        return "check_samples" if plan is not None and plan["phases"] else "select"
+
+    def escalate(state: RunState, runtime: Runtime[RunContext]) -> Any:
+        """The phases, when planned and the evidence still disagrees."""
+        context = context_of(runtime.context)
+        planned = (state.get("plan") or {"phases": []})["phases"]
+        if "attempts" not in planned or any(
+            c["node"] == "attempts" for c in state.get("candidates", [])
+        ):
+            return route_after(config, "attempts", state, context)
+        stop = stop_reason(config, state, context)
+        if stop is not None:  # a candidate verified, they all agree, or no budget left
+            return end_route(stop, context, state)
+        sends = fan_out_attempts(templates, branch="attempts")(state, runtime)
+        return sends or "select"  # nothing affordable to send: choose from what there is
+
+    return spend, escalate
+
+
 def build_adaptive(
     config: AdaptiveConfig | None = None, *, checkpointer: BaseCheckpointSaver[Any] | None = None
 ) -> StrategyGraph:
@@ -162,7 +284,7 @@ def build_adaptive(
 
     Example:
         >>> graph = build_adaptive()
-        >>> {"estimate_difficulty", "plan", "attempts", "refine", "search"} <= set(
+        >>> {"estimate_difficulty", "plan", "samples", "programs", "refine"} <= set(
         ...     graph.get_graph().nodes)
         True
     """
@@ -179,20 +301,35 @@ def build_adaptive(
         route.__name__ = f"after_{phase}"
         return route
 
-    def after_plan(state: RunState, runtime: Runtime[RunContext]) -> Any:
-        stop = stop_reason(config, state, context_of(runtime.context))
-        if stop is not None:  # a probe verified, the probes all agree, or no budget left
-            return end_route(stop, context_of(runtime.context), state)
-        sends = fan_out_attempts(templates, branch="attempts")(state, runtime)
-        return sends or "select"  # nothing affordable to send: choose from the probes
+    spend, escalate = _spending_routes(config, templates)
 
     frame = Skeleton(
-        "adaptive", first="estimate_difficulty", resume_at="plan", select="best_score",
+        "adaptive", first="estimate_difficulty", resume_at="plan", select=_rule,
         reason=select_reason,
     )  # fmt: skip
-    frame.node("estimate_difficulty", difficulty_node("probe", probe_samples=config.probe_samples))
+    probes = difficulty_node(
+        "probe", probe_samples=config.probe_samples, probe_prompt=FEW_SHOT,
+        probe_temperature=config.temperature, probe_max_tokens=config.max_tokens,
+        probe_first_temperature=0.0,
+    )  # fmt: skip
+    frame.node("estimate_difficulty", probes)
     frame.node("check_probes", verify_node(optional=True, name="check_probes"))
-    frame.node("plan", plan_node(config.policy))
+    frame.node(
+        "plan",
+        plan_node(
+            config.policy, cast(AllocationPolicy, config.allocation), escalate=_escalates(config)
+        ),
+    )
+    samples = attempt_node(
+        prompt=FEW_SHOT, temperature=config.temperature, max_tokens=config.max_tokens,
+        per_step=_samples_left, max_candidates=_NO_CAP, name="samples",
+    )  # fmt: skip
+    programs = attempt_node(
+        prompt=PROGRAM, temperature=config.temperature, max_tokens=config.max_tokens,
+        per_step=_programs_left, max_candidates=_NO_CAP, name="programs", first_temperature=0.0,
+    )  # fmt: skip
+    frame.node("samples", samples).node("programs", programs)
+    frame.node("check_samples", verify_node(optional=True, name="check_samples"))
     attempts = attempt_branch_node(
         {prompt.name: prompt for prompt in templates}, temperature=config.temperature,
         max_tokens=config.max_tokens, name="attempts",
@@ -205,14 +342,20 @@ def build_adaptive(
     frame.node("search", build_beam_search(BeamSearchConfig()))
     frame.edge("estimate_difficulty", "check_probes").edge("check_probes", "plan")
     graph = frame.graph
-    graph.add_conditional_edges("plan", after_plan, ["attempts", "select", "pause"])
-    frame.edge("attempts", "check")
     ends = ["select", "pause"]
-    graph.add_conditional_edges(
-        "check", after("attempts"), ["refine", "search", "approve_refine", "approve_search", *ends]
-    )
+    phases = ["refine", "search", "approve_refine", "approve_search"]
+    spent = ["samples", "programs", "check_samples", "attempts", *phases, *ends]
+    for source in ("plan", "samples", "programs"):
+        graph.add_conditional_edges(source, spend, spent)
+    graph.add_conditional_edges("check_samples", escalate, ["attempts", *phases, *ends])
+    frame.edge("attempts", "check")
+    graph.add_conditional_edges("check", after("attempts"), [*phases, *ends])
     graph.add_conditional_edges("refine", after("refine"), ["search", "approve_search", *ends])
     return frame.edge("search", "select").compile(checkpointer)
+
+
+_NO_CAP = 1 << 30
+"""The samples and programs nodes' candidate cap: they count their own."""
 
 
 def _needs_persistence(config: AdaptiveConfig) -> str | None:

@@ -13,8 +13,10 @@ They do not vote and do not count as samples: they are evidence for ``select="an
 (`ponder.nodes.select.anchored`, the default), which keeps the greedy answer unless
 programs and a sample agree on another. While the samples name one answer no program could
 move it, so none is paid for: when the first samples agree with the greedy answer the vote
-stops with no program drawn. Drawing samples first also keeps the greedy answer affordable
-under a tight budget.
+stops with no program drawn; and when the greedy answer is not a number (yes or no, a
+choice's letter) programs are no evidence, ``anchored`` is the greedy answer, and the vote
+stops after the first step (``decided``). Drawing samples first also keeps the greedy
+answer affordable under a tight budget.
 
 The routing edge keeps sampling while the vote is open and another sample is affordable.
 It stops when the vote is settled (``converged``: by default when the leader holds the
@@ -46,9 +48,11 @@ from ponder.graphs.skeleton import (
     stop_rule,
 )
 from ponder.nodes import ConfidenceVote, attempt_node, tally
+from ponder.nodes.select import programs_can_move
 from ponder.nodes.vote import ConfidenceMeasure
 from ponder.prompts import PROGRAM
 from ponder.state import RunState, StopReason
+from ponder.verify.extract import canonical_number
 
 __all__ = (
     "SPEC",
@@ -197,6 +201,8 @@ def samples_before_stop(config: SelfConsistencyConfig, state: RunState) -> int:
 
 
 def _vote_stop(config: SelfConsistencyConfig, state: RunState) -> StopReason | None:
+    if config.select == "anchored" and _anchor_fixed(config, state):
+        return "decided"
     drawn, leader, runner_up = _standing(state)
     ended = _vote_ends(config, drawn, leader, runner_up)
     if ended is None and drawn >= config.max_samples:
@@ -270,15 +276,30 @@ def _programs_matter(config: SelfConsistencyConfig, state: RunState, context: Ru
 
     Programs are evidence for ``anchored`` (the only rule that reads them), which moves to
     another answer only when a sample gave it: while the samples name one answer (or none),
-    no program can change the answer, so none is paid for yet. After the vote has ended they
-    are drawn for ``anchored`` only.
+    or the greedy answer is not a number, no program can change the answer
+    (`ponder.nodes.select.programs_can_move`), so none is paid for. After the vote has
+    ended they are drawn for ``anchored`` only.
     """
     samples = [c for c in state.get("candidates", []) if c["kind"] != "program"]
     return (
         bool(_programs_left(config, state))
-        and len(tally(samples)) > 1
+        and programs_can_move(samples)
         and refusing_limit(state, context, max_tokens=config.max_tokens) is None
     )
+
+
+def _anchor_fixed(config: SelfConsistencyConfig, state: RunState) -> bool:
+    """Whether no more sample could change ``anchored``'s answer.
+
+    So once the greedy sample has an answer that the programs drawn for it cannot move:
+    one that is not a number (`ponder.nodes.select.programs_can_move`). With
+    ``programs=0`` sampling goes on as configured (the samples are then the run's record).
+    """
+    samples = [c for c in state.get("candidates", []) if c["kind"] != "program"]
+    greedy = next((c for c in samples if c["temperature"] == 0.0), None)
+    if greedy is None or greedy["answer"] is None:
+        return False
+    return bool(config.programs) and canonical_number(greedy["answer"]) is None
 
 
 def _program_steps(state: RunState) -> bool:

@@ -174,7 +174,7 @@ class Skeleton:
         name: The strategy's name (the compiled graph's).
         first: The node ``prepare`` leads to.
         resume_at: The node a paused run resumes at.
-        select: How ``select`` chooses the answer.
+        select: How ``select`` chooses the answer (or a function of the state giving it).
         reason: The strategy's stopping rule (``select`` records it; `loop` routes by it).
         prepare_node: A ``prepare`` node of the strategy's own (it must do what
             `ponder.nodes.prepare` does).
@@ -198,7 +198,7 @@ class Skeleton:
         *,
         first: str,
         resume_at: str,
-        select: SelectMethod,
+        select: SelectMethod | Callable[[RunState], SelectMethod],
         reason: StopRule,
         prepare_node: Any = None,
         vote: ConfidenceVote | None = None,

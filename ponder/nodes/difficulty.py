@@ -41,10 +41,15 @@ def difficulty_node(
     probe_prompt: PromptTemplate = FEW_SHOT,
     probe_temperature: float = 0.8,
     probe_max_tokens: int = 128,
+    probe_first_temperature: float | None = None,
     rating_prompt: PromptTemplate = DIFFICULTY,
     name: str = "estimate_difficulty",
 ) -> DualNode:
-    """Return a node that writes ``difficulty`` (see the module docstring)."""
+    """Return a node that writes ``difficulty`` (see the module docstring).
+
+    With ``probe_first_temperature`` the first probe is drawn at that temperature (0: the
+    greedy answer), the others at ``probe_temperature``.
+    """
 
     async def estimate(
         state: RunState, *, runtime: Runtime[RunContext], config: RunnableConfig
@@ -56,6 +61,7 @@ def difficulty_node(
                 meter, state["problem"], prompt=probe_prompt,
                 indices=range(start, start + probe_samples), temperature=probe_temperature,
                 max_tokens=probe_max_tokens, kind="probe",
+                first_temperature=probe_first_temperature, first_index=start,
             )  # fmt: skip
             drawn = update["candidates"]
             votes = tally(drawn)

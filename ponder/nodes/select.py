@@ -17,13 +17,16 @@ from ponder.nodes.vote import (
     weighted_by_confidence,
 )
 from ponder.state import Candidate, RunState, StopReason
+from ponder.verify.extract import canonical_number
 
 __all__ = (
     "ConfidenceVote",
     "SelectMethod",
+    "anchor_of",
     "best_scored",
     "choose",
     "majority",
+    "programs_can_move",
     "provisional_answer",
     "select_node",
     "tally",
@@ -102,14 +105,45 @@ def anchored(candidates: Sequence[Candidate], *, corroboration: int = 1) -> str 
         ('9', '8', '8')
     """
     thoughts = [c for c in candidates if c["kind"] != "program" and c["answer"] is not None]
-    greedy = next((c for c in thoughts if c["temperature"] == 0.0), None)
-    anchor = (greedy or (thoughts[0] if thoughts else None) or {"answer": None})["answer"]
+    anchor = anchor_of(candidates)
     said = {c["answer"] for c in thoughts}
     printed = tally(c for c in candidates if c["kind"] == "program")
     for answer, count in sorted(printed.items(), key=lambda item: -item[1]):
         if answer != anchor and count >= corroboration and answer in said:
             return answer
     return anchor
+
+
+def anchor_of(candidates: Sequence[Candidate]) -> str | None:
+    """Return the answer ``anchored`` keeps without evidence: the greedy one.
+
+    That is the answer of the first chain-of-thought candidate drawn at temperature 0 that
+    has one, else of the first that has one; ``None`` when none has an answer.
+    """
+    thoughts = [c for c in candidates if c["kind"] != "program" and c["answer"] is not None]
+    greedy = next((c for c in thoughts if c["temperature"] == 0.0), None)
+    chosen = greedy or (thoughts[0] if thoughts else None)
+    return None if chosen is None else chosen["answer"]
+
+
+def programs_can_move(candidates: Sequence[Candidate]) -> bool:
+    """Whether program-aided answers could move ``anchored`` off the greedy answer.
+
+    Only when the chain-of-thought candidates name more than one answer (a program moves
+    the anchor only to an answer a sample gave) and the anchor is a number: a program
+    computes numbers, and for other answers (yes or no, a letter) it is no independent
+    evidence (on the held-in tune splits programs never helped there,
+    ``benchmarks/allocation.py``).
+
+    Example:
+        >>> def c(answer, temperature=0.7):
+        ...     return {"kind": "attempt", "answer": answer, "temperature": temperature}
+        >>> programs_can_move([c("8", 0.0), c("9")]), programs_can_move([c("yes", 0.0), c("no")])
+        (True, False)
+    """
+    thoughts = [c for c in candidates if c["kind"] != "program"]
+    anchor = anchor_of(thoughts)
+    return anchor is not None and canonical_number(anchor) is not None and len(tally(thoughts)) > 1
 
 
 def tally(candidates: Iterable[Candidate]) -> dict[str, int]:
@@ -189,7 +223,7 @@ def choose(
 
 
 def select_node(
-    method: SelectMethod,
+    method: SelectMethod | Callable[[RunState], SelectMethod],
     stop_reason: Callable[[RunState, Runtime[RunContext]], StopReason | None],
     *,
     vote: ConfidenceVote | None = None,
@@ -197,14 +231,16 @@ def select_node(
     """Return the node that ends a strategy: the answer, the votes, the status.
 
     Args:
-        method: How to choose; see `SelectMethod`.
+        method: How to choose (see `SelectMethod`), or a function of the state giving it
+            (the adaptive strategy's plan names its rule).
         vote: The settings of a confidence vote (defaults: `ConfidenceVote`).
         stop_reason: The strategy's stopping rule, which says why sampling ended (a reason
             a node recorded in the state included); ``exhausted`` when it names none.
     """
 
     def select(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        answer, votes = choose(method, state.get("candidates", []), vote)
+        rule = method(state) if callable(method) else method
+        answer, votes = choose(rule, state.get("candidates", []), vote)
         failed = any(error["kind"] in _FAILURES for error in state.get("errors", []))
         reason = stop_reason(state, runtime) or "exhausted"
         return {

@@ -275,6 +275,11 @@ async def prepare(request: ChatRequest, *, pool: ModelPool, db: str) -> ChatRun:
     verifier = _verifier(fields.verifier)
     check_verifier(spec, verifier)
     options = dict(fields.options)
+    if "allocation" in options:  # a path on the server's disk: not the client's to name
+        raise ConfigurationError(
+            "ponder.options.allocation is not accepted over HTTP: the adaptive strategy's "
+            "allocation policy is the server's"
+        )
     make_config(spec, options)  # refuse unknown or bad options now, not mid-stream
     budget = _budget(request)
     seed = 0 if request.seed is None else request.seed

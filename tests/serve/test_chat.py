@@ -226,6 +226,14 @@ def test_an_upstream_failure_is_502_and_the_run_is_kept(client: openai.OpenAI, r
         assert record["status"] == "failed"
 
 
+def test_a_client_cannot_name_a_policy_file_on_the_server(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="allocation is not accepted over HTTP"):
+        client.chat.completions.create(
+            model="ponder-adaptive", messages=QUESTION,
+            extra_body={"ponder": {"options": {"allocation": "/etc/passwd"}}},
+        )  # fmt: skip
+
+
 def test_over_budget_is_length_and_a_top_up_continues_the_run(
     client: openai.OpenAI, run_db: str
 ) -> None:

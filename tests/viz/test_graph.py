@@ -107,7 +107,11 @@ def test_adaptive_routes_are_exact() -> None:
     }  # fmt: skip
     # After critique-and-refine only search or the end can come: never attempts or refine.
     assert by_source["refine:select"] == {"search:prepare", "approve_search", "select", "pause"}
-    assert by_source["plan"] == {"attempts", "select", "pause"}
+    # The plan's action (or, for a plan stored before the allocation policy, the phases).
+    spent = {"samples", "programs", "check_samples", "attempts", "refine:prepare",
+             "search:prepare", "approve_refine", "approve_search", "select", "pause"}  # fmt: skip
+    assert by_source["plan"] == by_source["samples"] == by_source["programs"] == spent
+    assert by_source["check_samples"] == spent - {"samples", "programs", "check_samples"}
     assert by_source["refine:check"] == {"refine:critique", "refine:select", "refine:pause"}
     assert by_source["refine:critique"] == {"refine:refine", "refine:select", "refine:pause"}
 
@@ -228,8 +232,9 @@ def scenarios(
         shape = {"branching": 2, "max_depth": 2}
         return [(tree_model(), big, None, shape), (tree_model(), four_calls, None, shape)]
     return [
-        (tree_model(), Budget(tokens=200_000), None, {"tokens_per_difficulty": 20_000}),
-        (tree_model(), big, None, {"tokens_per_difficulty": 20_000,
+        (tree_model(), Budget(tokens=200_000), None, {"tokens_per_difficulty": 20_000,
+                                                      "escalate": True}),
+        (tree_model(), big, None, {"tokens_per_difficulty": 20_000, "escalate": True,
                                    "confirm_before": ("refine", "search")}),
         (tree_model(), Budget(calls=4), None, {}),
     ]  # fmt: skip
@@ -249,7 +254,7 @@ async def test_runs_take_drawn_edges_and_every_route_is_real(strategy: str) -> N
         assert routes <= taken, f"drawn routes never taken: {sorted(routes - taken)}"
     else:
         assert {
-            ("plan", "attempts"), ("check", "refine:prepare"), ("check", "approve_refine"),
+            ("check_samples", "attempts"), ("check", "refine:prepare"), ("check", "approve_refine"),
             ("approve_refine", "refine:prepare"), ("search:select", "select"),
         } <= taken  # fmt: skip
 

@@ -47,7 +47,7 @@ def test_embed_json_escapes_what_could_end_the_script() -> None:
 
 async def hostile_page(db: str) -> tuple[str, Any]:
     await ponder.asolve(
-        HOSTILE[0], model=hostile_model(), db=db, run_id="evil", max_samples=4,
+        HOSTILE[0], model=hostile_model(), db=db, run_id="evil", max_samples=4, select="majority",
         extractor=lambda text: text,  # the hostile text is the answer too (labels, votes)
     )  # fmt: skip
     view = await aload_view("evil", db=db)

@@ -106,7 +106,7 @@ async def test_beam_search_view_is_a_tree(db: str) -> None:
 async def test_nested_strategies_are_labelled(db: str) -> None:
     result = await ponder.asolve(
         "3 + 4?", "adaptive", model=tree_model(), db=db, run_id="ad",
-        budget=ponder.Budget(tokens=200_000), tokens_per_difficulty=20_000,
+        budget=ponder.Budget(tokens=200_000), tokens_per_difficulty=20_000, escalate=True,
     )  # fmt: skip
     view = await aload_view("ad", db=db)
     check_consistent(view, result)
