@@ -67,17 +67,16 @@ def evaluate(rows: list[dict[str, Any]], policy: AllocationPolicy) -> dict[str, 
     for dataset in [*sorted({r["dataset"] for r in rows}), "all"]:
         part = [r for r in rows if dataset in ("all", r["dataset"])]
         greedy = [simulate(r, ACTIONS[0], probes=1) for r in part]
+        uniform = {action.name: [simulate(r, action) for r in part] for action in ACTIONS}
         table = [row_of("greedy (no probes)", greedy, greedy)]
-        for action in ACTIONS:
-            table.append(row_of(action.name, [simulate(r, action) for r in part], greedy))
+        table += [row_of(name, outcomes, greedy) for name, outcomes in uniform.items()]
         played = [play(policy, r) for r in part]
         spent = sum(o.tokens for o in played) / len(played)
         affordable = [t for t in table[1:] if t["tokens"] <= spent]
         best = max(affordable, key=lambda t: t["accuracy"], default=None)
         policy_row = row_of("adaptive (fitted policy)", played, greedy)
         if best is not None:
-            index = [t["method"] for t in table].index(best["method"])
-            same = [simulate(r, ACTIONS[index - 1]) for r in part]
+            same = uniform[best["method"]]
             policy_row["best_uniform_within_tokens"] = best["method"]
             policy_row["minus_best_uniform"] = paired_interval(
                 [int(o.right) for o in played], [int(o.right) for o in same]

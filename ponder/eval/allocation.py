@@ -240,9 +240,9 @@ class Outcome:
 def simulate(row: PoolRow, action: Action, *, probes: int = 3) -> Outcome:
     """Replay ``action`` on a stored pool row as the adaptive strategy runs it.
 
-    The ``probes`` are always paid for (they decide the bin); the action's samples beyond
-    them next; its programs only when they could move the answer
-    (`ponder.nodes.select.programs_can_move`).
+    The ``probes`` are always paid for (they decide the bin) and vote, as every candidate
+    does at the strategy's select; the action's samples beyond them next; its programs only
+    when they could move the answer (`ponder.nodes.select.programs_can_move`).
     """
     thoughts = max(probes, action.samples)
     pool = candidates_of(row, thoughts)
@@ -250,10 +250,7 @@ def simulate(row: PoolRow, action: Action, *, probes: int = 3) -> Outcome:
     if action.programs and programs_can_move(pool):  # type: ignore[arg-type]
         pool = candidates_of(row, thoughts, programs=action.programs)
         paid += row["programs"][: action.programs]
-    counted = pool if action.samples >= probes else candidates_of(row, action.samples)
-    if action.programs and counted is not pool:
-        counted += [c for c in pool if c["kind"] == "program"]
-    answer, _ = choose(action.select, counted, ConfidenceVote())  # type: ignore[arg-type]
+    answer, _ = choose(action.select, pool, ConfidenceVote())  # type: ignore[arg-type]
     right = answer is not None and any(
         d["answer"] == answer and d["correct"]
         for d in [row["greedy"], *row["samples"], *row["programs"]]
@@ -289,13 +286,16 @@ def fit_policy(
         raise ValueError("fit_policy needs at least one pool row")
     greedy_conf = sorted(value for r in rows if (value := _mean_logprob(r["greedy"])) is not None)
     threshold = greedy_conf[len(greedy_conf) // 2] if greedy_conf else None
+    # Every action's outcome on every row, once; a row adds it to each bin it belongs to.
+    index_of = {action: i for i, action in enumerate(actions)}
+    probe_pools = [candidates_of(row, probes) for row in rows]
+    per_row = [[simulate(row, action, probes=probes) for action in actions] for row in rows]
     outcomes: dict[str, list[list[Outcome]]] = {}
-    for row in rows:
-        probe_pool = candidates_of(row, probes)
-        for name in {bin_of(probe_pool, threshold), bin_of(probe_pool, None), "*"}:
+    for pool, played in zip(probe_pools, per_row, strict=True):
+        for name in {bin_of(pool, threshold), bin_of(pool, None), "*"}:
             per_action = outcomes.setdefault(name, [[] for _ in actions])
-            for index, action in enumerate(actions):
-                per_action[index].append(simulate(row, action, probes=probes))
+            for index, outcome in enumerate(played):
+                per_action[index].append(outcome)
     greedy_tokens = sum(_tokens([r["greedy"]]) for r in rows) / len(rows)
     curve: list[dict[str, Any]] = []
     seen: set[tuple[tuple[str, int], ...]] = set()
@@ -310,7 +310,11 @@ def fit_policy(
             probes=probes, threshold=threshold, bins={b: actions[i] for b, i in chosen.items()},
             model=model, penalty=penalty, fitted_on=fitted_on or {"problems": len(rows)},
         )  # fmt: skip
-        played = [play(policy, row) for row in rows]
+        # What `play` gives, read off the outcomes above (every row's bin is in the table).
+        played = [
+            outcomes_of[index_of[policy.action_for(pool)]]
+            for pool, outcomes_of in zip(probe_pools, per_row, strict=True)
+        ]
         curve.append({
             "penalty": penalty, "policy": policy,
             "tokens": sum(o.tokens for o in played) / len(rows),

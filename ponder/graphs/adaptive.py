@@ -204,10 +204,8 @@ def _thoughts(state: RunState) -> list[Any]:
 def _samples_left(state: RunState) -> int:
     """Chain-of-thought answers the action still wants (the probes count)."""
     action = _action(state)
-    if action is None or any(c["node"] == "samples" for c in state.get("candidates", [])):
-        return 0
-    if any(entry["node"] == "samples" for entry in state.get("ledger", [])):
-        return 0  # drawn once; a refused or failed step is not retried
+    if action is None or any(entry["node"] == "samples" for entry in state.get("ledger", [])):
+        return 0  # drawn once (every candidate's call is in the ledger); not retried
     return max(0, action["samples"] - len(_thoughts(state)))
 
 
@@ -248,13 +246,13 @@ def _spending_routes(config: AdaptiveConfig, templates: tuple[PromptTemplate, ..
             return end_route(stored, context, state)
         if any(c["verdict"] == "accepted" for c in state.get("candidates", [])):
             return "select"
-        wanted = _samples_left(state) or _programs_left(state)
-        if wanted and refusing_limit(state, context, max_tokens=config.max_tokens) is not None:
-            return end_route("budget", context, state)
-        if _samples_left(state):
-            return "samples"
-        if _programs_left(state):
-            return "programs"
+        wanted = (
+            "samples" if _samples_left(state) else "programs" if _programs_left(state) else None
+        )
+        if wanted is not None:
+            if refusing_limit(state, context, max_tokens=config.max_tokens) is not None:
+                return end_route("budget", context, state)
+            return wanted
         if _action(state) is None:  # a plan made before the policy: the phases, as then
             return escalate(state, runtime)
         plan = state.get("plan")
