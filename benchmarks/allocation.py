@@ -16,7 +16,8 @@ and a paired bootstrap 95% interval against greedy, per set and over all sets. T
 is compared with the best uniform action that spends no more tokens than it does.
 
 With ``--policy-from M``, the policy fitted on model M's tune pools is played on this
-model's report pools (does a policy fitted on one model transfer?). ``--write-policy``
+model's report pools (does a policy fitted on one model transfer?); ``--splits report``
+then draws only the report pools this needs. ``--write-policy``
 writes the fitted policy where ponder reads it (`ponder.nodes.plan.DEFAULT_POLICY`): the
 refit command of the shipped policy (``ponder fit-policy`` does the same for any model).
 
@@ -46,10 +47,14 @@ def pool_file(model: str) -> Path:
     return RESULTS / f"allocation-pool-{model}.json"
 
 
-def draw(model_name: str, datasets: list[str], per_split: int) -> list[dict[str, Any]]:
-    """Draw (or complete) the stored pools of ``datasets``, both splits."""
+def draw(
+    model_name: str, datasets: list[str], per_split: int, splits: list[str]
+) -> list[dict[str, Any]]:
+    """Draw (or complete) the stored pools of ``splits`` of ``datasets``."""
     model = EmbeddedChatModel.from_name(model_name)  # type: ignore[arg-type]
-    return asyncio.run(acomplete_pool(model, datasets, pool_file(model_name), per_split=per_split))
+    return asyncio.run(
+        acomplete_pool(model, datasets, pool_file(model_name), per_split=per_split, splits=splits)
+    )
 
 
 def row_of(name: str, outcomes: list[Outcome], greedy: list[Outcome]) -> dict[str, Any]:
@@ -109,6 +114,7 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--per-split", type=int, default=40)
     parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--splits", default="tune,report", help="which splits to draw pools of")
     parser.add_argument("--rescore", action="store_true", help="reuse the stored pools")
     parser.add_argument("--policy-from", default=None, help="fit on this model's tune pools")
     parser.add_argument("--write-policy", action="store_true", help="ship the fitted policy")
@@ -117,7 +123,8 @@ def main() -> None:
     if args.rescore:
         rows = json.loads(pool_file(args.model).read_text())
     else:
-        rows = draw(args.model, datasets, args.per_split)
+        splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+        rows = draw(args.model, datasets, args.per_split, splits)
     rows = [r for r in rows if r["dataset"] in datasets]
     source = args.policy_from or args.model
     fit_rows = rows if source == args.model else json.loads(pool_file(source).read_text())

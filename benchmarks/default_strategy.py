@@ -18,11 +18,12 @@ On the number sets, ``greedy, no repair`` is the same greedy text read by
 `ponder.verify.extract_number` (the model's own answer, as ponder read it before the
 repair). Every configuration sees the same problems with the same seeds; differences are
 paired against greedy with bootstrap 95% intervals over problems. Results are stored per
-problem as they come (``benchmarks/results/default-strategy-smollm2.json``), so an
+problem as they come (``benchmarks/results/default-strategy-<model>.json``), so an
 interrupted run resumes where it stopped.
 
-Run:  .venv/bin/python benchmarks/default_strategy.py [--per-split 40] [--datasets a,b]
-      (about 40 minutes alone for the five sets at 40 problems each)
+Run:  .venv/bin/python benchmarks/default_strategy.py [--model smollm2|gemma3]
+          [--per-split 40] [--datasets a,b] [--configs greedy,adaptive]
+      (about 40 minutes alone for SmolLM2 on the five sets at 40 problems each)
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from ponder.models import EmbeddedChatModel
 from ponder.verify import extract_number
 
 RESULTS = Path(__file__).parent / "results"
-OUT = RESULTS / "default-strategy-smollm2.json"
 DATASETS = ("arithmetic", "addsub", "singleeq", "coin-flip", "arc-easy")
 CONFIGS: dict[str, dict[str, Any]] = {
     "greedy": {"max_samples": 1, "min_samples": 1, "greedy_first": True, "programs": 0,
@@ -62,17 +62,25 @@ def _costs(result: Any) -> dict[str, Any]:
             "seconds": result.wall_seconds}  # fmt: skip
 
 
-async def run(datasets: list[str], per_split: int, stored: dict[str, Any]) -> None:
-    """Run every configuration on every report problem not yet in ``stored``."""
+def results_file(model: str) -> Path:
+    return RESULTS / f"default-strategy-{model}.json"
+
+
+async def run(
+    model_name: str, datasets: list[str], configs: list[str], per_split: int,
+    stored: dict[str, Any],
+) -> None:  # fmt: skip
+    """Run ``configs`` on every report problem of ``datasets`` not yet in ``stored``."""
     import ponder
 
-    model = EmbeddedChatModel.from_name("smollm2")
+    model = EmbeddedChatModel.from_name(model_name)  # type: ignore[arg-type]
     for dataset in datasets:
         problems = [p for part, p in held_in(dataset, per_split) if part == "report"]
         rows = stored.setdefault(dataset, {})
         for index, problem in enumerate(problems):
             row = rows.setdefault(problem.id, {})
-            for name, options in CONFIGS.items():
+            for name in configs:
+                options = CONFIGS[name]
                 if name in row:
                     continue
                 result = await ponder.asolve(
@@ -84,7 +92,7 @@ async def run(datasets: list[str], per_split: int, stored: dict[str, Any]) -> No
                     plain = await score(problem, extract_number(text))
                     row[PLAIN] = {**_costs(result), "right": int(plain)}
                 row[name] = {**_costs(result), "right": int(await score(problem, result.answer))}
-            OUT.write_text(json.dumps(stored))
+            results_file(model_name).write_text(json.dumps(stored))
             print(f"\r{dataset}: {index + 1}/{len(problems)}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
 
@@ -115,16 +123,22 @@ def table(stored: dict[str, Any], datasets: list[str]) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2", choices=("smollm2", "gemma3"))
     parser.add_argument("--per-split", type=int, default=40)
     parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="which to run")
     parser.add_argument("--rescore", action="store_true", help="only print the stored results")
     args = parser.parse_args()
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    stored = json.loads(OUT.read_text()) if OUT.exists() else {}
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    if unknown := set(configs) - set(CONFIGS):
+        parser.error(f"unknown configurations {sorted(unknown)}; known: {list(CONFIGS)}")
+    out = results_file(args.model)
+    stored = json.loads(out.read_text()) if out.exists() else {}
     if not args.rescore:
-        asyncio.run(run(datasets, args.per_split, stored))
+        asyncio.run(run(args.model, datasets, configs, args.per_split, stored))
     rows = table(stored, datasets)
-    (RESULTS / "default-strategy-smollm2-table.json").write_text(json.dumps(rows, indent=2))
+    out.with_name(f"{out.stem}-table.json").write_text(json.dumps(rows, indent=2))
     print("| dataset | configuration | accuracy | minus greedy [95% CI] | tokens (x greedy) "
           "| output tokens | s / problem |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
