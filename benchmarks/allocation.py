@@ -36,6 +36,8 @@ from typing import Any
 
 from ponder.eval.allocation import ACTIONS, Outcome, acomplete_pool, fit_policy, play, simulate
 from ponder.eval.intervals import paired_interval
+from ponder.eval.plot import plot_accuracy_tokens
+from ponder.eval.report import wilson_interval
 from ponder.models import EmbeddedChatModel
 from ponder.nodes.plan import DEFAULT_POLICY, AllocationPolicy
 
@@ -109,6 +111,28 @@ def print_tables(result: dict[str, Any]) -> None:
                   f"({t['tokens'] / base:.1f}x) |")  # fmt: skip
 
 
+def plot(result: dict[str, Any], path: Path) -> Path:
+    """Accuracy against mean tokens on the report split, all sets: one line per select rule
+    through its sample counts, greedy and the fitted policy as points."""
+    cells = []
+    for t in result["report"]["all"]:
+        family, _, count = t["method"].partition("@")
+        if t["method"].startswith("greedy"):
+            family, count = "greedy", ""
+        elif t["method"].startswith("adaptive"):
+            family, count = "adaptive (fitted policy)", ""
+        right = round(t["accuracy"] * t["problems"])
+        cells.append({
+            "strategy": family, "budget": 0, "relative": f"@{count}" if count else "",
+            "accuracy": t["accuracy"], "ci95": wilson_interval(right, t["problems"]),
+            "mean_tokens": t["tokens"], "verifier": "none",
+        })  # fmt: skip
+    problems = result["report"]["all"][0]["problems"]
+    title = (f"{result['model']}, report splits of the held-in sets ({problems} problems), "
+             f"policy fitted on {result['policy_from']}")  # fmt: skip
+    return plot_accuracy_tokens(cells, path, title=title)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2")
@@ -141,6 +165,7 @@ def main() -> None:
     (RESULTS / f"allocation-{suffix}.json").write_text(json.dumps(result, indent=2))
     print("policy:", json.dumps(policy.to_dict()["bins"]))
     print_tables(result)
+    print(f"\nplot: {plot(result, RESULTS / f'allocation-{suffix}.png')}", file=sys.stderr)
     if args.write_policy:
         policy.dump(DEFAULT_POLICY)
         print(f"\nwrote {DEFAULT_POLICY}", file=sys.stderr)

@@ -140,18 +140,26 @@ async def adraw_pool(
         return await model.ainvoke(messages, max_tokens=max_tokens, temperature=0.0, seed=0,
                                    stop=prompt.stop(style))  # fmt: skip
 
+    async def program_draws(messages: Any) -> list[Any]:
+        if not programs:
+            return []
+        first, more = await asyncio.gather(
+            greedy(PROGRAM, messages),
+            several(PROGRAM, messages, programs - 1, list(range(1, programs))),
+        )
+        return [first, *more]
+
     rows: list[PoolRow] = []
     for done, (part, problem) in enumerate(problems, 1):
         extract = SCORERS[problem.scorer].extract
         thought = FEW_SHOT.render(style, problem=problem.question)
         code = PROGRAM.render(style, problem=problem.question)
-        first, rest, first_code, more_code = await asyncio.gather(
+        first, rest, codes = await asyncio.gather(
             greedy(FEW_SHOT, thought),
             several(FEW_SHOT, thought, samples, list(range(1, samples + 1))),
-            greedy(PROGRAM, code) if programs else asyncio.sleep(0, None),
-            several(PROGRAM, code, max(0, programs - 1), list(range(1, programs))),
+            program_draws(code),
         )  # fmt: skip
-        drawn = [first, *rest, *([first_code] if programs else []), *more_code]
+        drawn = [first, *rest, *codes]
         thoughts = [await _draw(problem, m, extract(m.text)) for m in drawn[: samples + 1]]
         printed = []
         for message in drawn[samples + 1 :]:

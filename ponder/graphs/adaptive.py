@@ -320,11 +320,11 @@ def build_adaptive(
     )
     samples = attempt_node(
         prompt=FEW_SHOT, temperature=config.temperature, max_tokens=config.max_tokens,
-        per_step=_samples_left, max_candidates=_NO_CAP, name="samples",
+        per_step=_samples_left, name="samples",
     )  # fmt: skip
     programs = attempt_node(
         prompt=PROGRAM, temperature=config.temperature, max_tokens=config.max_tokens,
-        per_step=_programs_left, max_candidates=_NO_CAP, name="programs", first_temperature=0.0,
+        per_step=_programs_left, name="programs", first_temperature=0.0,
     )  # fmt: skip
     frame.node("samples", samples).node("programs", programs)
     frame.node("check_samples", verify_node(optional=True, name="check_samples"))
@@ -350,10 +350,6 @@ def build_adaptive(
     graph.add_conditional_edges("check", after("attempts"), [*phases, *ends])
     graph.add_conditional_edges("refine", after("refine"), ["search", "approve_search", *ends])
     return frame.edge("search", "select").compile(checkpointer)
-
-
-_NO_CAP = 1 << 30
-"""The samples and programs nodes' candidate cap: they count their own."""
 
 
 def _needs_persistence(config: AdaptiveConfig) -> str | None:

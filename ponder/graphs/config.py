@@ -111,7 +111,7 @@ class SamplingConfig(StrategyConfig):
     model)."""
 
     def attempt_node(
-        self, *, max_candidates: int, per_step: Any = 1, greedy_first: bool | None = None
+        self, *, max_candidates: int | None, per_step: Any = 1, greedy_first: bool | None = None
     ) -> DualNode:
         """Return the attempt node these options describe (`ponder.nodes.attempt_node`).
 

@@ -73,7 +73,7 @@ def build_refine(
         return None
 
     reason = stop_rule(tokens_needed=config.critique_tokens + config.max_tokens, own=nothing_left)
-    draft = config.attempt_node(max_candidates=10**9)
+    draft = config.attempt_node(max_candidates=None)
     frame = Skeleton(
         "refine", first="attempt", resume_at="critique", select="latest", reason=reason
     )

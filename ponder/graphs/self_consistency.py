@@ -246,8 +246,8 @@ def build_self_consistency(
         return frame.loop("attempt", again).compile(checkpointer)
     programs = attempt_node(
         prompt=PROGRAM, temperature=config.temperature, max_tokens=config.max_tokens,
-        per_step=functools.partial(_programs_left, config), max_candidates=_NO_CAP,
-        name="programs", first_temperature=0.0,
+        per_step=functools.partial(_programs_left, config), name="programs",
+        first_temperature=0.0,
     )  # fmt: skip
 
     def after_attempt(state: RunState, runtime: Runtime[RunContext]) -> str:
@@ -261,10 +261,6 @@ def build_self_consistency(
         "attempt", after_attempt, ["programs", "attempt", "select", "pause"]
     )
     return frame.node("programs", programs).loop("programs", "attempt").compile(checkpointer)
-
-
-_NO_CAP = 1 << 30
-"""The programs node's candidate cap: it counts its own (`_programs_left`), not the run's."""
 
 
 _VOTE_ENDS = ("converged", "decided", "exhausted")

@@ -139,7 +139,7 @@ def attempt_node(
     temperature: float,
     max_tokens: int,
     per_step: int | Callable[[RunState], int] = 1,
-    max_candidates: int,
+    max_candidates: int | None = None,
     name: str = "attempt",
     first_temperature: float | None = None,
     early_stop: float | None = None,
@@ -153,7 +153,8 @@ def attempt_node(
         per_step: Candidates drawn per step, drawn together (one batched decode on the
             embedded model), or a function of the state giving that number; the routing
             edge decides whether to step again.
-        max_candidates: The node never lets the run hold more candidates than this.
+        max_candidates: The node never lets the run hold more candidates than this;
+            ``None``: no cap of its own (``per_step`` and the budget decide).
         name: The node's name, recorded in candidates and the ledger.
         first_temperature: The temperature of the first candidate this node draws in the
             run, when it differs (0: the greedy answer first).
@@ -171,7 +172,8 @@ def attempt_node(
         candidates = state.get("candidates", [])
         start = next_index(candidates)
         wave = per_step(state) if callable(per_step) else per_step
-        count = max(0, min(wave, max_candidates - len(candidates)))
+        room = wave if max_candidates is None else max_candidates - len(candidates)
+        count = max(0, min(wave, room))
         floor = None if early_stop is None else confidence_floor(candidates, early_stop)
         meter = Meter(state, context_of(runtime.context), node=name, config=config)
         first = -1 if any(c["node"] == name for c in candidates) else start
