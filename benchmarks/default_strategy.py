@@ -11,6 +11,8 @@ solution states: `ponder.verify.extract_repaired_number`), runs:
 - ``anchored``: self-consistency with its defaults (``select="anchored", programs=4``, the
   rule and its setting fitted on the tune split of arithmetic and AddSub by
   `benchmarks/agreement.py` and `benchmarks/repair.py`; programs only for number answers);
+- ``ranked``: self-consistency choosing by the fitted answer ranker (``select="ranked"``,
+  ``programs=4``; the ranker fitted on the tune splits by ``benchmarks/ranker.py``);
 - ``adaptive``: the adaptive strategy with its defaults (probes, then the action its
   fitted allocation policy gives the problem's bin: `benchmarks/allocation.py`).
 
@@ -48,6 +50,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
                "select": "majority"},
     "majority": {"select": "majority", "programs": 0},
     "anchored": {},
+    "ranked": {"select": "ranked"},
     "adaptive": {"strategy": "adaptive"},
 }  # fmt: skip
 """The options of each configuration: self-consistency's (``anchored``: its defaults), or

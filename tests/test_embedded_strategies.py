@@ -36,6 +36,22 @@ async def test_self_consistency_on_smollm2(
     assert result.usage.tokens == sum(c["tokens_in"] + c["tokens_out"] for c in result.candidates)
 
 
+async def test_the_answer_ranker_chooses_on_smollm2(smollm2: EmbeddedChatModel) -> None:
+    """``select="ranked"`` on the real model: greedy first, confidences recorded, the answer
+    the shipped ranker scores highest (its votes are probabilities)."""
+    result = await ponder.asolve(
+        "A shop sells 3 boxes of 12 pens and 5 loose pens. How many pens in all?",
+        model=smollm2, budget={"tokens": 4000}, select="ranked", max_samples=5,
+    )  # fmt: skip
+    assert result.status == "done"
+    samples = [c for c in result.candidates if c["kind"] == "attempt"]
+    assert samples[0]["temperature"] == 0.0
+    assert all(c.get("confidence") for c in samples)  # the ranker's confidence feature
+    assert result.votes and all(0.0 < v < 1.0 for v in result.votes.values())
+    assert result.answer == max(result.votes, key=lambda a: result.votes[a])
+    assert result.usage.tokens <= 4000
+
+
 @pytest.mark.parametrize(("problem", "expected"), PROBLEMS)
 async def test_best_of_n_on_smollm2(
     smollm2: EmbeddedChatModel, problem: str, expected: str

@@ -73,10 +73,14 @@ ACTIONS: tuple[Action, ...] = (
     Action(samples=9, programs=0, select="majority"),
     Action(samples=9, programs=4, select="anchored"),
     Action(samples=9, programs=0, select="confidence"),
+    Action(samples=3, programs=4, select="ranked"),
+    Action(samples=5, programs=4, select="ranked"),
+    Action(samples=9, programs=4, select="ranked"),
 )
 """The actions fitted over: the greedy answer alone; 3, 5 or 9 chain-of-thought answers
-(the greedy one first) chosen by majority, by confidence, or anchored on greedy with four
-programs as evidence."""
+(the greedy one first) chosen by majority, by confidence, anchored on greedy with four
+programs as evidence, or by the fitted answer ranker with four programs
+(`ponder.nodes.rank`)."""
 
 
 def held_in(problems: Iterable[Problem], per_split: int) -> list[tuple[str, Problem]]:

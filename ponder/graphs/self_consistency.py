@@ -9,14 +9,15 @@ samples (the first of which is greedy) name more than one answer::
 
     prepare -> attempt -> (route) -> programs -> attempt -> (route) -> attempt ... -> select
 
-They do not vote and do not count as samples: they are evidence for ``select="anchored"``
-(`ponder.nodes.select.anchored`, the default), which keeps the greedy answer unless
-programs and a sample agree on another. While the samples name one answer no program could
-move it, so none is paid for: when the first samples agree with the greedy answer the vote
-stops with no program drawn; and when the greedy answer is not a number (yes or no, a
-choice's letter) programs are no evidence, ``anchored`` is the greedy answer, and the vote
-stops after the first step (``decided``). Drawing samples first also keeps the greedy
-answer affordable under a tight budget.
+They do not count as samples: they are evidence for ``select="anchored"``
+(`ponder.nodes.select.anchored`, the default), which keeps the greedy answer unless programs
+and a sample agree on another, and for ``select="ranked"`` (the fitted answer ranker,
+`ponder.nodes.rank`); the other rules count them as votes. While the samples name one answer
+no program could move it, so none is paid for: when the first samples agree with the greedy
+answer the vote stops with no program drawn; and when the greedy answer is not a number (yes
+or no, a choice's letter) programs are no evidence, ``anchored`` is the greedy answer, and
+the vote stops after the first step (``decided``). Drawing samples first also keeps the
+greedy answer affordable under a tight budget.
 
 The routing edge keeps sampling while the vote is open and another sample is affordable.
 It stops when the vote is settled (``converged``: by default when the leader holds the
@@ -64,7 +65,7 @@ __all__ = (
     "samples_before_stop",
 )
 
-VoteMethod = Literal["majority", "confidence", "filtered", "borda", "anchored"]
+VoteMethod = Literal["majority", "confidence", "filtered", "borda", "anchored", "ranked"]
 """How self-consistency chooses its answer (see `ponder.nodes.SelectMethod`)."""
 
 Stopping = Literal["agreement", "posterior"]
@@ -104,7 +105,11 @@ class SelfConsistencyConfig(SamplingConfig):
     drawn greedy; measured never below greedy decoding on the held-in sets,
     ``benchmarks/default_strategy.py``); ``majority``, the textbook vote; or a vote that
     reads the model's confidence in each sample (``confidence``, ``filtered``, ``borda``; see
-    `ponder.nodes.vote`), which is a plain majority for a model that reports none."""
+    `ponder.nodes.vote`), which is a plain majority for a model that reports none; or
+    ``ranked``, the answer the fitted answer ranker scores highest from its votes, the
+    greedy answer, the programs and the confidence (`ponder.nodes.rank`; the first sample
+    is then drawn greedy; above ``anchored`` on the held-in word problems, below it on
+    arithmetic: ``benchmarks/ranker.py``)."""
     confidence_measure: ConfidenceMeasure = "mean_logprob"
     """The confidence figure a confidence vote reads."""
     confidence_keep: float = option(0.5, "fraction")
@@ -118,9 +123,9 @@ class SelfConsistencyConfig(SamplingConfig):
     sampling stops."""
     programs: int = option(4, "count")
     """Program-aided candidates to draw (the first greedy) once the samples name more than
-    one answer, as evidence for ``select="anchored"``; they do not vote. ``0`` draws none
-    (and makes ``anchored`` the greedy answer); programs run in ponder's sandbox
-    (`ponder.verify.sandbox`)."""
+    one answer, as evidence for ``select="anchored"`` and ``"ranked"`` (the other rules
+    count them as votes). ``0`` draws none (and makes ``anchored`` the greedy answer);
+    programs run in ponder's sandbox (`ponder.verify.sandbox`)."""
     corroboration: int = option(1, "positive")
     """``anchored``: the programs that must print another answer before it replaces the
     greedy one (1 was fitted on held-in problems: ``benchmarks/agreement.py``)."""
@@ -227,7 +232,7 @@ def build_self_consistency(
     reason = stop_rule(
         tokens_needed=config.max_tokens, own=functools.partial(_vote_stop, config), verifies=False
     )
-    greedy_first = config.greedy_first or config.select == "anchored"
+    greedy_first = config.greedy_first or config.select in _READS_GREEDY
     attempt = config.attempt_node(
         per_step=functools.partial(samples_before_stop, config),
         max_candidates=config.max_samples + config.programs, greedy_first=greedy_first,
@@ -252,7 +257,7 @@ def build_self_consistency(
 
     def after_attempt(state: RunState, runtime: Runtime[RunContext]) -> str:
         stop, context = reason(state, runtime), context_of(runtime.context)
-        ended = stop in _VOTE_ENDS and config.select == "anchored"  # they may still matter
+        ended = stop in _VOTE_ENDS and config.select in _READS_GREEDY  # they may still matter
         if (stop is None or ended) and _programs_matter(config, state, context):
             return "programs"
         return "attempt" if stop is None else end_route(stop, context, state)
@@ -267,14 +272,19 @@ _VOTE_ENDS = ("converged", "decided", "exhausted")
 """The vote's own stops: the programs may still be drawn after them (`_programs_matter`)."""
 
 
+_READS_GREEDY = ("anchored", "ranked")
+"""The rules that weigh the greedy answer (the first sample is drawn greedy for them)."""
+
+
 def _programs_matter(config: SelfConsistencyConfig, state: RunState, context: RunContext) -> bool:
     """Whether the programs are still to draw, could change the answer, and are affordable.
 
-    Programs are evidence for ``anchored`` (the only rule that reads them), which moves to
-    another answer only when a sample gave it: while the samples name one answer (or none),
-    or the greedy answer is not a number, no program can change the answer
-    (`ponder.nodes.select.programs_can_move`), so none is paid for. After the vote has
-    ended they are drawn for ``anchored`` only.
+    Programs are evidence for ``anchored``, which moves to another answer only when a
+    sample gave it: while the samples name one answer (or none), or the greedy answer is
+    not a number, no program can change the answer
+    (`ponder.nodes.select.programs_can_move`), so none is paid for (``ranked`` follows the
+    same rule: it was fitted on runs drawn so). After the vote has ended they are drawn for
+    the rules that weigh the greedy answer against them (`_READS_GREEDY`) only.
     """
     samples = [c for c in state.get("candidates", []) if c["kind"] != "program"]
     return (

@@ -14,7 +14,8 @@ Every node factory returns a LangGraph node that runs under ``invoke`` and ``ain
 - `prune_node`: beam search: keep the best few of the newest steps.
 - `plan_node`: the adaptive strategy's spending plan (`PlanPolicy`).
 - `verify_node`, `judge_node`: judge candidates with the run's verifier, or the model.
-- `select_node`: choose the final answer (majority vote or best score).
+- `select_node`: choose the final answer (majority vote, best score, or the fitted
+  `AnswerRanker`).
 - `pause`, `approve_node`: wait for a budget top-up, or for approval.
 """
 
@@ -31,6 +32,7 @@ from ponder.nodes.metered import CallRequest, CallResult, Meter, call_candidate
 from ponder.nodes.plan import PHASES, PlanPolicy, plan_node
 from ponder.nodes.prepare import prepare
 from ponder.nodes.prune import next_frontier, prune_node
+from ponder.nodes.rank import AnswerRanker
 from ponder.nodes.refine import refine_node
 from ponder.nodes.select import (
     ConfidenceVote,
@@ -47,6 +49,7 @@ from ponder.nodes.verify import verify_node
 
 __all__ = (
     "PHASES",
+    "AnswerRanker",
     "ApprovalRequest",
     "AttemptTask",
     "CallRequest",

@@ -116,7 +116,7 @@ def plan_node(
     return plan
 
 
-ALLOCATION_SELECT = ("majority", "anchored", "confidence")
+ALLOCATION_SELECT = ("majority", "anchored", "confidence", "ranked")
 """The selection rules an allocation `Action` can name (see `ponder.nodes.SelectMethod`)."""
 
 
@@ -134,7 +134,7 @@ class Action:
     programs: int = 0
     """Program-aided answers drawn as evidence when the samples name several answers."""
     select: str = "majority"
-    """How the answer is chosen: ``majority``, ``anchored`` or ``confidence``."""
+    """How the answer is chosen: ``majority``, ``anchored``, ``confidence`` or ``ranked``."""
     escalate: bool = False
     """Whether, when the evidence still disagrees, the token-granted phases follow (parallel
     attempts, critique and refine, tree search; `PlanPolicy`)."""

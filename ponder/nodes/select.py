@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -10,6 +10,8 @@ from langgraph.runtime import Runtime
 
 from ponder.context import RunContext
 from ponder.nodes._types import Node
+from ponder.nodes.anchor import anchor_of, anchored, programs_can_move
+from ponder.nodes.rank import AnswerRanker, default_ranker
 from ponder.nodes.vote import (
     ConfidenceMeasure,
     borda_by_confidence,
@@ -17,7 +19,6 @@ from ponder.nodes.vote import (
     weighted_by_confidence,
 )
 from ponder.state import Candidate, RunState, StopReason
-from ponder.verify.extract import canonical_number
 
 __all__ = (
     "ConfidenceVote",
@@ -34,7 +35,15 @@ __all__ = (
 )
 
 SelectMethod = Literal[
-    "majority", "weighted", "best_score", "latest", "confidence", "filtered", "borda", "anchored"
+    "majority",
+    "weighted",
+    "best_score",
+    "latest",
+    "confidence",
+    "filtered",
+    "borda",
+    "anchored",
+    "ranked",
 ]
 """How the final answer is chosen.
 
@@ -52,6 +61,9 @@ SelectMethod = Literal[
 - ``anchored``: the greedy answer, unless program-aided candidates corroborate another
   answer that a chain-of-thought sample also gave (`anchored`): a vote that moves away from
   greedy decoding only on the agreement of two kinds of reasoning.
+- ``ranked``: the answer the fitted answer ranker scores highest from its votes, whether it
+  is greedy's, the programs that print it and the model's confidence
+  (`ponder.nodes.rank.AnswerRanker`; its votes are those probabilities).
 """
 
 _FAILURES = ("ModelError", "ModelTimeout", "BudgetOverrun")
@@ -72,6 +84,9 @@ class ConfidenceVote:
     corroboration: int = 1
     """``anchored``: the programs that must print another answer before it replaces the
     greedy one."""
+    ranker: AnswerRanker | None = None
+    """``ranked``: the answer ranker (``None``: the one ponder ships,
+    `ponder.nodes.rank.default_ranker`)."""
 
     def votes(self, method: SelectMethod, candidates: list[Candidate]) -> dict[str, float] | None:
         """Return the votes of ``method`` (``None`` without confidences, or another method)."""
@@ -84,66 +99,6 @@ class ConfidenceVote:
         if method == "borda":
             return borda_by_confidence(candidates, measure=self.measure, power=self.power)
         return None
-
-
-def anchored(candidates: Sequence[Candidate], *, corroboration: int = 1) -> str | None:
-    """Return the greedy answer, unless programs and samples agree on another one.
-
-    The anchor is the first chain-of-thought candidate drawn at temperature 0 (else the
-    first chain-of-thought candidate). Another answer replaces it when at least
-    ``corroboration`` program-aided candidates (kind ``program``) print it and at least one
-    chain-of-thought candidate also gives it: two independent kinds of reasoning agreeing
-    against the greedy answer. The most printed such answer wins (ties: the first printed).
-    Without programs, or with no agreement, the answer is the greedy one. Measured on
-    held-in problems (``benchmarks/agreement.py``), it is never below greedy decoding.
-
-    Example:
-        >>> def c(kind, answer, temperature=0.7):
-        ...     return {"kind": kind, "answer": answer, "temperature": temperature}
-        >>> pool = [c("program", "9"), c("attempt", "8", 0.0), c("attempt", "9")]
-        >>> anchored(pool), anchored(pool, corroboration=2), anchored(pool[:2])
-        ('9', '8', '8')
-    """
-    thoughts = [c for c in candidates if c["kind"] != "program" and c["answer"] is not None]
-    anchor = anchor_of(candidates)
-    said = {c["answer"] for c in thoughts}
-    printed = tally(c for c in candidates if c["kind"] == "program")
-    for answer, count in sorted(printed.items(), key=lambda item: -item[1]):
-        if answer != anchor and count >= corroboration and answer in said:
-            return answer
-    return anchor
-
-
-def anchor_of(candidates: Sequence[Candidate]) -> str | None:
-    """Return the answer ``anchored`` keeps without evidence: the greedy one.
-
-    That is the answer of the first chain-of-thought candidate drawn at temperature 0 that
-    has one, else of the first that has one; ``None`` when none has an answer.
-    """
-    thoughts = [c for c in candidates if c["kind"] != "program" and c["answer"] is not None]
-    greedy = next((c for c in thoughts if c["temperature"] == 0.0), None)
-    chosen = greedy or (thoughts[0] if thoughts else None)
-    return None if chosen is None else chosen["answer"]
-
-
-def programs_can_move(candidates: Sequence[Candidate]) -> bool:
-    """Whether program-aided answers could move ``anchored`` off the greedy answer.
-
-    Only when the chain-of-thought candidates name more than one answer (a program moves
-    the anchor only to an answer a sample gave) and the anchor is a number: a program
-    computes numbers, and for other answers (yes or no, a letter) it is no independent
-    evidence (on the held-in tune splits programs never helped there,
-    ``benchmarks/allocation.py``).
-
-    Example:
-        >>> def c(answer, temperature=0.7):
-        ...     return {"kind": "attempt", "answer": answer, "temperature": temperature}
-        >>> programs_can_move([c("8", 0.0), c("9")]), programs_can_move([c("yes", 0.0), c("no")])
-        (True, False)
-    """
-    thoughts = [c for c in candidates if c["kind"] != "program"]
-    anchor = anchor_of(thoughts)
-    return anchor is not None and canonical_number(anchor) is not None and len(tally(thoughts)) > 1
 
 
 def tally(candidates: Iterable[Candidate]) -> dict[str, int]:
@@ -212,6 +167,10 @@ def choose(
     elif method == "anchored":
         settings = vote or ConfidenceVote()
         answer = anchored(candidates, corroboration=settings.corroboration)
+    elif method == "ranked":
+        ranker = (vote.ranker if vote is not None else None) or default_ranker()
+        votes = ranker.scores(candidates)
+        answer = majority(votes)
     elif method in ("best_score", "latest"):
         best = best_scored(candidates)
         if best is not None:

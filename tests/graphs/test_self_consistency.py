@@ -298,3 +298,26 @@ def test_the_default_vote_draws_the_greedy_answer_first_under_a_tight_budget() -
         ("attempt", 0.0), ("attempt", 0.7)
     ]  # fmt: skip
     assert result.answer == "8" and result.stop_reason == "budget"
+
+
+def test_ranked_draws_greedy_first_and_the_programs_and_answers_with_the_ranker() -> None:
+    # The samples split 8 (greedy) against 9; the programs print 9: the shipped ranker
+    # weighs the programs' agreement above greedy's vote.
+    result = ponder.solve(
+        "What is 4 + 5?", model=_anchored_model("4 + 5", ["9", "9", "8"]),
+        budget={"tokens": 4000}, select="ranked", programs=2, max_samples=4, min_samples=4,
+        agreement=1.0,
+    )  # fmt: skip
+    attempts = [c for c in result.candidates if c["kind"] == "attempt"]
+    assert attempts[0]["temperature"] == 0.0
+    assert sum(c["kind"] == "program" for c in result.candidates) == 2
+    assert result.answer == "9"
+    assert set(result.votes) == {"8", "9"} and result.votes["9"] > result.votes["8"]
+
+
+def test_ranked_keeps_greedy_when_nothing_else_backs_another_answer() -> None:
+    result = ponder.solve(
+        "What is 4 + 5?", model=_anchored_model("8", ["9", "8", "8"]), budget={"tokens": 4000},
+        select="ranked", programs=2, max_samples=4, min_samples=4, agreement=1.0,
+    )  # fmt: skip
+    assert result.answer == "8"

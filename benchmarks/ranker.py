@@ -1,0 +1,136 @@
+"""The answer ranker against the votes it replaces, on stored samples (paired).
+
+Fits `ponder.nodes.rank.AnswerRanker` on the **tune** split of the stored pools of
+``benchmarks/allocation.py`` (`ponder.eval.ranking.fit_ranker`: a logistic model over four
+label-free features of each answer, its penalty by cross-validation on tune), then on the
+**report** split replays, on the same samples, self-consistency's selection after 2, 3, 5
+and 9 chain-of-thought answers (greedy's first; four programs when they could move the
+answer, for the rules that read them, as self-consistency draws them): greedy, the majority
+vote, the confidence vote, ``anchored``, and ``ranked``. Each with its accuracy, a paired
+bootstrap 95% interval against greedy and against ``anchored`` on the same samples, and the
+mean tokens spent; per set and over all sets; plus the AUROC of the ranker's score for right
+against wrong answers of the same problems. ``--ranker-from M`` fits on model M's tune pools
+(does a ranker fitted on one model transfer?). ``--write`` ships the fitted ranker
+(`ponder.nodes.rank.DEFAULT_RANKER`).
+
+Run:  .venv/bin/python benchmarks/ranker.py [--model smollm2] [--ranker-from smollm2] [--write]
+      (seconds: no model call; the pools come from benchmarks/allocation.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from allocation import DATASETS, pool_file
+
+from ponder.eval.intervals import paired_interval
+from ponder.eval.ranking import SAMPLE_COUNTS, fit_ranker, pool_of
+from ponder.nodes.rank import DEFAULT_RANKER, AnswerRanker
+from ponder.nodes.select import ConfidenceVote, choose
+
+RESULTS = Path(__file__).parent / "results"
+RULES = ("majority", "confidence", "anchored", "ranked")
+PROGRAM_RULES = ("anchored", "ranked")
+
+
+def _tokens(row: dict[str, Any], samples: int, pool: list[dict[str, Any]]) -> int:
+    drawn = [row["greedy"], *row["samples"][: samples - 1]]
+    drawn += row["programs"][: sum(c["kind"] == "program" for c in pool)]
+    return sum(d["tokens_in"] + d["tokens_out"] for d in drawn)
+
+
+def _right(row: dict[str, Any], answer: str | None) -> int:
+    draws = [row["greedy"], *row["samples"], *row["programs"]]
+    return int(any(d["answer"] == answer and d["correct"] for d in draws if answer is not None))
+
+
+def auroc(pairs: list[tuple[float, bool]]) -> float | None:
+    """The probability that a right answer outscores a wrong one (ties: half)."""
+    right = [s for s, ok in pairs if ok]
+    wrong = [s for s, ok in pairs if not ok]
+    if not right or not wrong:
+        return None
+    wins = sum((r > w) + 0.5 * (r == w) for r in right for w in wrong)
+    return wins / (len(right) * len(wrong))
+
+
+def evaluate(rows: list[dict[str, Any]], ranker: AnswerRanker) -> dict[str, Any]:
+    """Per set (and ``all``), per sample count: each rule's accuracy and tokens."""
+    vote = ConfidenceVote(ranker=ranker)
+    out: dict[str, Any] = {}
+    for dataset in [*sorted({r["dataset"] for r in rows}), "all"]:
+        part = [r for r in rows if dataset in ("all", r["dataset"])]
+        greedy = [int(r["greedy"]["correct"]) for r in part]
+        base = sum(r["greedy"]["tokens_in"] + r["greedy"]["tokens_out"] for r in part) / len(part)
+        table = [{"rule": "greedy", "samples": 1, "accuracy": sum(greedy) / len(part),
+                  "tokens": base, "minus_greedy": [0.0, 0.0, 0.0]}]  # fmt: skip
+        for samples in SAMPLE_COUNTS:
+            picked: dict[str, list[int]] = {}
+            spent: dict[str, float] = {}
+            for rule in RULES:
+                # Self-consistency draws programs for the rules that read them only.
+                programs = 4 if rule in PROGRAM_RULES else 0
+                pools = [pool_of(r, samples, programs) for r in part]
+                picked[rule] = [_right(r, choose(rule, p, vote)[0])  # type: ignore[arg-type]
+                                for r, p in zip(part, pools, strict=True)]  # fmt: skip
+                spent[rule] = sum(_tokens(r, samples, p) for r, p in zip(part, pools, strict=True))
+            for rule in RULES:
+                table.append({
+                    "rule": rule, "samples": samples, "accuracy": sum(picked[rule]) / len(part),
+                    "tokens": spent[rule] / len(part),
+                    "minus_greedy": paired_interval(picked[rule], greedy),
+                    "minus_anchored": paired_interval(picked[rule], picked["anchored"]),
+                })  # fmt: skip
+        scored = [(ranker.scores(p)[a], bool(_right(r, a)))  # type: ignore[arg-type]
+                  for r in part for p in [pool_of(r, 9)] for a in ranker.scores(p)]  # type: ignore[arg-type]  # fmt: skip
+        out[dataset] = {"table": table, "auroc_9": auroc(scored), "problems": len(part)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2", help="whose report pools")
+    parser.add_argument("--ranker-from", default=None, help="fit on this model's tune pools")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--write", action="store_true", help="ship the fitted ranker")
+    args = parser.parse_args()
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    source = args.ranker_from or args.model
+    fit_rows = [r for r in json.loads(pool_file(source).read_text())
+                if r["split"] == "tune" and r["dataset"] in datasets]  # fmt: skip
+    rows = [r for r in json.loads(pool_file(args.model).read_text())
+            if r["split"] == "report" and r["dataset"] in datasets]  # fmt: skip
+    fitted_on = {"datasets": datasets, "split": "tune", "problems": len(fit_rows)}
+    ranker = fit_ranker(fit_rows, model=source, fitted_on=fitted_on)
+    result = {"model": args.model, "ranker_from": source, "ranker": ranker.to_dict(),
+              "report": evaluate(rows, ranker)}  # fmt: skip
+    suffix = args.model if source == args.model else f"{args.model}-ranker-{source}"
+    (RESULTS / f"ranker-{suffix}.json").write_text(json.dumps(result, indent=2))
+    print("ranker:", json.dumps(ranker.to_dict()))
+    for dataset, part in result["report"].items():
+        auc = part["auroc_9"]
+        print(f"\n### {dataset} (report split, {part['problems']} problems; AUROC of the "
+              f"ranker's score, 9 answers: {'-' if auc is None else f'{auc:.2f}'})\n")  # fmt: skip
+        print("| rule | answers | accuracy | minus greedy [95% CI] | minus anchored [95% CI] "
+              "| mean tokens (x greedy) |")  # fmt: skip
+        print("|---|---|---|---|---|---|")
+        base = part["table"][0]["tokens"]
+        for t in part["table"]:
+            m, lo, hi = t["minus_greedy"]
+            a = t.get("minus_anchored")
+            vs = "" if a is None else f"{a[0] * 100:+.1f} [{a[1] * 100:+.1f}, {a[2] * 100:+.1f}]"
+            print(f"| {t['rule']} | {t['samples']} | {t['accuracy']:.1%} | {m * 100:+.1f} "
+                  f"[{lo * 100:+.1f}, {hi * 100:+.1f}] | {vs} | {t['tokens']:.0f} "
+                  f"({t['tokens'] / base:.1f}x) |")  # fmt: skip
+    if args.write:
+        DEFAULT_RANKER.parent.mkdir(parents=True, exist_ok=True)
+        ranker.dump(DEFAULT_RANKER)
+        print(f"\nwrote {DEFAULT_RANKER}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
