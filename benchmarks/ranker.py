@@ -37,10 +37,11 @@ RULES = ("majority", "confidence", "anchored", "ranked")
 PROGRAM_RULES = ("anchored", "ranked")
 
 
-def _tokens(row: dict[str, Any], samples: int, pool: list[dict[str, Any]]) -> int:
+def _tokens(row: dict[str, Any], samples: int, pool: list[dict[str, Any]]) -> tuple[int, int]:
+    """Tokens in all (prompts included) and output tokens of the draws behind ``pool``."""
     drawn = [row["greedy"], *row["samples"][: samples - 1]]
     drawn += row["programs"][: sum(c["kind"] == "program" for c in pool)]
-    return sum(d["tokens_in"] + d["tokens_out"] for d in drawn)
+    return sum(d["tokens_in"] + d["tokens_out"] for d in drawn), sum(d["tokens_out"] for d in drawn)
 
 
 def _right(row: dict[str, Any], answer: str | None) -> int:
@@ -65,23 +66,26 @@ def evaluate(rows: list[dict[str, Any]], ranker: AnswerRanker) -> dict[str, Any]
     for dataset in [*sorted({r["dataset"] for r in rows}), "all"]:
         part = [r for r in rows if dataset in ("all", r["dataset"])]
         greedy = [int(r["greedy"]["correct"]) for r in part]
-        base = sum(r["greedy"]["tokens_in"] + r["greedy"]["tokens_out"] for r in part) / len(part)
+        spent_1 = [_tokens(r, 1, []) for r in part]
         table = [{"rule": "greedy", "samples": 1, "accuracy": sum(greedy) / len(part),
-                  "tokens": base, "minus_greedy": [0.0, 0.0, 0.0]}]  # fmt: skip
+                  "tokens": sum(t for t, _ in spent_1) / len(part),
+                  "tokens_out": sum(o for _, o in spent_1) / len(part),
+                  "minus_greedy": [0.0, 0.0, 0.0]}]  # fmt: skip
         for samples in SAMPLE_COUNTS:
             picked: dict[str, list[int]] = {}
-            spent: dict[str, float] = {}
+            spent: dict[str, list[tuple[int, int]]] = {}
             for rule in RULES:
                 # Self-consistency draws programs for the rules that read them only.
                 programs = 4 if rule in PROGRAM_RULES else 0
                 pools = [pool_of(r, samples, programs) for r in part]
                 picked[rule] = [_right(r, choose(rule, p, vote)[0])  # type: ignore[arg-type]
                                 for r, p in zip(part, pools, strict=True)]  # fmt: skip
-                spent[rule] = sum(_tokens(r, samples, p) for r, p in zip(part, pools, strict=True))
+                spent[rule] = [_tokens(r, samples, p) for r, p in zip(part, pools, strict=True)]
             for rule in RULES:
                 table.append({
                     "rule": rule, "samples": samples, "accuracy": sum(picked[rule]) / len(part),
-                    "tokens": spent[rule] / len(part),
+                    "tokens": sum(t for t, _ in spent[rule]) / len(part),
+                    "tokens_out": sum(o for _, o in spent[rule]) / len(part),
                     "minus_greedy": paired_interval(picked[rule], greedy),
                     "minus_anchored": paired_interval(picked[rule], picked["anchored"]),
                 })  # fmt: skip
@@ -116,16 +120,17 @@ def main() -> None:
         print(f"\n### {dataset} (report split, {part['problems']} problems; AUROC of the "
               f"ranker's score, 9 answers: {'-' if auc is None else f'{auc:.2f}'})\n")  # fmt: skip
         print("| rule | answers | accuracy | minus greedy [95% CI] | minus anchored [95% CI] "
-              "| mean tokens (x greedy) |")  # fmt: skip
-        print("|---|---|---|---|---|---|")
-        base = part["table"][0]["tokens"]
+              "| mean tokens (x greedy) | output tokens (x greedy) |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|")
+        base, base_out = part["table"][0]["tokens"], part["table"][0]["tokens_out"]
         for t in part["table"]:
             m, lo, hi = t["minus_greedy"]
             a = t.get("minus_anchored")
             vs = "" if a is None else f"{a[0] * 100:+.1f} [{a[1] * 100:+.1f}, {a[2] * 100:+.1f}]"
             print(f"| {t['rule']} | {t['samples']} | {t['accuracy']:.1%} | {m * 100:+.1f} "
                   f"[{lo * 100:+.1f}, {hi * 100:+.1f}] | {vs} | {t['tokens']:.0f} "
-                  f"({t['tokens'] / base:.1f}x) |")  # fmt: skip
+                  f"({t['tokens'] / base:.1f}x) | {t['tokens_out']:.0f} "
+                  f"({t['tokens_out'] / base_out:.1f}x) |")  # fmt: skip
     if args.write:
         DEFAULT_RANKER.parent.mkdir(parents=True, exist_ok=True)
         ranker.dump(DEFAULT_RANKER)
