@@ -259,3 +259,22 @@ async def test_the_fast_path_uses_the_engine_options(pg_store: StoreSpec) -> Non
             "SELECT pid FROM pg_stat_activity WHERE application_name = $1", "ponder-fast-test"
         )
     assert kept and kept <= {row[0] for row in named}
+
+
+@pytest.mark.parametrize("setting", [None, "off"])
+async def test_synchronous_commit_is_the_servers_unless_opted_out(
+    pg_store: StoreSpec, setting: str | None
+) -> None:
+    # The documented opt-in of SqlCheckpointer.from_url: commits that do not wait for the flush.
+    options = {"connect_args": {"server_settings": {"synchronous_commit": setting}}}
+    async with SqlCheckpointer.from_url(
+        pg_store.url, schema=pg_store.schema, engine_options=options if setting else None
+    ) as saver:
+        await put(saver, "durable", {"a": 1})
+
+        async def show(raw: asyncpg.Connection) -> Any:
+            return await raw.fetchval("SHOW synchronous_commit")
+
+        # On the saver's loop, on the connection its puts use.
+        found = await saver._runner.run(fast_path(saver)._call(show, "be read"))  # noqa: SLF001
+    assert found == (setting or "on")
