@@ -965,8 +965,16 @@ def markdown(report: dict[str, Any]) -> str:
         "per put. On PostgreSQL, ponder's hot calls run on raw asyncpg connections borrowed "
         "from its SQLAlchemy pool (ponder/persistence/_pg_fast.py; writers in parallel): a put "
         "is one statement (the new values through unnest() arrays in a data-modifying CTE, "
-        "then the checkpoint row), one round trip and one commit; the official saver goes "
-        "through psycopg, one connection, in autocommit (one commit per statement).",
+        "then the checkpoint row), one round trip and one commit; a lookup or a listing page "
+        "is two queries, the checkpoint rows, then their values and pending writes, each "
+        "looked up by its primary key (LATERAL probes over unnest() arrays). The official "
+        "saver goes through psycopg, one connection, in autocommit, a put's statements "
+        "pipelined (one commit per put).",
+        "",
+        "The synchronous_commit=off row is an opt-in on both savers, not their default: "
+        "ponder's connections get it through engine_options (connect_args server_settings), "
+        "the official saver's through the options of its connection string; a commit then "
+        "returns before the server has flushed its WAL.",
     ]
     if "postgres_skipped" in report:
         notes.append(f"PostgreSQL skipped: {report['postgres_skipped']}.")
