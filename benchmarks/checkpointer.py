@@ -23,6 +23,10 @@ same server. Measured for each:
 
 Then the same on PostgreSQL (a fresh schema per measurement and saver, all dropped at the end;
 storage there is ``pg_total_relation_size`` of each saver's tables: heap, indexes and TOAST).
+PostgreSQL also gets item 1 once more with ``synchronous_commit=off`` on both savers' connections
+(an opt-in that trades the last moments of acknowledged commits on a server crash for speed; not
+either saver's default, and reported on its own row); ``synchronous_commit`` is read back from
+each saver's connection for both runs.
 
 The savers compared are open together and take turns: 50 puts of one, 50 of the other, and
 so on (500 while filling the stores whose size is measured; one lookup, one listing, one graph
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import platform
 import random
@@ -69,12 +74,15 @@ from sqlalchemy.engine import make_url
 import ponder
 from ponder.context import RunContext
 from ponder.persistence import SqlCheckpointer
+from ponder.persistence._pg_fast import PgFastPath
 from ponder.testing import ScriptedChatModel
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 CHANNELS = ("question", "samples", "votes", "ledger")
 POOL = 64  # distinct values per channel, cycled so consecutive checkpoints differ
 _SCHEMA = re.compile(r"^ponder_bench_[0-9a-f]{12}_[a-z0-9_]+$")
+RELAXED = {"connect_args": {"server_settings": {"synchronous_commit": "off"}}}
+"""ponder's opt-in for commits that do not wait for the WAL flush (`SqlCheckpointer.from_url`)."""
 
 
 @dataclass(frozen=True)
@@ -281,6 +289,8 @@ class Target:
     folder: Path
     pg: PgAdmin | None = None
     schemas: dict[str, str] = field(default_factory=dict)
+    relaxed: bool = False
+    """PostgreSQL: the saver's connections set ``synchronous_commit=off`` (an opt-in)."""
 
     def path(self, tag: str) -> Path:
         return self.folder / f"{self.key}-{tag}.db"
@@ -298,13 +308,19 @@ class Target:
             self.schemas[tag] = self.pg.schema(f"official_{tag}")
             await self.pg.create(self.schemas[tag])
             dsn = self.pg.official_dsn(self.schemas[tag])
+            if self.relaxed:
+                dsn += "%20-csynchronous_commit%3Doff"
             async with AsyncPostgresSaver.from_conn_string(dsn) as official_pg:
                 await official_pg.setup()
                 yield official_pg
             return
         if self.pg is not None:
             self.schemas[tag] = self.pg.schema(tag)
-            saver = SqlCheckpointer.from_url(self.pg.url, schema=self.schemas[tag])
+            saver = SqlCheckpointer.from_url(
+                self.pg.url,
+                schema=self.schemas[tag],
+                engine_options=RELAXED if self.relaxed else None,
+            )
         else:
             saver = SqlCheckpointer.from_url(f"sqlite+aiosqlite:///{self.path(tag)}")
         async with saver:
@@ -358,6 +374,24 @@ async def sqlite_settings(saver: BaseCheckpointSaver[Any]) -> dict[str, Any]:
     return found
 
 
+async def pg_settings(saver: BaseCheckpointSaver[Any]) -> dict[str, Any]:
+    """``synchronous_commit`` as the connection a PostgreSQL saver writes with has it."""
+    if isinstance(saver, AsyncPostgresSaver):
+        async with saver.conn.cursor() as cursor:
+            await cursor.execute("SHOW synchronous_commit")
+            row: Any = await cursor.fetchone()
+        return {"synchronous_commit": None if row is None else row["synchronous_commit"]}
+    if isinstance(saver, SqlCheckpointer) and isinstance(saver._hot, PgFastPath):  # noqa: SLF001
+        fast = saver._hot  # noqa: SLF001 - the connections ponder's PostgreSQL puts use
+
+        async def show(raw: Any) -> Any:
+            return await raw.fetchval("SHOW synchronous_commit")
+
+        value = await saver._runner.run(fast._call(show, "be read"))  # noqa: SLF001
+        return {"synchronous_commit": value}
+    return {}
+
+
 BLOCK = 50
 """Puts one saver makes before the next saver's turn: savers measured together take turns in
 blocks, so that load from other processes, which comes and goes, falls on all of them alike."""
@@ -400,6 +434,7 @@ async def single_thread(
     """Items 1-3: puts in one thread, then lookups of the latest, then full listings."""
     async with _open_all(targets, tag) as savers:
         settings = {key: await sqlite_settings(saver) for key, saver in savers.items()}
+        server = {key: await pg_settings(saver) for key, saver in savers.items()}
         writers = {key: Writer(saver, "bench", pool) for key, saver in savers.items()}
         wall, cpu = await interleaved(
             {key: writer.run for key, writer in writers.items()}, counts.puts, BLOCK
@@ -419,6 +454,7 @@ async def single_thread(
     return {
         key: {
             "sqlite_settings": settings[key],
+            "pg_settings": server[key],
             "puts_per_s": counts.puts / wall[key],
             "cpu_us_per_put": cpu[key] / counts.puts * 1e6,
             "get_ms": lookups[key],
@@ -498,12 +534,34 @@ async def throughput(targets: Sequence[Target], counts: Counts, pool: Any) -> di
     return {key: summarize_throughput(runs) for key, runs in raw.items()}
 
 
+async def relaxed_puts(targets: Sequence[Target], counts: Counts, pool: Any) -> dict[str, Any]:
+    """Item 1 with ``synchronous_commit=off`` on every saver, repeated as `throughput` is."""
+    relaxed = [dataclasses.replace(t, relaxed=True, schemas={}) for t in targets]
+    rates: dict[str, list[float]] = {t.key: [] for t in relaxed}
+    settings: dict[str, dict[str, Any]] = {}
+    for repeat in range(counts.repeats):
+        order = rotated(relaxed, repeat)
+        progress(f"relaxed puts {repeat + 1}/{counts.repeats}: {', '.join(t.label for t in order)}")
+        async with _open_all(order, f"relaxed_r{repeat}") as savers:
+            settings = {key: await pg_settings(saver) for key, saver in savers.items()}
+            writers = {key: Writer(saver, "bench", pool) for key, saver in savers.items()}
+            wall, _ = await interleaved(
+                {key: writer.run for key, writer in writers.items()}, counts.puts, BLOCK
+            )
+            for writer in writers.values():
+                await writer.check()
+        for key in rates:
+            rates[key].append(counts.puts / wall[key])
+    return {key: {"puts_per_s": spread(rates[key]), "pg_settings": settings[key]} for key in rates}
+
+
 def summarize_throughput(runs: dict[str, list[Any]]) -> dict[str, Any]:
     single, many = runs["single"], runs["concurrent"]
     lookups = [value for run in single for value in run["get_ms"]]
     listings = [value for run in single for value in run["list_ms"]]
     return {
         "sqlite_settings": single[0]["sqlite_settings"],
+        "pg_settings": single[0]["pg_settings"],
         "puts_per_s": spread([run["puts_per_s"] for run in single]),
         "cpu_us_per_put": spread([run["cpu_us_per_put"] for run in single]),
         "get_ms_median": statistics.median(lookups),
@@ -701,6 +759,7 @@ async def run(counts: Counts, quick: bool, folder: Path, pg_url: str | None) -> 
         report["throughput"] = await throughput(sqlite_targets, counts, pool)
         if pg_targets:
             report["throughput"].update(await throughput(pg_targets, counts, pool))
+            report["relaxed"] = await relaxed_puts(pg_targets, counts, pool)
         report["storage"] = await sizes(targets, counts, pool)
         report["graph"] = await graph_overhead(targets, counts)
     finally:
@@ -754,6 +813,14 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], tuple[s
     speed, store = report["throughput"], report["storage"]
     found = [
         (f"aput, 1 thread, {puts} puts (puts/s)", "higher", speed, ("puts_per_s",), 0),
+        (
+            f"aput, 1 thread, {puts} puts, synchronous_commit=off on both: opt-in, not the "
+            "default (puts/s)",
+            "higher",
+            report.get("relaxed", {}),
+            ("puts_per_s",),
+            0,
+        ),
         ("CPU per put, all threads (µs)", "lower", speed, ("cpu_us_per_put",), 0),
         (f"aget_tuple, latest of {puts}, median (ms)", "lower", speed, ("get_ms_median",), 2),
         (f"aget_tuple, latest of {puts}, p95 (ms)", "lower", speed, ("get_ms_p95",), 2),
@@ -836,6 +903,17 @@ def table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def pg_read_back(report: dict[str, Any]) -> str:
+    """``synchronous_commit`` of each PostgreSQL saver, in the default and the relaxed run."""
+    found = []
+    for section, label in (("throughput", ""), ("relaxed", " (opt-in row)")):
+        for key in ("ponder_postgres", "official_postgres"):
+            value = report.get(section, {}).get(key, {}).get("pg_settings", {})
+            if "synchronous_commit" in value:
+                found.append(f"{key}{label}: synchronous_commit={value['synchronous_commit']}")
+    return "; ".join(found)
+
+
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     c = report["counts"]
@@ -856,6 +934,11 @@ def markdown(report: dict[str, Any]) -> str:
         f"Versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items())}.",
         f"SQLite settings read back from each saver's connection: {durability} "
         "(synchronous 2 = FULL).",
+        *(
+            [f"PostgreSQL settings read back from each saver's connection: {pg_durability}."]
+            if (pg_durability := pg_read_back(report))
+            else []
+        ),
         "",
         f"Each checkpoint carries {payload['all_channels']:,.0f} bytes of channel values "
         f"(msgpack) in {len(CHANNELS)} channels; throughput items are medians of "
@@ -882,8 +965,16 @@ def markdown(report: dict[str, Any]) -> str:
         "per put. On PostgreSQL, ponder's hot calls run on raw asyncpg connections borrowed "
         "from its SQLAlchemy pool (ponder/persistence/_pg_fast.py; writers in parallel): a put "
         "is one statement (the new values through unnest() arrays in a data-modifying CTE, "
-        "then the checkpoint row), one round trip and one commit; the official saver goes "
-        "through psycopg, one connection, in autocommit (one commit per statement).",
+        "then the checkpoint row), one round trip and one commit; a lookup or a listing page "
+        "is two queries, the checkpoint rows, then their values and pending writes, each "
+        "looked up by its primary key (LATERAL probes over unnest() arrays). The official "
+        "saver goes through psycopg, one connection, in autocommit, a put's statements "
+        "pipelined (one commit per put).",
+        "",
+        "The synchronous_commit=off row is an opt-in on both savers, not their default: "
+        "ponder's connections get it through engine_options (connect_args server_settings), "
+        "the official saver's through the options of its connection string; a commit then "
+        "returns before the server has flushed its WAL.",
     ]
     if "postgres_skipped" in report:
         notes.append(f"PostgreSQL skipped: {report['postgres_skipped']}.")

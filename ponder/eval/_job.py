@@ -131,23 +131,27 @@ class BenchJob(Job[Key, ProblemResult]):
     """Replay the embedded model's repeated calls (`ponder.eval._replay`)."""
     durable: bool = False
     """Persist each run under `run_id_of` its item, to be continued if its worker dies."""
+    pool_size: int | None = None
+    """The most connections each store the job opens holds on PostgreSQL (no overflow) when
+    the executor names none (the local one); ``None``: SQLAlchemy's default pool."""
 
     @contextlib.asynccontextmanager
     async def open(self, *, pool_size: int | None = None) -> AsyncIterator[BenchWorker]:
         """Load the model and open the stores, for this process's items.
 
         A durable job's runs share one run store of at most ``pool_size`` connections on
-        PostgreSQL; the bench store then holds one
-        (`ponder.distributed.durable.WORKER_POOL_SIZE`).
+        PostgreSQL (the job's own `pool_size` when ``None``); the bench store then holds one
+        (`ponder.distributed.durable.WORKER_POOL_SIZE`). A job that is not durable opens only
+        the bench store, of at most ``pool_size`` connections.
         """
+        size = self.pool_size if pool_size is None else pool_size
         model = replaying(build_model(self.model), replay=self.replay)
         async with contextlib.AsyncExitStack() as stack:
             runs = None
             if self.durable:
-                runs = await stack.enter_async_context(
-                    open_worker_store(self.db, pool_size=pool_size)
-                )
-            options = worker_engine_options(self.db, None if pool_size is None else 1)
+                runs = await stack.enter_async_context(open_worker_store(self.db, pool_size=size))
+            results_size = size if not self.durable or size is None else 1
+            options = worker_engine_options(self.db, results_size)
             store = await stack.enter_async_context(
                 BenchStore.from_url(self.db, engine_options=options)
             )

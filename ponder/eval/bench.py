@@ -61,6 +61,7 @@ from typing import Any, TextIO, get_args
 
 from ponder._sync import run_sync
 from ponder.api import DEFAULT_DB
+from ponder.distributed.durable import WORKER_POOL_SIZE, pool_options, worker_engine_options
 from ponder.distributed.executor import Executor, ExecutorName, LocalExecutor
 from ponder.distributed.factory import make_executor
 from ponder.distributed.model_source import ModelSource, build_model, model_label
@@ -70,6 +71,7 @@ from ponder.eval.datasets import Dataset, ScorerName, Split, load_dataset, load_
 from ponder.eval.store import BenchRecord, BenchStore, ProblemResult
 from ponder.graphs.registry import STRATEGIES, make_config, strategy_spec
 from ponder.models.embedded import EmbeddedChatModel
+from ponder.persistence.url import parse_db_url
 
 __all__ = (
     "DEFAULT_BUDGETS",
@@ -412,6 +414,24 @@ async def _resolved(
     return resolved
 
 
+def _check_pool_size(db: str, pool_size: int | None) -> None:
+    """Refuse a ``pool_size`` that is not a positive whole number, or one for a SQLite store.
+
+    Raises:
+        ConfigurationError: As said; a SQLite store has no server whose connections to cap.
+    """
+    if pool_size is None:
+        return
+    pool_options(pool_size)
+    url, _ = parse_db_url(db)
+    if url.get_backend_name() != "postgresql":
+        raise ConfigurationError(
+            f"pool_size (--pool-size) sizes a PostgreSQL store's connection pool; {db} is a "
+            "SQLite file: leave it out, or keep the results in PostgreSQL "
+            "(--db postgresql://user@host/db)"
+        )
+
+
 async def arun_bench(
     config: BenchConfig,
     *,
@@ -424,6 +444,7 @@ async def arun_bench(
     executor: ExecutorName | Executor = "local",
     address: str | None = None,
     workers: int | None = None,
+    pool_size: int | None = None,
 ) -> Bench:
     """Run (or resume) a bench and return it with all its stored results.
 
@@ -446,12 +467,18 @@ async def arun_bench(
             `ponder.distributed.Executor`.
         address: The Ray cluster's address (a local cluster for the job when ``None``).
         workers: Ray workers (one per CPU of the cluster when ``None``).
+        pool_size: PostgreSQL only: the most connections each store the bench opens holds
+            (no overflow): the results store here, and on Ray each worker's run store
+            (its results store then holds one). ``None``: SQLAlchemy's default pool here,
+            `ponder.distributed.WORKER_POOL_SIZE` per Ray worker.
 
     Raises:
         ConfigurationError: An unknown dataset, strategy, model or executor, a bad line in
-            a user's file, bad options, or a stored bench of that id with another
+            a user's file, bad options, a ``pool_size`` that is not a positive whole number
+            or is given for a SQLite ``db``, or a stored bench of that id with another
             configuration.
     """
+    _check_pool_size(db, pool_size)
     dataset = config.load()
     _check_scorer(dataset)
     for strategy in config.strategies:
@@ -467,7 +494,10 @@ async def arun_bench(
         source = replaying(built, replay=replay)
     embedded = isinstance(built, EmbeddedChatModel)
     limit = 1 if embedded else (concurrency or _REMOTE_CONCURRENCY)
-    runner = make_executor(executor, concurrency=limit, address=address, workers=workers)
+    runner = make_executor(
+        executor, concurrency=limit, address=address, workers=workers,
+        pool_size=WORKER_POOL_SIZE if pool_size is None else pool_size,
+    )  # fmt: skip
     name = model_label(built) if model is not None else config.model or "smollm2"
     data = {
         **config.to_dict(), "model_name": name,
@@ -483,7 +513,8 @@ async def arun_bench(
     if REFERENCE in config.strategies:
         first = [(index, REFERENCE, REFERENCE_BUDGET) for index in problems]
     stream = sys.stderr if progress is True else (progress or None)
-    async with BenchStore.from_url(db) as store:
+    options = worker_engine_options(db, pool_size)
+    async with BenchStore.from_url(db, engine_options=options) as store:
         record = await _record(store, bench_id, data)
         stored = await store.results(bench_id)
         done = {(r.problem_index, r.strategy, r.budget) for r in stored}
@@ -494,7 +525,7 @@ async def arun_bench(
             meter.add(result, new=False)
         job = BenchJob(
             bench_id=bench_id, dataset=dataset, seed=config.seed, db=db, model=source,
-            replay=replay, durable=not isinstance(runner, LocalExecutor),
+            replay=replay, durable=not isinstance(runner, LocalExecutor), pool_size=pool_size,
         )  # fmt: skip
 
         async def run(keys: Sequence[Key]) -> None:
@@ -532,13 +563,14 @@ def run_bench(
     executor: ExecutorName | Executor = "local",
     address: str | None = None,
     workers: int | None = None,
+    pool_size: int | None = None,
 ) -> Bench:
     """Run (or resume) a bench: the sync twin of `arun_bench`, with the same arguments."""
     return run_sync(
         arun_bench(
             config, db=db, model=model, bench_id=bench_id, concurrency=concurrency,
             replay=replay, progress=progress, executor=executor, address=address,
-            workers=workers,
+            workers=workers, pool_size=pool_size,
         ),
         name="run_bench",
     )  # fmt: skip

@@ -12,6 +12,8 @@
 - ``ponder bench ... --executor ray [--address ADDR] [--workers N]``: the runs on a Ray
   cluster (a local one for the bench when no address is given), every worker writing to
   ``--db`` (PostgreSQL, or SQLite on one machine); ``--concurrency`` is then per worker;
+- ``--pool-size N`` (PostgreSQL ``--db``): the most connections each store holds, no
+  overflow (the results store; on Ray each worker's run store, 2 by default);
 - ``ponder bench --compare ID1 ID2 ...``: stored benches side by side;
 - ``ponder bench --list``: the stored benches.
 
@@ -109,6 +111,12 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         help="Ray workers, each loading the model once (default: one per CPU)",
     )  # fmt: skip
     bench.add_argument(
+        "--pool-size", type=int, default=None, metavar="N",
+        help="PostgreSQL --db only: the most connections each store holds, no overflow (the "
+        "results store; on Ray, each worker's run store; default: SQLAlchemy's pool here, "
+        "2 per Ray worker)",
+    )  # fmt: skip
+    bench.add_argument(
         "--no-replay", action="store_true",
         help="make every call of the embedded model, even one already made",
     )  # fmt: skip
@@ -182,6 +190,10 @@ def bench_command(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             f"name a dataset with --dataset ({', '.join(DATASETS)}, or a .jsonl file)"
         )
+    if args.pool_size is not None and args.pool_size < 1:
+        raise ConfigurationError(
+            f"--pool-size must be a positive whole number of connections, got {args.pool_size}"
+        )
     datasets = _split(args.dataset, "dataset")
     if len(datasets) > 1 and args.id is not None:
         raise ConfigurationError("--id names one bench: give one --dataset with it")
@@ -226,7 +238,7 @@ def _run_one(args: argparse.Namespace, config: BenchConfig, *, several: bool) ->
     bench = run_bench(
         config, db=args.db, bench_id=args.id, concurrency=args.concurrency,
         replay=not args.no_replay, progress=not args.quiet, executor=args.executor,
-        address=args.address, workers=args.workers,
+        address=args.address, workers=args.workers, pool_size=args.pool_size,
     )  # fmt: skip
     out = _out(args, bench, several=several)
     try:

@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,11 @@ from ponder.eval import (
     write_report,
 )
 from ponder.eval.report import compare_markdown, markdown, report_data
+from ponder.eval.store import BenchStore
 from ponder.models.embedded import EmbeddedChatModel
 from ponder.testing import ScriptedChatModel
 from ponder.verify.extract import extract_number
+from tests.persistence.conftest import PG_URL, drop_schemas, new_schema_name
 
 from .conftest import replying
 
@@ -309,3 +312,61 @@ def test_bench_command_prints_json(
     assert main(["bench", "--list", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--json"]) == 2
     assert "no database at" in json.loads(capsys.readouterr().err)["error"]["message"]
     assert not (tmp_path / "none.db").exists()
+
+
+def test_pool_size_errors(dataset: str, db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", "--dataset", dataset, "-s", "best-of-n", "-b", "700", "-q"]
+    assert main([*argv, "--db", db, "--pool-size", "0"]) == 2
+    assert "--pool-size must be a positive whole number of connections, got 0" in (
+        capsys.readouterr().err
+    )
+    assert main([*argv, "--db", db, "--pool-size", "two"]) == 2
+    assert "--pool-size: invalid int value: 'two'" in capsys.readouterr().err
+    assert main([*argv, "--db", db, "--pool-size", "2"]) == 2
+    assert "sizes a PostgreSQL store's connection pool" in capsys.readouterr().err
+    config = BenchConfig(dataset=dataset, strategies=("best-of-n",), budgets=(700,))
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ConfigurationError, match="pool_size must be a positive whole"):
+            run_bench(config, db=postgres_url(), model=scripted(), pool_size=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="is a SQLite file"):
+        run_bench(config, db=db, model=scripted(), pool_size=1)
+    assert not Path(db.removeprefix("sqlite+aiosqlite:///")).exists()  # refused before opening
+
+
+def postgres_url(schema: str = "ponder_test_unused") -> str:
+    return f"{PG_URL}?schema={schema}"
+
+
+@pytest.fixture
+def pg_db() -> Iterator[str]:
+    schema = new_schema_name()
+    yield postgres_url(schema)
+    drop_schemas([schema])
+
+
+def test_pool_size_caps_the_bench_stores_on_postgresql(
+    dataset: str,
+    pg_db: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    opened: list[int] = []
+    real = BenchStore.__init__
+
+    def recording(self: BenchStore, db: str, **kwargs: Any) -> None:
+        real(self, db, **kwargs)
+        opened.append(self._engine.pool.size())  # type: ignore[attr-defined]  # noqa: SLF001
+
+    monkeypatch.setattr(BenchStore, "__init__", recording)
+    model = scripted()
+    monkeypatch.setattr(EmbeddedChatModel, "from_name", lambda *a, **k: model)
+    out = str(tmp_path / "out")
+    argv = ["bench", "--dataset", dataset, "-s", "best-of-n", "-b", "700", "--db", pg_db,
+            "--output", out, "--no-plot", "-q", "--json", "--pool-size", "1"]  # fmt: skip
+    assert main(argv) == 0
+    assert len(json.loads(capsys.readouterr().out)["cells"]) == 1
+    assert opened and set(opened) == {1}  # the driver's results store and the worker's
+    opened.clear()
+    assert main([*argv[:-2]]) == 0  # resumed, with SQLAlchemy's default pool
+    assert opened and set(opened) == {5}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -97,6 +98,38 @@ def test_statements_write_every_column_of_the_tables_with_bound_values() -> None
         assert ("DO UPDATE" in text) is replace
     text, names, _ = compiled(VALUES_AND_WRITES, None)
     assert set(names) == {"thread_id", "checkpoint_ns", "channels", "versions", "checkpoint_ids"}
+
+
+def index_scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if "Relation Name" in plan:
+        yield plan
+    for child in plan.get("Plans", ()):
+        yield from index_scans(child)
+
+
+async def test_reads_probe_the_key_of_each_value_and_write_even_in_a_generic_plan(
+    pg_store: StoreSpec,
+) -> None:
+    # asyncpg keeps statements prepared; from the sixth run PostgreSQL may plan them once for
+    # any values, knowing neither the arrays' lengths nor (not yet analyzed) the tables' sizes.
+    async with pg_store.open() as saver:
+        for step in range(20):
+            stored = await put(saver, "plan", {"a": step, "b": step})
+            await saver.aput_writes(stored, [("a", step)], "task")
+    text, names, _ = compiled(VALUES_AND_WRITES, None)
+    settings = {"search_path": str(pg_store.schema), "plan_cache_mode": "force_generic_plan"}
+    conn = await asyncpg.connect(PG_DSN, server_settings=settings)
+    try:
+        await conn.execute(f"PREPARE values_and_writes AS {text}")
+        nulls = ", ".join(["NULL"] * len(names))  # a generic plan: the values do not matter
+        found = await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE values_and_writes({nulls})")
+    finally:
+        await conn.close()
+    scans = {scan["Relation Name"]: scan for scan in index_scans(json.loads(found)[0]["Plan"])}
+    assert set(scans) == {"ponder_checkpoint_blobs", "ponder_checkpoint_writes"}
+    blob_key = scans["ponder_checkpoint_blobs"]["Index Cond"]
+    assert "version = pairs.version" in blob_key and "channel = pairs.channel" in blob_key
+    assert "checkpoint_id = ids.checkpoint_id" in scans["ponder_checkpoint_writes"]["Index Cond"]
 
 
 async def test_hot_calls_take_the_fast_path_one_statement_per_write(pg_store: StoreSpec) -> None:
@@ -226,3 +259,22 @@ async def test_the_fast_path_uses_the_engine_options(pg_store: StoreSpec) -> Non
             "SELECT pid FROM pg_stat_activity WHERE application_name = $1", "ponder-fast-test"
         )
     assert kept and kept <= {row[0] for row in named}
+
+
+@pytest.mark.parametrize("setting", [None, "off"])
+async def test_synchronous_commit_is_the_servers_unless_opted_out(
+    pg_store: StoreSpec, setting: str | None
+) -> None:
+    # The documented opt-in of SqlCheckpointer.from_url: commits that do not wait for the flush.
+    options = {"connect_args": {"server_settings": {"synchronous_commit": setting}}}
+    async with SqlCheckpointer.from_url(
+        pg_store.url, schema=pg_store.schema, engine_options=options if setting else None
+    ) as saver:
+        await put(saver, "durable", {"a": 1})
+
+        async def show(raw: asyncpg.Connection) -> Any:
+            return await raw.fetchval("SHOW synchronous_commit")
+
+        # On the saver's loop, on the connection its puts use.
+        found = await saver._runner.run(fast_path(saver)._call(show, "be read"))  # noqa: SLF001
+    assert found == (setting or "on")
