@@ -16,8 +16,13 @@ and a sample agree on another, and for ``select="ranked"`` (the fitted answer ra
 no program could move it, so none is paid for: when the first samples agree with the greedy
 answer the vote stops with no program drawn; and when the greedy answer is not a number (yes
 or no, a choice's letter) programs are no evidence, ``anchored`` is the greedy answer, and
-the vote stops after the first step (``decided``). Drawing samples first also keeps the
-greedy answer affordable under a tight budget.
+the vote stops after the first step (``decided``), which is then the greedy answer alone.
+Drawing samples first also keeps the greedy answer affordable under a tight budget.
+
+When the first sample is greedy (``greedy_first``, and always for ``anchored`` and
+``ranked``) it is drawn alone, in a step of its own: decoded in one batch with other
+samples, its tokens could differ from what greedy decoding gives (`ponder.models.embedded`),
+and the anchor must be greedy decoding's own answer.
 
 The routing edge keeps sampling while the vote is open and another sample is affordable.
 It stops when the vote is settled (``converged``: by default when the leader holds the
@@ -205,6 +210,18 @@ def samples_before_stop(config: SelfConsistencyConfig, state: RunState) -> int:
     return max(1, left)
 
 
+def _wave(config: SelfConsistencyConfig, greedy_first: bool, state: RunState) -> int:
+    """The samples of the next step: the greedy one alone first, then `samples_before_stop`.
+
+    Decoded in a batch with other samples, a greedy sample's tokens can differ from greedy
+    decoding's (llama.cpp's sums depend on the batch: `ponder.models.embedded`), and the
+    rules that weigh the greedy answer need it to be greedy decoding's own answer.
+    """
+    if greedy_first and not any(c["kind"] != "program" for c in state.get("candidates", [])):
+        return 1
+    return samples_before_stop(config, state)
+
+
 def _vote_stop(config: SelfConsistencyConfig, state: RunState) -> StopReason | None:
     if config.select == "anchored" and _anchor_fixed(config, state):
         return "decided"
@@ -234,7 +251,7 @@ def build_self_consistency(
     )
     greedy_first = config.greedy_first or config.select in _READS_GREEDY
     attempt = config.attempt_node(
-        per_step=functools.partial(samples_before_stop, config),
+        per_step=functools.partial(_wave, config, greedy_first),
         max_candidates=config.max_samples + config.programs, greedy_first=greedy_first,
     )  # fmt: skip
     vote = ConfidenceVote(
