@@ -102,7 +102,8 @@ class SamplingConfig(StrategyConfig):
     """The attempt prompt (a template, or the name of one in `ponder.prompts.ATTEMPT_PROMPTS`)."""
     greedy_first: bool = False
     """Draw the first sample at temperature 0 (the greedy answer), the rest at
-    ``temperature``."""
+    ``temperature`` (self-consistency draws it alone, in a step of its own, so that it is
+    greedy decoding's own text: in a batch its tokens could differ)."""
     early_stop: float | None = option(None, "optional_fraction")
     """Stop a sample early once its confidence falls below the floor that this share of
     the first samples would pass (DeepConf's online mode: 0.9 keeps most; see
