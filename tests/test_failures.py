@@ -78,9 +78,9 @@ async def test_a_model_that_ignores_the_cap_stops_the_run_with_an_overrun() -> N
     result = await ponder.asolve(
         "q", model=model, budget=ponder.Budget(tokens=3000), max_samples=10, max_tokens=50
     )
-    # The first wave (min_samples=3, drawn together) is in flight when the overrun shows;
-    # no call is made after it.
-    assert result.usage.calls == 3
+    # The first wave (the greedy sample, drawn alone for the default anchored vote) shows
+    # the overrun; no call is made after it.
+    assert result.usage.calls == 1
     # The run fails (a top-up would not help a model that ignores its cap), so a persisted
     # run does not pause and the CLI exits non-zero.
     assert (result.stop_reason, result.status) == ("error", "failed")
