@@ -415,6 +415,17 @@ async def interleaved(
     return wall, cpu
 
 
+async def checked_puts(
+    writers: dict[str, Writer], total: int, block: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """``total`` puts by each writer, taking turns in ``block`` (`interleaved`), then each
+    writer's check that its checkpoints read back; wall and CPU seconds of each."""
+    wall, cpu = await interleaved({key: w.run for key, w in writers.items()}, total, block)
+    for writer in writers.values():
+        await writer.check()
+    return wall, cpu
+
+
 async def lookups_of(
     savers: dict[str, BaseCheckpointSaver[Any]], writers: dict[str, Writer], count: int
 ) -> dict[str, list[float]]:
@@ -436,11 +447,7 @@ async def single_thread(
         settings = {key: await sqlite_settings(saver) for key, saver in savers.items()}
         server = {key: await pg_settings(saver) for key, saver in savers.items()}
         writers = {key: Writer(saver, "bench", pool) for key, saver in savers.items()}
-        wall, cpu = await interleaved(
-            {key: writer.run for key, writer in writers.items()}, counts.puts, BLOCK
-        )
-        for writer in writers.values():
-            await writer.check()
+        wall, cpu = await checked_puts(writers, counts.puts, BLOCK)
         lookups = await lookups_of(savers, writers, counts.lookups)
         listings: dict[str, list[float]] = {key: [] for key in savers}
         for turn in range(counts.listings):
@@ -495,11 +502,7 @@ async def storage(
         writers = {
             key: Writer(saver, "size", pool, changing=changing) for key, saver in savers.items()
         }
-        wall, _ = await interleaved(
-            {key: writer.run for key, writer in writers.items()}, counts.size_puts, FILL_BLOCK
-        )
-        for writer in writers.values():
-            await writer.check()
+        wall, _ = await checked_puts(writers, counts.size_puts, FILL_BLOCK)
         lookups = await lookups_of(savers, writers, counts.size_lookups)
     found = {}
     for target in targets:
@@ -545,11 +548,7 @@ async def relaxed_puts(targets: Sequence[Target], counts: Counts, pool: Any) -> 
         async with _open_all(order, f"relaxed_r{repeat}") as savers:
             settings = {key: await pg_settings(saver) for key, saver in savers.items()}
             writers = {key: Writer(saver, "bench", pool) for key, saver in savers.items()}
-            wall, _ = await interleaved(
-                {key: writer.run for key, writer in writers.items()}, counts.puts, BLOCK
-            )
-            for writer in writers.values():
-                await writer.check()
+            wall, _ = await checked_puts(writers, counts.puts, BLOCK)
         for key in rates:
             rates[key].append(counts.puts / wall[key])
     return {key: {"puts_per_s": spread(rates[key]), "pg_settings": settings[key]} for key in rates}

@@ -27,8 +27,9 @@ from typing import Any
 
 from allocation import DATASETS, pool_file
 
+from ponder.eval.allocation import is_right, pool_of
 from ponder.eval.intervals import paired_interval
-from ponder.eval.ranking import SAMPLE_COUNTS, fit_ranker, pool_of
+from ponder.eval.ranking import PROGRAMS, SAMPLE_COUNTS, fit_ranker
 from ponder.nodes.rank import DEFAULT_RANKER, AnswerRanker
 from ponder.nodes.select import ConfidenceVote, choose
 
@@ -42,11 +43,6 @@ def _tokens(row: dict[str, Any], samples: int, pool: list[dict[str, Any]]) -> tu
     drawn = [row["greedy"], *row["samples"][: samples - 1]]
     drawn += row["programs"][: sum(c["kind"] == "program" for c in pool)]
     return sum(d["tokens_in"] + d["tokens_out"] for d in drawn), sum(d["tokens_out"] for d in drawn)
-
-
-def _right(row: dict[str, Any], answer: str | None) -> int:
-    draws = [row["greedy"], *row["samples"], *row["programs"]]
-    return int(any(d["answer"] == answer and d["correct"] for d in draws if answer is not None))
 
 
 def auroc(pairs: list[tuple[float, bool]]) -> float | None:
@@ -76,9 +72,9 @@ def evaluate(rows: list[dict[str, Any]], ranker: AnswerRanker) -> dict[str, Any]
             spent: dict[str, list[tuple[int, int]]] = {}
             for rule in RULES:
                 # Self-consistency draws programs for the rules that read them only.
-                programs = 4 if rule in PROGRAM_RULES else 0
-                pools = [pool_of(r, samples, programs) for r in part]
-                picked[rule] = [_right(r, choose(rule, p, vote)[0])  # type: ignore[arg-type]
+                programs = PROGRAMS if rule in PROGRAM_RULES else 0
+                pools = [pool_of(r, samples, programs=programs) for r in part]
+                picked[rule] = [int(is_right(r, choose(rule, p, vote)[0]))  # type: ignore[arg-type]
                                 for r, p in zip(part, pools, strict=True)]  # fmt: skip
                 spent[rule] = [_tokens(r, samples, p) for r, p in zip(part, pools, strict=True)]
             for rule in RULES:
@@ -89,8 +85,8 @@ def evaluate(rows: list[dict[str, Any]], ranker: AnswerRanker) -> dict[str, Any]
                     "minus_greedy": paired_interval(picked[rule], greedy),
                     "minus_anchored": paired_interval(picked[rule], picked["anchored"]),
                 })  # fmt: skip
-        scored = [(ranker.scores(p)[a], bool(_right(r, a)))  # type: ignore[arg-type]
-                  for r in part for p in [pool_of(r, 9)] for a in ranker.scores(p)]  # type: ignore[arg-type]  # fmt: skip
+        scored = [(score, is_right(r, answer)) for r in part
+                  for answer, score in ranker.scores(pool_of(r, 9, programs=PROGRAMS)).items()]  # type: ignore[arg-type]  # fmt: skip
         out[dataset] = {"table": table, "auroc_9": auroc(scored), "problems": len(part)}
     return out
 

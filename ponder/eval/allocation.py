@@ -53,7 +53,9 @@ __all__ = (
     "candidates_of",
     "fit_policy",
     "held_in",
+    "is_right",
     "play",
+    "pool_of",
     "simulate",
 )
 
@@ -235,6 +237,24 @@ def candidates_of(row: PoolRow, samples: int, *, programs: int = 0) -> list[dict
     return pool
 
 
+def pool_of(row: PoolRow, samples: int, *, programs: int = 0) -> list[dict[str, Any]]:
+    """The candidates of ``row`` after ``samples`` answers, as the strategies draw them.
+
+    With ``programs`` only when they could move the answer
+    (`ponder.nodes.select.programs_can_move`).
+    """
+    pool = candidates_of(row, samples)
+    if programs and programs_can_move(pool):  # type: ignore[arg-type]
+        pool = candidates_of(row, samples, programs=programs)
+    return pool
+
+
+def is_right(row: PoolRow, answer: str | None) -> bool:
+    """Whether ``answer`` is right for ``row``, by the stored scores of its draws."""
+    draws = [row["greedy"], *row["samples"], *row["programs"]]
+    return answer is not None and any(d["answer"] == answer and d["correct"] for d in draws)
+
+
 def _tokens(draws: Iterable[dict[str, Any]]) -> int:
     return sum(d["tokens_in"] + d["tokens_out"] for d in draws)
 
@@ -257,17 +277,11 @@ def simulate(row: PoolRow, action: Action, *, probes: int = 3) -> Outcome:
     when they could move the answer (`ponder.nodes.select.programs_can_move`).
     """
     thoughts = max(probes, action.samples)
-    pool = candidates_of(row, thoughts)
-    paid = [row["greedy"], *row["samples"][: thoughts - 1]]
-    if action.programs and programs_can_move(pool):  # type: ignore[arg-type]
-        pool = candidates_of(row, thoughts, programs=action.programs)
-        paid += row["programs"][: action.programs]
+    pool = pool_of(row, thoughts, programs=action.programs)
+    drawn = sum(c["kind"] == "program" for c in pool)
+    paid = [row["greedy"], *row["samples"][: thoughts - 1], *row["programs"][:drawn]]
     answer, _ = choose(action.select, pool, ConfidenceVote())  # type: ignore[arg-type]
-    right = answer is not None and any(
-        d["answer"] == answer and d["correct"]
-        for d in [row["greedy"], *row["samples"], *row["programs"]]
-    )
-    return Outcome(right=right, tokens=_tokens(paid))
+    return Outcome(right=is_right(row, answer), tokens=_tokens(paid))
 
 
 def _fit_bins(outcomes: dict[str, list[list[Outcome]]], penalty: float) -> dict[str, int]:

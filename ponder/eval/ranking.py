@@ -17,11 +17,10 @@ import random
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ponder.eval.allocation import PoolRow, candidates_of
+from ponder.eval.allocation import PoolRow, is_right, pool_of
 from ponder.nodes.rank import AnswerRanker, answer_features
-from ponder.nodes.select import programs_can_move
 
-__all__ = ("PENALTIES", "SAMPLE_COUNTS", "examples_of", "fit_logistic", "fit_ranker", "pool_of")
+__all__ = ("PENALTIES", "PROGRAMS", "SAMPLE_COUNTS", "examples_of", "fit_logistic", "fit_ranker")
 
 SAMPLE_COUNTS = (2, 3, 5, 9)
 """The chain-of-thought answers per example pool (greedy's included)."""
@@ -29,18 +28,9 @@ SAMPLE_COUNTS = (2, 3, 5, 9)
 PENALTIES = (0.1, 1.0, 10.0)
 """The L2 penalties cross-validation chooses among."""
 
-
-def pool_of(row: PoolRow, samples: int, programs: int = 4) -> list[dict[str, Any]]:
-    """The candidates of ``row`` after ``samples`` answers, with programs when they matter."""
-    pool = candidates_of(row, samples)
-    if programs and programs_can_move(pool):  # type: ignore[arg-type]
-        pool = candidates_of(row, samples, programs=programs)
-    return pool
-
-
-def _right_answers(row: PoolRow) -> set[str]:
-    draws = [row["greedy"], *row["samples"], *row["programs"]]
-    return {d["answer"] for d in draws if d["answer"] is not None and d["correct"]}
+PROGRAMS = 4
+"""The programs per example pool (drawn when they could move the answer, as
+self-consistency draws them)."""
 
 
 def examples_of(
@@ -49,10 +39,10 @@ def examples_of(
     """Per pool (row and sample count): each answer's features and whether it is right."""
     out = []
     for row in rows:
-        right = _right_answers(row)
         for count in samples:
-            features = answer_features(pool_of(row, count))  # type: ignore[arg-type]
-            out.append([(f, answer in right) for answer, f in features.items()])
+            pool = pool_of(row, count, programs=PROGRAMS)
+            features = answer_features(pool)  # type: ignore[arg-type]
+            out.append([(f, is_right(row, answer)) for answer, f in features.items()])
     return out
 
 
@@ -135,6 +125,7 @@ def fit_ranker(
     """
     if not rows:
         raise ValueError("fit_ranker needs at least one pool row")
+    per_row = [examples_of([row]) for row in rows]  # each row's pools, built once
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
     parts = [set(order[i::folds]) for i in range(folds)]
@@ -142,13 +133,13 @@ def fit_ranker(
     for penalty in PENALTIES:
         right = 0
         for held in parts:
-            train = examples_of(r for i, r in enumerate(rows) if i not in held)
-            test = examples_of(r for i, r in enumerate(rows) if i in held)
+            train = [pool for i, pools in enumerate(per_row) if i not in held for pool in pools]
+            test = [pool for i, pools in enumerate(per_row) if i in held for pool in pools]
             right += _picked_right(test, _fit(train, penalty))
         scores[penalty] = right
     penalty = max(PENALTIES, key=lambda p: (scores[p], -p))
-    fitted = _fit(examples_of(rows), penalty)
+    fitted = _fit([pool for pools in per_row for pool in pools], penalty)
     settings = {"model": model, "penalty": penalty, "samples": list(SAMPLE_COUNTS),
-                "programs": 4, "cv_right": {str(p): s for p, s in scores.items()},
+                "programs": PROGRAMS, "cv_right": {str(p): s for p, s in scores.items()},
                 **(fitted_on or {})}  # fmt: skip
     return AnswerRanker(weights=fitted.weights, bias=fitted.bias, fitted_on=settings)

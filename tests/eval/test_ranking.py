@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from ponder.eval.ranking import examples_of, fit_logistic, fit_ranker, pool_of
+from ponder.eval.allocation import pool_of
+from ponder.eval.ranking import examples_of, fit_logistic, fit_ranker
 
 
 def _draw(answer: str | None, correct: bool) -> dict[str, Any]:
@@ -45,9 +46,9 @@ def test_fit_logistic_finds_the_direction_of_the_evidence() -> None:
 
 def test_programs_are_drawn_in_a_pool_only_when_they_could_move_the_answer() -> None:
     row = _rows()[1]
-    assert [c["kind"] for c in pool_of(row, 3)].count("program") == 4
+    assert [c["kind"] for c in pool_of(row, 3, programs=4)].count("program") == 4
     agreed = _row(0, right="1", greedy="2", samples=["2"] * 8, program="1")
-    assert [c["kind"] for c in pool_of(agreed, 3)].count("program") == 0
+    assert [c["kind"] for c in pool_of(agreed, 3, programs=4)].count("program") == 0
 
 
 def test_examples_are_every_answer_of_every_pool_labelled_by_the_stored_scores() -> None:
@@ -63,6 +64,6 @@ def test_fit_ranker_learns_to_trust_the_programs_and_records_its_settings() -> N
     assert ranker.fitted_on["model"] == "scripted" and ranker.fitted_on["split"] == "tune"
     assert ranker.fitted_on["penalty"] in (0.1, 1.0, 10.0)
     wrong_greedy = _rows()[1]
-    assert ranker.best(pool_of(wrong_greedy, 3)) == wrong_greedy["expected"]  # type: ignore[arg-type]
+    assert ranker.best(pool_of(wrong_greedy, 3, programs=4)) == wrong_greedy["expected"]  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one"):
         fit_ranker([])
