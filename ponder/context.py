@@ -85,7 +85,9 @@ class RunContext:
     """Most model calls one node has in flight at once (the samples of a step run
     concurrently; the embedded model decodes them together in one batch)."""
     min_tokens: int = 32
-    """The smallest output cap worth a call when the budget would lower it."""
+    """The smallest output cap worth a call when the budget would lower it. Not for a run's
+    first call: with no answer yet, any output room the budget leaves (one token or more) is
+    worth a call, so a budget near greedy's own spend buys greedy's answer, not none."""
     min_seconds: float = 0.5
     """The least wall time worth starting a call with; below it the budget refuses."""
     pause_on_budget: bool = False
@@ -115,14 +117,15 @@ class RunContext:
     ) -> CallPlan:
         """Plan a call of this run within ``budget``: `ponder.budget.plan_call`.
 
-        The run's smallest useful cap, call timeout and least useful wall time apply.
+        The run's smallest useful cap (`min_tokens`, from its second call on), call timeout
+        and least useful wall time apply.
         """
         return plan_call(
             budget,
             usage,
             prompt_tokens=prompt_tokens,
             max_tokens=max_tokens,
-            min_tokens=self.min_tokens,
+            min_tokens=self.min_tokens if usage.calls else 1,
             call_timeout=self.call_timeout,
             min_seconds=self.min_seconds,
         )

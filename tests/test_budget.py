@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
 from ponder.budget import Budget, Pricing, Usage, plan_call
 from ponder.errors import ConfigurationError
+from ponder.graphs import StrategyName
 
 
 @pytest.mark.parametrize(
@@ -169,3 +171,34 @@ def test_from_limits_takes_partial_mappings_and_budgets() -> None:
         Budget.from_limits({"tokens": -1})
     with pytest.raises(ConfigurationError, match="must be a Budget or a mapping"):
         Budget.from_limits(500)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "strategy", ["greedy", "self-consistency", "adaptive", "refine", "beam-search", "mcts"]
+)
+async def test_a_budget_near_greedys_spend_still_buys_the_first_answer(
+    strategy: StrategyName,
+) -> None:
+    # The prompt plus 10 output tokens: less than RunContext.min_tokens (32) of room, which
+    # refuses a later call, but not a run's first (with no answer yet, any answer beats none).
+    import ponder
+    from ponder.context import RunContext
+    from ponder.testing import ScriptedChatModel
+
+    prompts: list[Any] = []
+
+    def reply(messages: Any, kwargs: Any) -> str:
+        prompts.append(messages)
+        return "Some work. The answer is 7."
+
+    model = ScriptedChatModel(reply_fn=reply)
+    await ponder.asolve("What is 3 + 4?", model=model, strategy="greedy")
+    bound = RunContext(model=model).traits.prompt_tokens(prompts[0])
+    model = ScriptedChatModel(reply_fn=reply)
+    result = await ponder.asolve(
+        "What is 3 + 4?", model=model, strategy=strategy, budget=Budget(tokens=bound + 10)
+    )
+    assert result.answer == "7"
+    assert model.calls[0]["max_tokens"] <= 10 or strategy in ("beam-search", "mcts")
+    assert result.usage.tokens <= bound + 10
+    assert all(call["max_tokens"] >= 1 for call in model.calls)
