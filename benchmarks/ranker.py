@@ -6,8 +6,10 @@ label-free features of each answer, its penalty by cross-validation on tune), th
 **report** split replays, on the same samples, self-consistency's selection after 2, 3, 5
 and 9 chain-of-thought answers (greedy's first; four programs when they could move the
 answer, for the rules that read them, as self-consistency draws them): greedy, the majority
-vote, the confidence vote, ``anchored``, and ``ranked``. Each with its accuracy, a paired
-bootstrap 95% interval against greedy and against ``anchored`` on the same samples, and the
+vote, the confidence vote, ``ranked`` over the samples alone (no programs: the same samples
+as the majority vote), ``anchored``, and ``ranked``. Each with its accuracy, a paired
+bootstrap 95% interval against greedy, against ``anchored`` and against the majority vote of
+the same samples, and the
 mean tokens spent; per set and over all sets; plus the AUROC of the ranker's score for right
 against wrong answers of the same problems. ``--ranker-from M`` fits on model M's tune pools
 (does a ranker fitted on one model transfer?). ``--write`` ships the fitted ranker
@@ -34,8 +36,10 @@ from ponder.nodes.rank import DEFAULT_RANKER, AnswerRanker
 from ponder.nodes.select import ConfidenceVote, choose
 
 RESULTS = Path(__file__).parent / "results"
-RULES = ("majority", "confidence", "anchored", "ranked")
+RULES = ("majority", "confidence", "ranked, samples only", "anchored", "ranked")
 PROGRAM_RULES = ("anchored", "ranked")
+"""The rules self-consistency draws programs for; ``ranked, samples only`` is ``ranked``
+with ``programs=0``: a confidence selection over exactly the majority vote's samples."""
 
 
 def _tokens(row: dict[str, Any], samples: int, pool: list[dict[str, Any]]) -> tuple[int, int]:
@@ -74,7 +78,8 @@ def evaluate(rows: list[dict[str, Any]], ranker: AnswerRanker) -> dict[str, Any]
                 # Self-consistency draws programs for the rules that read them only.
                 programs = PROGRAMS if rule in PROGRAM_RULES else 0
                 pools = [pool_of(r, samples, programs=programs) for r in part]
-                picked[rule] = [int(is_right(r, choose(rule, p, vote)[0]))  # type: ignore[arg-type]
+                method = rule.split(",")[0]
+                picked[rule] = [int(is_right(r, choose(method, p, vote)[0]))  # type: ignore[arg-type]
                                 for r, p in zip(part, pools, strict=True)]  # fmt: skip
                 spent[rule] = [_tokens(r, samples, p) for r, p in zip(part, pools, strict=True)]
             for rule in RULES:
@@ -84,11 +89,19 @@ def evaluate(rows: list[dict[str, Any]], ranker: AnswerRanker) -> dict[str, Any]
                     "tokens_out": sum(o for _, o in spent[rule]) / len(part),
                     "minus_greedy": paired_interval(picked[rule], greedy),
                     "minus_anchored": paired_interval(picked[rule], picked["anchored"]),
+                    "minus_majority": paired_interval(picked[rule], picked["majority"]),
                 })  # fmt: skip
         scored = [(score, is_right(r, answer)) for r in part
                   for answer, score in ranker.scores(pool_of(r, 9, programs=PROGRAMS)).items()]  # type: ignore[arg-type]  # fmt: skip
         out[dataset] = {"table": table, "auroc_9": auroc(scored), "problems": len(part)}
     return out
+
+
+def _interval(difference: list[float] | None) -> str:
+    if difference is None:
+        return ""
+    mean, low, high = (100 * d for d in difference)
+    return f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
 def main() -> None:
@@ -116,15 +129,15 @@ def main() -> None:
         print(f"\n### {dataset} (report split, {part['problems']} problems; AUROC of the "
               f"ranker's score, 9 answers: {'-' if auc is None else f'{auc:.2f}'})\n")  # fmt: skip
         print("| rule | answers | accuracy | minus greedy [95% CI] | minus anchored [95% CI] "
-              "| mean tokens (x greedy) | output tokens (x greedy) |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|")
+              "| minus majority [95% CI] | mean tokens (x greedy) "
+              "| output tokens (x greedy) |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
         base, base_out = part["table"][0]["tokens"], part["table"][0]["tokens_out"]
         for t in part["table"]:
             m, lo, hi = t["minus_greedy"]
-            a = t.get("minus_anchored")
-            vs = "" if a is None else f"{a[0] * 100:+.1f} [{a[1] * 100:+.1f}, {a[2] * 100:+.1f}]"
+            vs, vm = (_interval(t.get(key)) for key in ("minus_anchored", "minus_majority"))
             print(f"| {t['rule']} | {t['samples']} | {t['accuracy']:.1%} | {m * 100:+.1f} "
-                  f"[{lo * 100:+.1f}, {hi * 100:+.1f}] | {vs} | {t['tokens']:.0f} "
+                  f"[{lo * 100:+.1f}, {hi * 100:+.1f}] | {vs} | {vm} | {t['tokens']:.0f} "
                   f"({t['tokens'] / base:.1f}x) | {t['tokens_out']:.0f} "
                   f"({t['tokens_out'] / base_out:.1f}x) |")  # fmt: skip
     if args.write:
