@@ -24,9 +24,13 @@ stored per-token confidences: the first `WARMUP` samples run to their end and se
 up to there, and does not vote. (On the model, a cut sample also frees its place in the
 batch, which moves the cells of the others' later tokens: their texts would differ slightly
 from the stored ones.) ``keep`` is chosen on the tune split (the fewest tokens within one
-point of the full vote's accuracy) and reported on the report split.
+point of the full vote's accuracy) and reported on the report split. So is self-consistency's
+sequential stop (`STOPPING_GRID`: agreement thresholds and posterior levels, simulated on the
+samples in their order), fitted on tune the same way.
 
 Run:  .venv/bin/python benchmarks/confidence.py --per-split 60   (about 15 minutes)
+      .venv/bin/python benchmarks/confidence.py --samples-file benchmarks/results/\
+          confidence-samples-smollm2.json --cost-repeats 0   (seconds: the stored samples)
 """
 
 from __future__ import annotations
@@ -266,6 +270,47 @@ def stopping_report(held: Sequence[dict[str, Any]], n: int, rule: Rule, name: st
     return lines
 
 
+STOPPING_GRID = [
+    *({"stopping": "agreement", "agreement": a, "min_samples": m}
+      for a in (0.5, 0.6, 0.67, 0.75) for m in (2, 3, 4)),
+    *({"stopping": "posterior", "posterior": p} for p in (0.6, 0.75, 0.9, 0.95)),
+]  # fmt: skip
+"""Stopping settings tried on the tune split (`fitted_stopping_report`)."""
+
+
+def fitted_stopping_report(
+    tune: Sequence[dict[str, Any]], held: Sequence[dict[str, Any]], n: int, rule: Rule
+) -> dict[str, Any]:
+    """The sequential stop fitted on tune: the fewest output tokens within one point of the
+    full vote of ``n`` samples there; on the report split, against the full vote (paired)."""
+
+    def run(part: Sequence[dict[str, Any]], options: dict[str, Any] | None) -> list[Any]:
+        if options is None:  # the full vote: every sample, no stop
+            return [(correct(r, rule(pool(r, "sampled", n))), n,
+                     sum(s["tokens"] for s in pool(r, "sampled", n))) for r in part]  # fmt: skip
+        return [simulate(r, options, "sampled", n, rule) for r in part]
+
+    def summary(runs: list[Any], full: list[Any]) -> dict[str, float]:
+        return {"accuracy": sum(r[0] for r in runs) / len(runs),
+                "token_ratio": sum(r[2] for r in runs) / sum(r[2] for r in full)}  # fmt: skip
+
+    full_tune = run(tune, None)
+    tried = [(options, summary(run(tune, options), full_tune)) for options in STOPPING_GRID]
+    floor = summary(full_tune, full_tune)["accuracy"] - 0.01
+    close = [(o, t) for o, t in tried if t["accuracy"] >= floor] or tried
+    chosen = min(close, key=lambda pair: pair[1]["token_ratio"])[0]
+    full, stopped = run(held, None), run(held, chosen)
+    return {
+        "chosen": chosen, "tune_full_accuracy": floor + 0.01,
+        "full_accuracy": sum(r[0] for r in full) / len(held),
+        "stopped_accuracy": sum(r[0] for r in stopped) / len(held),
+        "stopped_minus_full": paired_interval([int(r[0]) for r in stopped],
+                                              [int(r[0]) for r in full]),
+        "token_ratio": summary(stopped, full)["token_ratio"],
+        "samples": statistics.mean(r[1] for r in stopped),
+    }  # fmt: skip
+
+
 KEEPS = (0.95, 0.9, 0.75, 0.5, 0.25)
 """Shares of the warm-up samples that the early-stop floor lets pass, tried on the tune split."""
 
@@ -403,6 +448,7 @@ def report(rows: list[dict[str, Any]], samples: int) -> dict[str, Any]:
     )
     out["greedy_output_tokens"] = statistics.mean(r["greedy"]["tokens"] for r in held)
     out["early_stop"] = early_stop_report(tune, held, samples)
+    out["stopping_fitted"] = fitted_stopping_report(tune, held, samples, table["majority"])
     return out
 
 
@@ -441,6 +487,16 @@ def print_report(result: dict[str, Any]) -> None:
         print(f"| {line['pool']} | {line['stopping']} | {line['select']} | "
               f"{100 * line['accuracy']:.1f}% | {line['samples']:.2f} | "
               f"{line['output_tokens']:.0f} |")  # fmt: skip
+    fitted = result.get("stopping_fitted")
+    if fitted:
+        ci = fitted["stopped_minus_full"]
+        print(
+            f"\nStopping fitted on tune ({fitted['chosen']}): majority "
+            f"{100 * fitted['stopped_accuracy']:.1f}% against {100 * fitted['full_accuracy']:.1f}%"
+            f" for all {result['samples']} samples (difference {100 * ci[0]:+.1f} "
+            f"[{100 * ci[1]:+.1f}, {100 * ci[2]:+.1f}]), {fitted['samples']:.2f} samples, "
+            f"{100 * fitted['token_ratio']:.0f}% of the output tokens"
+        )
     stop = result.get("early_stop")
     if stop:
         ci = stop["early_minus_full"]
@@ -492,11 +548,14 @@ def main() -> None:
     rows = json.loads(store.read_text())
     result = report(rows, args.samples)
     result.update(model=args.model, samples=args.samples, dataset_names=args.datasets.split(","))
+    out = RESULTS / f"confidence-{suffix}.json"
     if args.cost_repeats:
         model = model or EmbeddedChatModel.from_name(args.model)
         result["cost"] = cost(model, args.cost_repeats)
+    elif out.exists() and "cost" in json.loads(out.read_text()):
+        result["cost"] = json.loads(out.read_text())["cost"]  # measured before, kept
     result["temperature"] = args.temperature
-    (RESULTS / f"confidence-{suffix}.json").write_text(json.dumps(result, indent=2))
+    out.write_text(json.dumps(result, indent=2))
     print_report(result)
 
 
