@@ -48,7 +48,7 @@ def difficulty_node(
     """Return a node that writes ``difficulty`` (see the module docstring).
 
     With ``probe_first_temperature`` the first probe is drawn at that temperature (0: the
-    greedy answer), the others at ``probe_temperature``.
+    greedy answer), alone, then the others together at ``probe_temperature``.
     """
 
     async def estimate(
@@ -57,13 +57,22 @@ def difficulty_node(
         meter = Meter(state, context_of(runtime.context), node=name, config=config)
         if method == "probe":
             start = next_index(state.get("candidates", []))
-            update = await draw_candidates(
-                meter, state["problem"], prompt=probe_prompt,
-                indices=range(start, start + probe_samples), temperature=probe_temperature,
-                max_tokens=probe_max_tokens, kind="probe",
-                first_temperature=probe_first_temperature, first_index=start,
-            )  # fmt: skip
-            drawn = update["candidates"]
+            # A greedy probe is drawn alone: decoded in a batch with others, its tokens can
+            # differ from greedy decoding's (`ponder.models.embedded`).
+            waves = [range(start, start + probe_samples)]
+            if probe_first_temperature is not None and probe_samples > 1:
+                waves = [range(start, start + 1), range(start + 1, start + probe_samples)]
+            drawn = []
+            for wave in waves:
+                update = await draw_candidates(
+                    meter, state["problem"], prompt=probe_prompt, indices=wave,
+                    temperature=probe_temperature, max_tokens=probe_max_tokens, kind="probe",
+                    first_temperature=probe_first_temperature, first_index=start,
+                )  # fmt: skip
+                drawn += update["candidates"]
+                if meter.stop_reason is not None:
+                    break
+            update["candidates"] = drawn
             votes = tally(drawn)
             update["difficulty"] = (
                 1.0 - max(votes.values()) / len(drawn) if votes and drawn else 1.0
