@@ -6,6 +6,9 @@ address space, file size and output size, and its whole process group killed whe
 ends. A program that loops, allocates, writes or prints without bound is stopped and
 reported, never waited on.
 
+Code that does not compile never reaches a process: `syntax_error` compiles it here (which
+runs none of it) and the run fails with the line the interpreter would print.
+
 Containment comes in two levels; `sandbox_isolation` says which one this machine gives (it
 probes once per process) and every `SandboxResult` records the one its run had:
 
@@ -44,11 +47,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ("Isolation", "SandboxLimits", "SandboxResult", "run_python", "sandbox_isolation")
+__all__ = (
+    "Isolation",
+    "SandboxLimits",
+    "SandboxResult",
+    "run_python",
+    "sandbox_isolation",
+    "syntax_error",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +184,13 @@ async def run_python(
     """
     limits = limits or SandboxLimits()
     isolation = await asyncio.to_thread(sandbox_isolation)
+    code_bytes = code.encode("utf-8", errors="replace")
+    error = syntax_error(code_bytes)
+    if error is not None:  # it would fail before running a line: no process needed
+        return SandboxResult(
+            ok=False, stdout="", stderr=error + "\n", timed_out=False, returncode=1,
+            isolation=isolation,
+        )  # fmt: skip
     command = [sys.executable, "-I", "-"]
     if isolation == "bubblewrap":
         command = [*_bubblewrap(limits), *command]
@@ -195,7 +214,6 @@ async def run_python(
             )
             if channel is not None:
                 channel.started(process.pid)
-            code_bytes = code.encode("utf-8", errors="replace")
             out, err, told, timed_out = await _run(process, code_bytes, channel, limits)
     finally:
         if channel is not None:
@@ -210,6 +228,33 @@ async def run_python(
         report=told.decode("utf-8", errors="replace"),
         isolation=isolation,
     )
+
+
+def syntax_error(code: bytes) -> str | None:
+    """Return the last line Python prints for ``code`` that does not compile, else ``None``.
+
+    Compiling runs none of the code (the interpreter in the sandbox would stop at the same
+    error before its first line): `run_python` answers such code without a process. Code
+    this interpreter cannot judge (nested too deep to compile here, a null byte) is left to
+    the sandbox.
+
+    Example:
+        >>> syntax_error(b"print(6 * 7")
+        "SyntaxError: '(' was never closed"
+        >>> syntax_error(b"print(6 * 7)") is None
+        True
+    """
+    if b"\0" in code:
+        return None  # the interpreter reading stdin words this error its own way
+    try:
+        with warnings.catch_warnings():  # a SyntaxWarning is the program's, not ours to show
+            warnings.simplefilter("ignore")
+            compile(code, "<stdin>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return traceback.format_exception_only(exc)[-1].strip()[:300]
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
 
 
 class _Channel:

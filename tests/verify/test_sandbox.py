@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import time
@@ -120,3 +121,47 @@ def test_a_bwrap_that_cannot_run_falls_back(
     with caplog.at_level(logging.WARNING, logger="ponder.verify.sandbox"):
         assert sandbox.sandbox_isolation() == "process"
     assert "failed here" in caplog.records[0].getMessage()
+
+
+SYNTAX_ERRORS = [
+    "Adding the numbers one by one. The answer is 5.",
+    "print(6 * 7",
+    "x = 1\n  y = 2",
+    "return 5",
+    "from __future__ import braces",
+    "x = 08",
+    "a = (" * 300 + ")" * 300,
+]
+
+
+@pytest.mark.parametrize("code", SYNTAX_ERRORS)
+async def test_code_that_does_not_compile_fails_as_the_interpreter_says_without_a_process(
+    code: str, isolation: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "syntax_error", lambda code: None)
+    spawned = await run_python(code)  # the interpreter's own words
+    assert not spawned.ok and spawned.error
+    monkeypatch.undo()
+    monkeypatch.setattr(sandbox, "sandbox_isolation", lambda: isolation)
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", _no_process)
+    fast = await run_python(code)
+    assert (fast.ok, fast.error, fast.stdout, fast.returncode) == (False, spawned.error, "", 1)
+
+
+@pytest.mark.parametrize("code", ["print(1)", "print('a')\0", "x = 1"])
+def test_code_that_compiles_or_is_left_to_the_interpreter_is_run(code: str) -> None:
+    assert sandbox.syntax_error(code.encode()) is None
+
+
+async def _no_process(*args: object, **kwargs: object) -> None:
+    raise AssertionError("no process should start for code that does not compile")
+
+
+def test_judging_code_shows_none_of_its_warnings(capfd: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning shown would raise here
+        assert sandbox.syntax_error(b"x = 1\nprint(x is 5)") is None
+        assert sandbox.syntax_error(b"print(x is 5") is not None
+    assert capfd.readouterr().err == ""
