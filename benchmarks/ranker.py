@@ -11,7 +11,9 @@ as the majority vote), ``anchored``, and ``ranked``. Each with its accuracy, a p
 bootstrap 95% interval against greedy, against ``anchored`` and against the majority vote of
 the same samples, and the
 mean tokens spent; per set and over all sets; plus the AUROC of the ranker's score for right
-against wrong answers of the same problems. ``--ranker-from M`` fits on model M's tune pools
+against wrong answers of the same problems. Then ``ranked`` under a token cap (`TOKEN_CAP`,
+4x greedy's): the (answers, programs) setting that scores best on the tune pools within the
+cap, reported per set. ``--ranker-from M`` fits on model M's tune pools
 (does a ranker fitted on one model transfer?). ``--write`` ships the fitted ranker
 (`ponder.nodes.rank.DEFAULT_RANKER`).
 
@@ -97,6 +99,45 @@ def evaluate(rows: list[dict[str, Any]], ranker: AnswerRanker) -> dict[str, Any]
     return out
 
 
+TOKEN_CAP = 4.0
+"""The most tokens, as a multiple of greedy's, a budgeted setting may spend (the issue's 4x)."""
+SETTINGS = [(samples, programs) for samples in (2, 3, 5) for programs in (1, 2, 3, 4)]
+"""(answers, most programs) pairs tried for ``ranked`` under `TOKEN_CAP`."""
+
+
+def _ranked(rows: list[dict[str, Any]], vote: ConfidenceVote, samples: int,
+            programs: int) -> tuple[list[int], float]:  # fmt: skip
+    """Right (1) or not per problem, and tokens as a multiple of greedy's, of one setting."""
+    pools = [pool_of(r, samples, programs=programs) for r in rows]
+    right = [int(is_right(r, choose("ranked", p, vote)[0]))  # type: ignore[arg-type]
+             for r, p in zip(rows, pools, strict=True)]  # fmt: skip
+    spent = sum(_tokens(r, samples, p)[0] for r, p in zip(rows, pools, strict=True))
+    return right, spent / sum(_tokens(r, 1, [])[0] for r in rows)
+
+
+def budgeted(tune: list[dict[str, Any]], rows: list[dict[str, Any]],
+             ranker: AnswerRanker) -> dict[str, Any]:  # fmt: skip
+    """``ranked`` with the (answers, programs) setting that scores best on the ``tune`` pools
+    within `TOKEN_CAP` x greedy's tokens there (over all their sets), then per report set."""
+    vote = ConfidenceVote(ranker=ranker)
+    tried = {}
+    for samples, programs in SETTINGS:
+        right, ratio = _ranked(tune, vote, samples, programs)
+        tried[f"{samples}+{programs}p"] = {"accuracy": sum(right) / len(tune), "tokens_x": ratio}
+    fits = [k for k in tried if tried[k]["tokens_x"] <= TOKEN_CAP]
+    chosen = max(fits, key=lambda k: (tried[k]["accuracy"], -tried[k]["tokens_x"]))
+    samples, programs = (int(part.rstrip("p")) for part in chosen.split("+"))
+    report = {}
+    for dataset in [*sorted({r["dataset"] for r in rows}), "all"]:
+        part = [r for r in rows if dataset in ("all", r["dataset"])]
+        right, ratio = _ranked(part, vote, samples, programs)
+        greedy = [int(r["greedy"]["correct"]) for r in part]
+        report[dataset] = {"accuracy": sum(right) / len(part), "tokens_x": ratio,
+                           "greedy": sum(greedy) / len(part),
+                           "minus_greedy": paired_interval(right, greedy)}  # fmt: skip
+    return {"token_cap": TOKEN_CAP, "tune": tried, "chosen": chosen, "report": report}
+
+
 def _interval(difference: list[float] | None) -> str:
     if difference is None:
         return ""
@@ -120,7 +161,8 @@ def main() -> None:
     fitted_on = {"datasets": datasets, "split": "tune", "problems": len(fit_rows)}
     ranker = fit_ranker(fit_rows, model=source, fitted_on=fitted_on)
     result = {"model": args.model, "ranker_from": source, "ranker": ranker.to_dict(),
-              "report": evaluate(rows, ranker)}  # fmt: skip
+              "report": evaluate(rows, ranker),
+              "budgeted": budgeted(fit_rows, rows, ranker)}  # fmt: skip
     suffix = args.model if source == args.model else f"{args.model}-ranker-{source}"
     (RESULTS / f"ranker-{suffix}.json").write_text(json.dumps(result, indent=2))
     print("ranker:", json.dumps(ranker.to_dict()))
@@ -140,6 +182,14 @@ def main() -> None:
                   f"[{lo * 100:+.1f}, {hi * 100:+.1f}] | {vs} | {vm} | {t['tokens']:.0f} "
                   f"({t['tokens'] / base:.1f}x) | {t['tokens_out']:.0f} "
                   f"({t['tokens_out'] / base_out:.1f}x) |")  # fmt: skip
+    fixed = result["budgeted"]
+    print(f"\n### ranked within {TOKEN_CAP:g}x greedy's tokens: {fixed['chosen']} (answers + "
+          f"programs), chosen on {source}'s tune pools\n")  # fmt: skip
+    print("| set | greedy | ranked | minus greedy [95% CI] | tokens (x greedy) |")
+    print("|---|---|---|---|---|")
+    for dataset, line in fixed["report"].items():
+        print(f"| {dataset} | {line['greedy']:.1%} | {line['accuracy']:.1%} | "
+              f"{_interval(line['minus_greedy'])} | {line['tokens_x']:.1f}x |")  # fmt: skip
     if args.write:
         DEFAULT_RANKER.parent.mkdir(parents=True, exist_ok=True)
         ranker.dump(DEFAULT_RANKER)
