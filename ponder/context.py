@@ -85,9 +85,12 @@ class RunContext:
     """Most model calls one node has in flight at once (the samples of a step run
     concurrently; the embedded model decodes them together in one batch)."""
     min_tokens: int = 32
-    """The smallest output cap worth a call when the budget would lower it. Not for a run's
-    first call: with no answer yet, any output room the budget leaves (one token or more) is
-    worth a call, so a budget near greedy's own spend buys greedy's answer, not none."""
+    """The smallest output cap worth a call when the budget would lower it (a run's first
+    call: `first_min_tokens`)."""
+    first_min_tokens: int = 1
+    """The same for a run's first call: with no answer yet, any output room the budget
+    leaves is worth a call, so a budget near greedy's own spend buys greedy's answer, not
+    none. Set it to `min_tokens` to plan the first call like the others."""
     min_seconds: float = 0.5
     """The least wall time worth starting a call with; below it the budget refuses."""
     pause_on_budget: bool = False
@@ -113,19 +116,25 @@ class RunContext:
         return time.monotonic() - self.started
 
     def plan(
-        self, budget: Budget, usage: Usage, *, prompt_tokens: int, max_tokens: int
+        self,
+        budget: Budget,
+        usage: Usage,
+        *,
+        prompt_tokens: int,
+        max_tokens: int,
+        first: bool = False,
     ) -> CallPlan:
         """Plan a call of this run within ``budget``: `ponder.budget.plan_call`.
 
-        The run's smallest useful cap (`min_tokens`, from its second call on), call timeout
-        and least useful wall time apply.
+        The run's smallest useful cap (`first_min_tokens` for the run's ``first`` call,
+        else `min_tokens`), call timeout and least useful wall time apply.
         """
         return plan_call(
             budget,
             usage,
             prompt_tokens=prompt_tokens,
             max_tokens=max_tokens,
-            min_tokens=self.min_tokens if usage.calls else 1,
+            min_tokens=self.first_min_tokens if first else self.min_tokens,
             call_timeout=self.call_timeout,
             min_seconds=self.min_seconds,
         )
@@ -167,6 +176,7 @@ def _check_settings(context: RunContext) -> None:
     number("verifier_timeout", wanted="positive seconds")
     number("max_concurrent_calls", whole=True, wanted="a positive whole number")
     number("min_tokens", whole=True, wanted="a positive whole number")
+    number("first_min_tokens", whole=True, wanted="a positive whole number")
     number("min_seconds", positive=False, wanted="seconds, 0 or more")
     for name, signature in _SIGNATURES.items():
         value = getattr(context, name)

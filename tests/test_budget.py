@@ -202,3 +202,32 @@ async def test_a_budget_near_greedys_spend_still_buys_the_first_answer(
     assert model.calls[0]["max_tokens"] <= 10 or strategy in ("beam-search", "mcts")
     assert result.usage.tokens <= bound + 10
     assert all(call["max_tokens"] >= 1 for call in model.calls)
+
+
+async def test_a_fan_out_branch_is_not_a_first_call() -> None:
+    # Adaptive's attempts phase fans out after its probes; each branch plans within its share
+    # of what is left, with RunContext.min_tokens, never the first call's allowance.
+    from ponder.context import RunContext
+    from ponder.nodes.metered import Meter
+
+    context = RunContext(model=_Scripted())
+    state = {"problem": "q", "budget": Budget(tokens=1000).to_limits(), "ledger": []}
+    assert Meter(state, context, node="n").opens
+    share = Meter(state, context, node="n", budget=Budget(tokens=100), usage=Usage())
+    assert not share.opens
+    assert Meter(state, context, node="n", budget=Budget(tokens=100), usage=Usage(),
+                 opens=True).opens  # fmt: skip
+    plan = context.plan(Budget(tokens=100), Usage(), prompt_tokens=90, max_tokens=64)
+    assert plan.refused_by == "tokens"  # 10 tokens of room: below min_tokens
+    first = context.plan(Budget(tokens=100), Usage(), prompt_tokens=90, max_tokens=64, first=True)
+    assert first.allowed and first.max_tokens == 10
+    strict = RunContext(model=_Scripted(), first_min_tokens=32)
+    assert not strict.plan(
+        Budget(tokens=100), Usage(), prompt_tokens=90, max_tokens=64, first=True
+    ).allowed
+
+
+def _Scripted() -> Any:
+    from ponder.testing import ScriptedChatModel
+
+    return ScriptedChatModel(replies=["The answer is 7."])

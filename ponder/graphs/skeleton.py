@@ -133,8 +133,9 @@ def refusing_limit(state: RunState, context: RunContext, *, max_tokens: int) -> 
     candidates = state.get("candidates", [])
     prompt_tokens = candidates[-1]["tokens_in"] if candidates else 0
     return context.plan(
-        budget, usage, prompt_tokens=prompt_tokens, max_tokens=max_tokens
-    ).refused_by
+        budget, usage, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
+        first=usage.calls == 0,
+    ).refused_by  # fmt: skip
 
 
 def stop_rule(

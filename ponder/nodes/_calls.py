@@ -154,8 +154,12 @@ async def make_calls(
     *,
     node: str,
     config: RunnableConfig | None = None,
+    first: bool = False,
 ) -> list[CallResult]:
     """Make ``requests`` within the budget; one result per request, in order.
+
+    ``first``: the group opens the run (its first request is planned as the run's first
+    call: `RunContext.first_min_tokens`).
 
     See the module docstring for how the group is planned. Each call is made with
     `call_config` of ``config`` (the node's), so tracing callbacks see it.
@@ -185,8 +189,9 @@ async def make_calls(
             ]
             break
         plan = context.plan(
-            budget, reserved, prompt_tokens=prompt_tokens, max_tokens=request.max_tokens
-        )
+            budget, reserved, prompt_tokens=prompt_tokens, max_tokens=request.max_tokens,
+            first=first and not planned,
+        )  # fmt: skip
         if not plan.allowed:
             refused = [
                 _refused(context, r, plan, budget, reserved) for r in requests[len(planned) :]

@@ -112,6 +112,9 @@ class Meter:
         node: The node's name, recorded in the ledger, the candidates and the errors.
         budget: The budget to spend instead of the state's (a parallel branch's share).
         usage: What counts as spent instead of the state's ledger (with ``budget``).
+        opens: Whether the step may make the run's first call, planned with
+            `RunContext.first_min_tokens` (default: when the state's ledger is empty; a
+            ``budget``/``usage`` share, such as a fan-out branch's, never does unless told).
         config: The node's LangGraph config: its callbacks, tags and metadata are passed
             on to every model call (`ponder.nodes._calls.call_config`), so a tracer sees
             each call under the node, named after it and its candidate.
@@ -126,9 +129,13 @@ class Meter:
         budget: Budget | None = None,
         usage: Usage | None = None,
         config: RunnableConfig | None = None,
+        opens: bool | None = None,
     ) -> None:
         if budget is None or usage is None:
             budget, usage = usage_of(state, context)  # type: ignore[arg-type]
+            opens = usage.calls == 0 if opens is None else opens
+        self.opens = bool(opens)
+        """Whether this step may make the run's first call (see ``opens``)."""
         self.context = context
         self.node = node
         self.config = config
@@ -208,8 +215,9 @@ class Meter:
         `CallResult.usable` to pick the ones with text.
         """
         results = await make_calls(
-            self.context, self.budget, self.usage, requests, node=self.node, config=self.config
-        )
+            self.context, self.budget, self.usage, requests, node=self.node, config=self.config,
+            first=self.opens and not self.ledger,
+        )  # fmt: skip
         for result in results:
             if result.entry is None and result.stop_reason == "error":
                 self.refused = True  # it could not be sent: the model cannot take it

@@ -50,7 +50,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ponder.verify.sandbox import SandboxLimits, run_python
+from ponder.verify.sandbox import SandboxLimits, run_python, syntax_error
 from ponder.verify.verifier import Verdict
 
 __all__ = ("CodeTests", "extract_code")
@@ -159,9 +159,7 @@ def extract_code(text: str) -> str | None:
     code = (found.group(1) if found else text).strip()
     if not code:
         return None
-    try:
-        compile(code, "<candidate>", "exec")
-    except (SyntaxError, ValueError):
+    if syntax_error(code.encode("utf-8", errors="replace")) is not None:
         return None if not found else code
     return code
 

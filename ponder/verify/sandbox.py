@@ -41,6 +41,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import resource
 import shutil
 import signal
@@ -230,13 +231,23 @@ async def run_python(
     )
 
 
+_JUDGED_BYTES = 64_000
+"""The longest code `syntax_error` judges; longer code goes to the sandbox as it is."""
+_CODING = re.compile(rb"\A(?:[^\n]*\n)?[ \t\f]*#[^\n]*?coding[:=]")
+"""An encoding declaration on one of the first two lines (PEP 263)."""
+
+
 def syntax_error(code: bytes) -> str | None:
     """Return the last line Python prints for ``code`` that does not compile, else ``None``.
 
     Compiling runs none of the code (the interpreter in the sandbox would stop at the same
     error before its first line): `run_python` answers such code without a process. Code
-    this interpreter cannot judge (nested too deep to compile here, a null byte) is left to
-    the sandbox.
+    this interpreter would not judge the same way is left to the sandbox (``None``): an
+    encoding declaration (PEP 263: the interpreter reading stdin decodes it its own way), a
+    null byte, code nested too deep to compile here, or more than `_JUDGED_BYTES` (compiled
+    on the caller's thread, so kept short). The program's own warnings (``SyntaxWarning``)
+    are not shown: they are silenced while it compiles, which touches the process's
+    warning filters for that moment (`warnings.catch_warnings` is not thread-safe).
 
     Example:
         >>> syntax_error(b"print(6 * 7")
@@ -244,8 +255,8 @@ def syntax_error(code: bytes) -> str | None:
         >>> syntax_error(b"print(6 * 7)") is None
         True
     """
-    if b"\0" in code:
-        return None  # the interpreter reading stdin words this error its own way
+    if b"\0" in code or len(code) > _JUDGED_BYTES or _CODING.search(code):
+        return None
     try:
         with warnings.catch_warnings():  # a SyntaxWarning is the program's, not ours to show
             warnings.simplefilter("ignore")

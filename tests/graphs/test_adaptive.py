@@ -76,8 +76,8 @@ async def test_adaptive_never_exceeds_its_budget() -> None:
         )
         assert result.usage.tokens <= tokens
         # ... and spends what it can. A run that made no call says the budget could not
-        # afford one; 1200 tokens afford a probe (its prompt bound plus min_tokens is a few
-        # hundred); 5000 afford the attempts phase, whose program finds 7.
+        # afford one; 1200 tokens afford a probe (its prompt bound plus first_min_tokens is
+        # a few hundred); 5000 afford the attempts phase, whose program finds 7.
         assert result.usage.calls == len(result.ledger)
         if result.usage.calls == 0:
             assert result.candidates == []

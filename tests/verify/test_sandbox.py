@@ -148,7 +148,16 @@ async def test_code_that_does_not_compile_fails_as_the_interpreter_says_without_
     assert (fast.ok, fast.error, fast.stdout, fast.returncode) == (False, spawned.error, "", 1)
 
 
-@pytest.mark.parametrize("code", ["print(1)", "print('a')\0", "x = 1"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "print(1)",
+        "print('a')\0",  # the interpreter words a null byte its own way
+        "# -*- coding: latin-1 -*-\nprint(1",  # so it does an encoding declaration
+        "x = 1\n# vim: set fileencoding=bogus :\nprint(",
+        "print(" + "1" * 70_000,  # too long to judge on the caller's thread
+    ],
+)
 def test_code_that_compiles_or_is_left_to_the_interpreter_is_run(code: str) -> None:
     assert sandbox.syntax_error(code.encode()) is None
 
