@@ -296,12 +296,12 @@ def fitted_stopping_report(
 
     full_tune = run(tune, None)
     tried = [(options, summary(run(tune, options), full_tune)) for options in STOPPING_GRID]
-    floor = summary(full_tune, full_tune)["accuracy"] - 0.01
-    close = [(o, t) for o, t in tried if t["accuracy"] >= floor] or tried
+    tune_full = summary(full_tune, full_tune)["accuracy"]
+    close = [(o, t) for o, t in tried if t["accuracy"] >= tune_full - 0.01] or tried
     chosen = min(close, key=lambda pair: pair[1]["token_ratio"])[0]
     full, stopped = run(held, None), run(held, chosen)
     return {
-        "chosen": chosen, "tune_full_accuracy": floor + 0.01,
+        "chosen": chosen, "tune_full_accuracy": tune_full,
         "full_accuracy": sum(r[0] for r in full) / len(held),
         "stopped_accuracy": sum(r[0] for r in stopped) / len(held),
         "stopped_minus_full": paired_interval([int(r[0]) for r in stopped],
@@ -552,8 +552,8 @@ def main() -> None:
     if args.cost_repeats:
         model = model or EmbeddedChatModel.from_name(args.model)
         result["cost"] = cost(model, args.cost_repeats)
-    elif out.exists() and "cost" in json.loads(out.read_text()):
-        result["cost"] = json.loads(out.read_text())["cost"]  # measured before, kept
+    elif out.exists() and "cost" in (before := json.loads(out.read_text())):
+        result["cost"] = before["cost"]  # measured before, kept
     result["temperature"] = args.temperature
     out.write_text(json.dumps(result, indent=2))
     print_report(result)

@@ -121,12 +121,11 @@ def budgeted(tune: list[dict[str, Any]], rows: list[dict[str, Any]],
     within `TOKEN_CAP` x greedy's tokens there (over all their sets), then per report set."""
     vote = ConfidenceVote(ranker=ranker)
     tried = {}
-    for samples, programs in SETTINGS:
-        right, ratio = _ranked(tune, vote, samples, programs)
-        tried[f"{samples}+{programs}p"] = {"accuracy": sum(right) / len(tune), "tokens_x": ratio}
-    fits = [k for k in tried if tried[k]["tokens_x"] <= TOKEN_CAP]
-    chosen = max(fits, key=lambda k: (tried[k]["accuracy"], -tried[k]["tokens_x"]))
-    samples, programs = (int(part.rstrip("p")) for part in chosen.split("+"))
+    for setting in SETTINGS:
+        right, ratio = _ranked(tune, vote, *setting)
+        tried[setting] = {"accuracy": sum(right) / len(tune), "tokens_x": ratio}
+    fits = [setting for setting, line in tried.items() if line["tokens_x"] <= TOKEN_CAP]
+    samples, programs = max(fits, key=lambda k: (tried[k]["accuracy"], -tried[k]["tokens_x"]))
     report = {}
     for dataset in [*sorted({r["dataset"] for r in rows}), "all"]:
         part = [r for r in rows if dataset in ("all", r["dataset"])]
@@ -135,7 +134,8 @@ def budgeted(tune: list[dict[str, Any]], rows: list[dict[str, Any]],
         report[dataset] = {"accuracy": sum(right) / len(part), "tokens_x": ratio,
                            "greedy": sum(greedy) / len(part),
                            "minus_greedy": paired_interval(right, greedy)}  # fmt: skip
-    return {"token_cap": TOKEN_CAP, "tune": tried, "chosen": chosen, "report": report}
+    return {"token_cap": TOKEN_CAP, "tune": {f"{s}+{p}p": line for (s, p), line in tried.items()},
+            "chosen": f"{samples}+{programs}p", "report": report}  # fmt: skip
 
 
 def _interval(difference: list[float] | None) -> str:

@@ -210,7 +210,7 @@ async def test_a_fan_out_branch_is_not_a_first_call() -> None:
     from ponder.context import RunContext
     from ponder.nodes.metered import Meter
 
-    context = RunContext(model=_Scripted())
+    context = RunContext(model=_scripted_model())
     state = {"problem": "q", "budget": Budget(tokens=1000).to_limits(), "ledger": []}
     assert Meter(state, context, node="n").opens
     share = Meter(state, context, node="n", budget=Budget(tokens=100), usage=Usage())
@@ -221,13 +221,13 @@ async def test_a_fan_out_branch_is_not_a_first_call() -> None:
     assert plan.refused_by == "tokens"  # 10 tokens of room: below min_tokens
     first = context.plan(Budget(tokens=100), Usage(), prompt_tokens=90, max_tokens=64, first=True)
     assert first.allowed and first.max_tokens == 10
-    strict = RunContext(model=_Scripted(), first_min_tokens=32)
+    strict = RunContext(model=_scripted_model(), first_min_tokens=32)
     assert not strict.plan(
         Budget(tokens=100), Usage(), prompt_tokens=90, max_tokens=64, first=True
     ).allowed
 
 
-def _Scripted() -> Any:
+def _scripted_model() -> Any:
     from ponder.testing import ScriptedChatModel
 
     return ScriptedChatModel(replies=["The answer is 7."])
