@@ -90,7 +90,7 @@ class Counts:
     """How much of each measurement to do."""
 
     puts: int = 1000
-    repeats: int = 3
+    repeats: int = 5
     lookups: int = 200
     listings: int = 3
     writers: int = 8
@@ -784,21 +784,35 @@ def ranged(cell: dict[str, Any], digits: int = 0) -> str:
     )
 
 
-def ratio(ponder_value: float | None, official_value: float | None) -> str:
-    if ponder_value is None or not official_value:
-        return "n/a"
-    return f"{ponder_value / official_value:.2f}×"
+def ratio(ours: tuple[str, Any], theirs: tuple[str, Any]) -> str:
+    """ponder's value over the official saver's, as a bold figure.
+
+    For repeated items, the median of the per-repeat ratios with their range: the two savers
+    take turns within a repeat, so each repeat's ratio pairs figures measured side by side
+    (load that comes and goes falls on both), where the ratio of the two medians does not.
+    """
+    ours_value, theirs_value = ours[1], theirs[1]
+    if isinstance(ours_value, dict) and isinstance(theirs_value, dict):
+        pairs = list(zip(ours_value.get("all", []), theirs_value.get("all", []), strict=False))
+        if len(pairs) > 1 and all(official for _, official in pairs):
+            ratios = [mine / official for mine, official in pairs]
+            low, high = min(ratios), max(ratios)
+            return f"**{statistics.median(ratios):.2f}×** ({low:.2f}–{high:.2f})"
+        ours_value, theirs_value = ours_value["median"], theirs_value["median"]
+    if ours_value is None or not theirs_value:
+        return "**n/a**"
+    return f"**{ours_value / theirs_value:.2f}×**"
 
 
-def cell(source: dict[str, Any], path: Sequence[str], digits: int) -> tuple[str, float | None]:
-    """A value's text (median with its range, for repeats) and its median."""
+def cell(source: dict[str, Any], path: Sequence[str], digits: int) -> tuple[str, Any]:
+    """A value's text (median with its range, for repeats) and the value (a `spread`'s dict)."""
     value: Any = source
     for name in path:
         if not isinstance(value, dict) or name not in value:
             return "n/a", None
         value = value[name]
     if isinstance(value, dict):
-        return ranged(value, digits), value["median"]
+        return ranged(value, digits), value
     return number(value, digits), value
 
 
@@ -897,7 +911,7 @@ def table(report: dict[str, Any]) -> list[str]:
             pairs.append(("ponder_postgres", "official_postgres"))
         for ours_key, theirs_key in pairs:
             ours, theirs = cells[ours_key], cells[theirs_key]
-            line += f" {ours[0]} | {theirs[0]} | **{ratio(ours[1], theirs[1])}** |"
+            line += f" {ours[0]} | {theirs[0]} | {ratio(ours, theirs)} |"
         lines.append(line)
     return lines
 

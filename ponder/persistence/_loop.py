@@ -6,7 +6,8 @@ Why a thread of its own: an async database connection belongs to the event loop 
 own, and LangGraph's sync ``graph.invoke`` has no loop at all. Pooled connections handed from
 one loop to the next break in obscure ways, and ``asyncio.run`` per call would have to open a
 connection per call. Running every database coroutine on one long-lived loop makes all of these
-work with one pool, at the cost of a thread hop (tens of microseconds) per call.
+work with one pool, at the cost of a thread hop (tens of microseconds) per call. On PostgreSQL
+the hot calls of one caller loop at a time skip the hop (`ponder.persistence._pg_caller`).
 """
 
 from __future__ import annotations

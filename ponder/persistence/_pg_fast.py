@@ -29,7 +29,8 @@ saves a pool checkout per call; never all that a capped pool holds (`_kept`). A 
 whose call failed other than by a server-side SQL error (network, protocol, cancellation) is
 invalidated, never reused. Each call runs
 shielded from cancellation: one that started finishes (a write commits or not, whole) and
-returns its connection; the cancelled caller gets `asyncio.CancelledError`.
+returns its connection; the cancelled caller gets `asyncio.CancelledError`. Closing waits for
+the calls in flight, cancelled ones too, before it returns the connections.
 
 Schema setup, migrations, deletes, copies, pruning, the delta walk, the run registry and
 leases stay on SQLAlchemy (`ponder.persistence._store`).
@@ -303,7 +304,8 @@ class _Borrowed(NamedTuple):
 class PgFastPath:
     """A PostgreSQL store's hot calls on asyncpg connections borrowed from its engine.
 
-    Every method runs on the store's event loop (the saver's, `ponder.persistence._loop`).
+    Every method runs on the loop of the engine's connections: the saver's
+    (`ponder.persistence._loop`), or the home loop's (`ponder.persistence._pg_caller`).
 
     Args:
         engine: The store's engine (its connections; its schema translation is not used).
@@ -311,6 +313,8 @@ class PgFastPath:
         serde: The serializer.
         setup: Checks and sets up the store; awaited before each call (at once when done).
         error: Makes the `CheckpointError` for a failed action (``"be written"``).
+        keep: How many connections to keep between calls; default `_kept` of the engine's
+            pool (an engine of the path's own keeps them all).
     """
 
     def __init__(
@@ -321,14 +325,17 @@ class PgFastPath:
         *,
         setup: Callable[[], Awaitable[None]],
         error: Callable[[str, Exception], CheckpointError],
+        keep: int | None = None,
     ) -> None:
         self._engine = engine
         self._setup = setup
-        self._keep = _kept(engine.pool)
+        self._keep = _kept(engine.pool) if keep is None else keep
         self._schema = schema
         self._serde = serde
         self._error = error
         self._idle: list[_Borrowed] = []
+        self._running: set[asyncio.Task[Any]] = set()  # calls in flight, cancelled or not
+        self._closed = False
         self._put = compiled(put_statement(), schema)
         self._writes = {
             replace: compiled(writes_statement(replace), schema) for replace in (False, True)
@@ -379,8 +386,16 @@ class PgFastPath:
 
         return await self._call(read, "be read")
 
+    @property
+    def in_flight(self) -> int:
+        """Calls running now, each on a connection of its own (a cancelled one until it ends)."""
+        return len(self._running)
+
     async def close(self) -> None:
-        """Return the connections kept between calls to the engine's pool."""
+        """Wait for the calls in flight, then return every connection to the engine's pool."""
+        self._closed = True
+        if self._running:
+            await asyncio.wait(set(self._running))
         idle, self._idle = self._idle, []
         for borrowed in idle:
             await borrowed.pooled.close()
@@ -420,8 +435,37 @@ class PgFastPath:
         return assemble(self._serde, rows, bodies, values, found_writes, metadata)
 
     async def _call(self, work: Callable[[asyncpg.Connection], Awaitable[T]], action: str) -> T:
-        """Run ``work`` on a borrowed connection, shielded from the caller's cancellation."""
-        return await asyncio.shield(self._use(work, action))
+        """Run ``work`` on a borrowed connection, shielded from the caller's cancellation.
+
+        The work runs in a task of its own, which hands its outcome to a future the caller
+        awaits: cancelling the caller cancels that future, never the task. (`asyncio.shield`
+        does the same through one more callback, a loop iteration per call.)
+        """
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[T] = loop.create_future()
+        task = loop.create_task(self._settle(outcome, work, action))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await outcome
+
+    async def _settle(
+        self,
+        outcome: asyncio.Future[T],
+        work: Callable[[asyncpg.Connection], Awaitable[T]],
+        action: str,
+    ) -> None:
+        """`_use`, its result or error handed to ``outcome`` unless the caller has gone."""
+        try:
+            result = await self._use(work, action)
+        except asyncio.CancelledError:  # the loop is shutting down
+            outcome.cancel()
+            raise
+        except Exception as exc:
+            if not outcome.done():
+                outcome.set_exception(exc)
+        else:
+            if not outcome.done():
+                outcome.set_result(result)
 
     async def _use(self, work: Callable[[asyncpg.Connection], Awaitable[T]], action: str) -> T:
         await self._setup()
@@ -461,7 +505,7 @@ class PgFastPath:
         if not usable:
             await borrowed.pooled.invalidate()
             await borrowed.pooled.close()
-        elif len(self._idle) < self._keep:
+        elif len(self._idle) < self._keep and not self._closed:
             self._idle.append(borrowed)
         else:
             await borrowed.pooled.close()

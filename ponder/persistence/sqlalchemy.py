@@ -12,8 +12,10 @@ Every database call runs on a private event loop in a daemon thread (see
 and both at once. On SQLite, the hot calls (``aput``, ``aput_writes``, ``aget_tuple``,
 ``alist``) take a shorter way: one ``sqlite3`` connection in a worker thread of its own, each
 call one function call there (`ponder.persistence._sqlite_fast`); on PostgreSQL they run on
-raw asyncpg connections borrowed from the engine, a put in one statement
-(`ponder.persistence._pg_fast`). The sync methods
+raw asyncpg connections, a put in one statement (`ponder.persistence._pg_fast`): with no
+thread hop on the loop that first made one (the home loop) while a share of the pool's
+connections opened there is free (`ponder.persistence._pg_caller`), else on connections
+borrowed from the engine on the saver's thread. The sync methods
 (``get_tuple``, ``list``, ``put``, ...) refuse to run where an event loop is running: there,
 await their ``a``-prefixed twins.
 """
@@ -28,13 +30,15 @@ import warnings
 from collections.abc import (
     AsyncIterator,
     Awaitable,
+    Callable,
     Collection,
+    Coroutine,
     Generator,
     Iterator,
     Mapping,
     Sequence,
 )
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -53,6 +57,7 @@ from ponder._sync import run_sync
 from ponder.errors import ConfigurationError
 from ponder.persistence._engine import describe
 from ponder.persistence._loop import LoopThread, refuse_in_running_loop
+from ponder.persistence._pg_caller import CallerLoopPath, split_pool
 from ponder.persistence._pg_fast import PgFastPath
 from ponder.persistence._rows import checkpoint_rows, key, write_rows
 from ponder.persistence._sqlite_fast import SqliteFastPath
@@ -63,6 +68,8 @@ from ponder.persistence.serde import StrictSerializer
 from ponder.persistence.url import MEMORY, conn_string_url, parse_db_url
 
 __all__ = ("PRUNE_STRATEGIES", "SqlCheckpointer")
+
+T = TypeVar("T")
 
 PRUNE_STRATEGIES = ("keep_latest", "delete")
 """The strategies `SqlCheckpointer.aprune` accepts.
@@ -123,17 +130,32 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         self._closed = False
         self._scratch: tempfile.TemporaryDirectory[str] | None = None  # from ":memory:"
         self._runner = LoopThread(f"ponder-checkpointer-{id(self):x}")
+        postgres = self._url.get_backend_name() == "postgresql"
+        # On PostgreSQL the home loop's connections are a share of the pool (`split_pool`).
+        store_options, slots = split_pool(engine_options) if postgres else (engine_options, 0)
         self._store = Store(
-            self._url, schema=schema, engine_options=engine_options, serde=self.serde
+            self._url, schema=schema, engine_options=store_options, serde=self.serde
         )
-        # The hot calls (put, writes, lookups, listings) on PostgreSQL: raw asyncpg.
+        # The hot calls (put, writes, lookups, listings) on PostgreSQL: raw asyncpg, on the
+        # saver's thread, or with no hop on the home loop's own connections.
         self._hot: Store | PgFastPath = self._store
-        if self._url.get_backend_name() == "postgresql":
+        self._caller: CallerLoopPath | None = None
+        if postgres:
             self._hot = PgFastPath(
                 self._store.engine,
                 schema,
                 self.serde,
                 setup=self._store.setup,
+                error=self._store.error,
+            )
+        if slots:
+            self._caller = CallerLoopPath(
+                self._url,
+                engine_options,
+                schema,
+                self.serde,
+                slots=slots,
+                setup=_ready(self._store, self._runner),
                 error=self._store.error,
             )
         # Options in a SQLite URL's query are for aiosqlite: such stores keep to SQLAlchemy.
@@ -163,7 +185,11 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
                 is refused, so give ponder its own when the database is shared.
             engine_options: Extra keyword arguments for SQLAlchemy's `create_async_engine`
                 (``pool_size``, ``echo``, ...). They apply to every connection the saver
-                opens, the PostgreSQL fast path's too; for one, ``{"connect_args":
+                opens, the PostgreSQL fast path's too. On PostgreSQL the pool's limit
+                (``pool_size + max_overflow``, 15 by default) holds for all of them: up to
+                ``pool_size`` of them, one fewer than the limit, serve the hot calls of one
+                event loop with no thread hop (``{"pool_size": 1, "max_overflow": 0}``
+                gives none). For one, ``{"connect_args":
                 {"server_settings": {"synchronous_commit": "off"}}}`` is an opt-in that
                 trades durability for speed: a commit returns before the server has flushed
                 it to disk, so a crash of the server (not of this process) can lose the
@@ -282,6 +308,8 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             return
         self._closed = True
         try:
+            if self._caller is not None:
+                await self._caller.close()
             if self._fast is not None:
                 await self._fast.aclose()
             if self._runner.started:
@@ -297,6 +325,8 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             return
         self._closed = True
         try:
+            if self._caller is not None:
+                self._caller.close_blocking()
             if self._fast is not None:
                 self._fast.close()
             if self._runner.started:
@@ -358,7 +388,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         """
         if fast := await self._afast():
             return await fast.aget_tuple(config)
-        return await self._runner.run(self._hot.get_tuple(config))
+        return await self._hot_call(lambda hot: hot.get_tuple(config))
 
     async def alist(
         self,
@@ -387,7 +417,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
             if fast:
                 page = await fast.alist_page(*request)
             else:
-                page = await self._runner.run(self._hot.list_page(*request))
+                page = await self._hot_call(lambda hot: hot.list_page(*request))  # noqa: B023
             for item in pager.take(page):
                 yield item
 
@@ -413,7 +443,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         row, blob_rows = checkpoint_rows(self.serde, config, checkpoint, metadata, new_versions)
         if fast := await self._afast():
             return await fast.aput(row, blob_rows)
-        return await self._runner.run(self._hot.put(row, blob_rows))
+        return await self._hot_call(lambda hot: hot.put(row, blob_rows))
 
     async def aput_writes(
         self,
@@ -436,7 +466,7 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         if fast := await self._afast():
             await fast.aput_writes(rows, replace)
         else:
-            await self._runner.run(self._hot.put_writes(rows, replace))
+            await self._hot_call(lambda hot: hot.put_writes(rows, replace))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, value and write of a thread (all namespaces)."""
@@ -529,6 +559,15 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
     async def aget_leases(self, run_ids: Sequence[str]) -> dict[str, Lease]:
         """The current leases of those of ``run_ids`` that have one."""
         return await self._runner.run(self._store.get_leases(list(run_ids)))
+
+    async def _hot_call(self, call: Callable[[Store | PgFastPath], Coroutine[Any, Any, T]]) -> T:
+        """Run a hot call with no hop when it can (`ponder.persistence._pg_caller`).
+
+        On the home loop's connections when one is free, else on the saver's thread.
+        """
+        if self._caller is not None and (path := await self._caller.take()) is not None:
+            return await call(path)
+        return await self._runner.run(call(self._hot))
 
     async def _afast(self) -> SqliteFastPath | None:
         """The SQLite fast path, once the store is checked and set up; ``None`` elsewhere."""
@@ -640,6 +679,21 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
                 yield from pager.take(fast.list_page(*request))
             else:
                 yield from pager.take(self._runner.call(self._hot.list_page(*request)))
+
+
+def _ready(store: Store, runner: LoopThread) -> Callable[[], Awaitable[None]]:
+    """Check and set up ``store`` on its loop unless done, from any loop.
+
+    A function of the store and its loop only: a method of the saver, held by the saver's
+    parts, would make a reference cycle, and the garbage collector would then free the
+    connections of an unclosed saver before its finalizer could close them.
+    """
+
+    async def ready() -> None:
+        if not store.ready:
+            await runner.run(store.setup())
+
+    return ready
 
 
 class _Done:

@@ -32,19 +32,35 @@ from ponder.persistence.schema import blobs, checkpoints, writes
 from tests.persistence.conftest import PG_DSN, StoreSpec, pg_fetch
 
 
-def fast_path(saver: SqlCheckpointer) -> PgFastPath:
+def thread_path(saver: SqlCheckpointer) -> PgFastPath:
+    """The fast path on the saver's thread: sync calls, other loops, a busy home."""
     fast = saver._hot  # noqa: SLF001 - test peek
     assert isinstance(fast, PgFastPath)
     return fast
 
 
+def fast_path(saver: SqlCheckpointer) -> PgFastPath:
+    """The fast path of the running loop: the home loop's (`ponder.persistence._pg_caller`)."""
+    caller = saver._caller  # noqa: SLF001 - test peek
+    assert caller is not None and caller.home is asyncio.get_running_loop()
+    assert caller.path is not None
+    return caller.path
+
+
+async def bind_home(saver: SqlCheckpointer) -> None:
+    """Make the running loop the saver's home loop (its first hot call does)."""
+    await saver.aget_tuple(generate_config("no such thread"))
+    fast_path(saver)
+
+
 @contextmanager
 def statements(saver: SqlCheckpointer) -> Iterator[tuple[list[str], list[str]]]:
-    """Record what runs while the block runs: (SQLAlchemy's statements, the fast path's)."""
+    """Record what runs while the block runs: (SQLAlchemy's statements, the fast paths')."""
     through_sqlalchemy: list[str] = []
     through_fast: list[str] = []
     engine = saver._store.engine.sync_engine  # noqa: SLF001 - test peek
-    fast = fast_path(saver)
+    caller = saver._caller  # noqa: SLF001
+    paths = [thread_path(saver)] + ([caller.path] if caller and caller.path else [])
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         through_sqlalchemy.append(statement)
@@ -53,24 +69,26 @@ def statements(saver: SqlCheckpointer) -> Iterator[tuple[list[str], list[str]]]:
         if "ponder_" in query.query:  # not asyncpg's type introspection (once per connection)
             through_fast.append(query.query)
 
-    for borrowed in fast._idle:  # noqa: SLF001 - connections kept from earlier calls
-        borrowed.raw.add_query_logger(log)
-    borrow = fast._borrow  # noqa: SLF001
+    borrows = [fast._borrow for fast in paths]  # noqa: SLF001
+    for fast, borrow in zip(paths, borrows, strict=True):
+        for borrowed in fast._idle:  # noqa: SLF001 - connections kept from earlier calls
+            borrowed.raw.add_query_logger(log)
 
-    async def logged_borrow() -> Any:
-        borrowed = await borrow()
-        borrowed.raw.add_query_logger(log)
-        return borrowed
+        async def logged_borrow(borrow: Any = borrow) -> Any:
+            borrowed = await borrow()
+            borrowed.raw.add_query_logger(log)
+            return borrowed
 
-    fast._borrow = logged_borrow  # type: ignore[method-assign]  # noqa: SLF001
+        fast._borrow = logged_borrow  # type: ignore[method-assign]  # noqa: SLF001
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield through_sqlalchemy, through_fast
     finally:
         event.remove(engine, "before_cursor_execute", record)
-        fast._borrow = borrow  # type: ignore[method-assign]  # noqa: SLF001
-        for borrowed in fast._idle:  # noqa: SLF001
-            borrowed.raw.remove_query_logger(log)
+        for fast, borrow in zip(paths, borrows, strict=True):
+            fast._borrow = borrow  # type: ignore[method-assign]  # noqa: SLF001
+            for borrowed in fast._idle:  # noqa: SLF001
+                borrowed.raw.remove_query_logger(log)
 
 
 async def put(saver: SqlCheckpointer, thread_id: str, values: dict[str, Any]) -> Any:
@@ -134,7 +152,7 @@ async def test_reads_probe_the_key_of_each_value_and_write_even_in_a_generic_pla
 
 async def test_hot_calls_take_the_fast_path_one_statement_per_write(pg_store: StoreSpec) -> None:
     async with pg_store.open() as saver:
-        await saver.setup()
+        await bind_home(saver)
         with statements(saver) as (through_sqlalchemy, through_fast):
             stored = await put(saver, "hot", {"a": 1, "b": [2]})
             await saver.aput_writes(stored, [("a", 2), ("b", 3)], "task")
@@ -275,6 +293,7 @@ async def test_synchronous_commit_is_the_servers_unless_opted_out(
         async def show(raw: asyncpg.Connection) -> Any:
             return await raw.fetchval("SHOW synchronous_commit")
 
-        # On the saver's loop, on the connection its puts use.
-        found = await saver._runner.run(fast_path(saver)._call(show, "be read"))  # noqa: SLF001
-    assert found == (setting or "on")
+        # On the connections the puts use: the home loop's, and the saver's thread's.
+        found = [await fast_path(saver)._call(show, "be read")]  # noqa: SLF001
+        found.append(await saver._runner.run(thread_path(saver)._call(show, "be read")))  # noqa: SLF001
+    assert found == [setting or "on"] * 2
