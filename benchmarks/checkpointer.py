@@ -537,6 +537,31 @@ async def throughput(targets: Sequence[Target], counts: Counts, pool: Any) -> di
     return {key: summarize_throughput(runs) for key, runs in raw.items()}
 
 
+async def floor_puts(admin: PgAdmin, counts: Counts, payload: float) -> dict[str, Any]:
+    """The server's floor for a durable put: a bare asyncpg INSERT of one row and its commit.
+
+    One row holding ``payload`` bytes (a checkpoint's values) into a table of a schema made
+    here, in autocommit, ``counts.puts`` times per repeat: one round trip and one WAL flush,
+    with none of a saver's work. Run after the savers' turns, not between them.
+    """
+    schema = admin.schema("floor")
+    await admin.create(schema)
+    conn = await asyncpg.connect(admin.dsn, server_settings={"search_path": schema})
+    rates = []
+    try:
+        await conn.execute("CREATE TABLE floor (id integer PRIMARY KEY, value bytea NOT NULL)")
+        value, row = os.urandom(int(payload)), 0  # incompressible, as encoded values are
+        for _ in range(counts.repeats):
+            started = time.perf_counter()
+            for _ in range(counts.puts):
+                row += 1
+                await conn.execute("INSERT INTO floor VALUES ($1, $2)", row, value)
+            rates.append(counts.puts / (time.perf_counter() - started))
+    finally:
+        await conn.close()
+    return {"puts_per_s": spread(rates)}
+
+
 async def relaxed_puts(targets: Sequence[Target], counts: Counts, pool: Any) -> dict[str, Any]:
     """Item 1 with ``synchronous_commit=off`` on every saver, repeated as `throughput` is."""
     relaxed = [dataclasses.replace(t, relaxed=True, schemas={}) for t in targets]
@@ -759,6 +784,8 @@ async def run(counts: Counts, quick: bool, folder: Path, pg_url: str | None) -> 
         if pg_targets:
             report["throughput"].update(await throughput(pg_targets, counts, pool))
             report["relaxed"] = await relaxed_puts(pg_targets, counts, pool)
+            assert admin is not None
+            report["floor"] = await floor_puts(admin, counts, sum(payload.values()))
         report["storage"] = await sizes(targets, counts, pool)
         report["graph"] = await graph_overhead(targets, counts)
     finally:
@@ -916,6 +943,22 @@ def table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def floor_note(report: dict[str, Any]) -> list[str]:
+    """The PostgreSQL single writer against the server's floor (`floor_puts`)."""
+    floor = report["floor"]["puts_per_s"]
+    speed = report["throughput"]
+    ours = speed["ponder_postgres"]["puts_per_s"]["median"]
+    theirs = speed["official_postgres"]["puts_per_s"]["median"]
+    return [
+        f"The server's floor for a durable put, a bare asyncpg INSERT of one row holding the "
+        f"same {report['payload_bytes']['all_channels']:,.0f} bytes and its commit (one round "
+        f"trip, one WAL flush, no saver), run after the savers: {ranged(floor)} puts/s "
+        f"({1e6 / floor['median']:.0f} µs a put). ponder's single writer reaches "
+        f"{ours / floor['median']:.2f} of it ({1e6 / ours:.0f} µs a put), the official "
+        f"saver's {theirs / floor['median']:.2f} ({1e6 / theirs:.0f} µs)."
+    ]
+
+
 def pg_read_back(report: dict[str, Any]) -> str:
     """``synchronous_commit`` of each PostgreSQL saver, in the default and the relaxed run."""
     found = []
@@ -961,7 +1004,8 @@ def markdown(report: dict[str, Any]) -> str:
         "model), a step being one checkpoint written.",
         "",
     ]
-    notes = [
+    notes = ["", *floor_note(report)] if "floor" in report else []
+    notes += [
         "",
         "Storage is measured after each saver is closed (closing the last connection "
         "checkpoints SQLite's WAL into the database file and removes it); it counts the database "
@@ -975,8 +1019,10 @@ def markdown(report: dict[str, Any]) -> str:
         "its values into ponder_checkpoints, COMMIT. The official saver writes the whole "
         "checkpoint, values included, as one INSERT OR REPLACE row and commits, through "
         "aiosqlite (several thread round trips per put). Both commit, and fsync the WAL, once "
-        "per put. On PostgreSQL, ponder's hot calls run on raw asyncpg connections borrowed "
-        "from its SQLAlchemy pool (ponder/persistence/_pg_fast.py; writers in parallel): a put "
+        "per put. On PostgreSQL, ponder's hot calls run on raw asyncpg connections: on the "
+        "loop that awaits them, a share of the pool opened there "
+        "(ponder/persistence/_pg_caller.py), else on the saver's own thread "
+        "(ponder/persistence/_pg_fast.py; writers in parallel either way): a put "
         "is one statement (the new values through unnest() arrays in a data-modifying CTE, "
         "then the checkpoint row), one round trip and one commit; a lookup or a listing page "
         "is two queries, the checkpoint rows, then their values and pending writes, each "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import event
 from ponder.errors import CheckpointError
 from ponder.persistence import SqlCheckpointer
 from ponder.persistence._pg_fast import (
+    LISTED_ROWS,
     VALUES_AND_WRITES,
     PgFastPath,
     compiled,
@@ -104,18 +106,54 @@ def columns(table: sa.Table) -> set[str]:
     return {column.name for column in table.columns}
 
 
-def test_statements_write_every_column_of_the_tables_with_bound_values() -> None:
-    put_text, put_names, _ = compiled(put_statement(), "some_schema")
-    assert put_text.count("$") == len(put_names) == len(columns(checkpoints)) + 6
-    assert "some_schema.ponder_checkpoint_blobs" in put_text
-    assert "some_schema.ponder_checkpoints" in put_text
-    assert f"({', '.join(column.name for column in blobs.columns)})" in put_text
-    for replace in (False, True):
-        text, names, _ = compiled(writes_statement(replace), None)
-        assert text.count("$") == len(names) == len(columns(writes))
-        assert ("DO UPDATE" in text) is replace
-    text, names, _ = compiled(VALUES_AND_WRITES, None)
+def numbered(text: str, count: int) -> bool:
+    """Whether ``text`` binds exactly the parameters ``$1`` .. ``$count``."""
+    found = {int(number) for number in re.findall(r"\$(\d+)", text)}
+    return found == set(range(1, count + 1))
+
+
+@pytest.mark.parametrize("rows", [None, 0, 1, 3])
+def test_put_statements_write_every_column_with_bound_values(rows: int | None) -> None:
+    text, names, fixed = compiled(put_statement(rows), "some_schema")
+    per_row = 0 if rows == 0 else 4 * (1 if rows is None else rows)
+    expected = len(columns(checkpoints)) + (0 if rows == 0 else 2) + per_row
+    assert len(set(names)) == len(names) == expected and numbered(text, expected)
+    assert fixed == {}
+    assert "some_schema.ponder_checkpoints" in text
+    if rows != 0:
+        assert "some_schema.ponder_checkpoint_blobs" in text
+        assert f"({', '.join(column.name for column in blobs.columns)})" in text
+    assert ("unnest(" in text) is (rows is None)
+
+
+@pytest.mark.parametrize("rows", [None, 1, 2])
+@pytest.mark.parametrize("replace", [False, True])
+def test_writes_statements_write_every_column_with_bound_values(
+    rows: int | None, replace: bool
+) -> None:
+    text, names, _ = compiled(writes_statement(replace, rows), None)
+    expected = len(columns(writes)) + 4 * ((rows or 1) - 1)
+    assert len(set(names)) == len(names) == expected and numbered(text, expected)
+    assert ("DO UPDATE" in text) is replace
+    assert ("unnest(" in text) is (rows is None)
+
+
+def test_the_lookup_binds_its_keys() -> None:
+    _, names, _ = compiled(VALUES_AND_WRITES, None)
     assert set(names) == {"thread_id", "checkpoint_ns", "channels", "versions", "checkpoint_ids"}
+
+
+@pytest.mark.parametrize("count", [0, 1, 4, LISTED_ROWS, LISTED_ROWS + 1])
+async def test_writes_of_any_size_round_trip(pg_store: StoreSpec, count: int) -> None:
+    values = {f"c{index}": [index, "x" * index] for index in range(count)}
+    async with pg_store.open() as saver:
+        stored = await put(saver, f"size-{count}", values)
+        pending = [(f"c{index}", index) for index in range(count + 1)]
+        await saver.aput_writes(stored, pending, "task")
+        await saver.aput_writes(stored, pending[:1], "task")  # a repeated key: kept as it was
+        found = await saver.aget_tuple(stored)
+    assert found is not None and found.checkpoint["channel_values"] == values
+    assert found.pending_writes == [("task", channel, value) for channel, value in pending]
 
 
 def index_scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
