@@ -35,7 +35,8 @@ on both alike; the ratio of the two is the figure to read. Throughput items are 
 (median, range shown), the saver going first rotating. The load average at start and end is
 recorded.
 
-Run:  .venv/bin/python benchmarks/checkpointer.py [--quick] [--no-postgres] [--dir DIR]
+Run:  .venv/bin/python benchmarks/checkpointer.py [--quick] [--no-postgres] [--repeats N]
+      [--dir DIR]
 Writes benchmarks/results/checkpointer.json and checkpointer.md, and prints the table.
 """
 
@@ -1047,8 +1048,15 @@ def main() -> None:
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--dir", default=None, help="where the temporary databases go")
     parser.add_argument("--out", default=str(RESULTS / "checkpointer"))
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="repeats of the throughput items (default 5)"
+    )
     args = parser.parse_args()
     counts = QUICK if args.quick else Counts()
+    if args.repeats is not None:
+        if args.repeats < 1:
+            parser.error("--repeats must be at least 1")
+        counts = dataclasses.replace(counts, repeats=args.repeats)
     with tempfile.TemporaryDirectory(prefix="ponder-bench-", dir=args.dir) as folder:
         report = asyncio.run(
             run(counts, args.quick, Path(folder), None if args.no_postgres else args.pg_url)

@@ -163,23 +163,29 @@ class CallerLoopPath:
         home = self._home
         return None if home is None else home.path
 
-    async def take(self) -> PgFastPath | None:
-        """The home fast path for a call on the running loop, or ``None``: take the thread.
+    def take(self) -> PgFastPath | None:
+        """The home fast path for a call on the running loop, or ``None``.
 
+        ``None``: take the saver's thread, or `bind` this loop first when it is `bindable`.
         The call must start at once (no ``await`` between): a free connection is one not
         held by a call in flight (`PgFastPath.in_flight`).
         """
-        if self._slots == 0 or self._closed:
-            return None
-        loop = asyncio.get_running_loop()
         home = self._home
-        if home is None or home.loop is not loop:
-            home = await self._bind(loop)
-            if home is None:
-                return None
-        if home.closed or home.path.in_flight >= self._slots:
+        if home is None or home.closed or home.loop is not asyncio.get_running_loop():
             return None
-        return home.path
+        return home.path if home.path.in_flight < self._slots else None
+
+    def bindable(self) -> bool:
+        """Whether the running loop may become the home loop: none is bound, or it closed."""
+        if self._slots == 0 or self._closed:
+            return False
+        home = self._home
+        return home is None or home.loop.is_closed()
+
+    async def bind(self) -> PgFastPath | None:
+        """Make the running loop the home loop (`bindable`); its fast path, or ``None``."""
+        home = await self._bind(asyncio.get_running_loop())
+        return None if home is None or home.closed else home.path
 
     async def _bind(self, loop: asyncio.AbstractEventLoop) -> _Home | None:
         """Make ``loop`` the home loop, unless a live other one is; then the home, or ``None``."""

@@ -565,8 +565,13 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
 
         On the home loop's connections when one is free, else on the saver's thread.
         """
-        if self._caller is not None and (path := await self._caller.take()) is not None:
-            return await call(path)
+        caller = self._caller
+        if caller is not None:
+            path = caller.take()
+            if path is None and caller.bindable():
+                path = await caller.bind()
+            if path is not None:
+                return await call(path)
         return await self._runner.run(call(self._hot))
 
     async def _afast(self) -> SqliteFastPath | None:
