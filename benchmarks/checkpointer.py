@@ -1000,7 +1000,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"Each checkpoint carries {payload['all_channels']:,.0f} bytes of channel values "
         f"(msgpack) in {len(CHANNELS)} channels; throughput items are medians of "
         f"{c['repeats']} repeats (range in brackets), the savers taking turns in blocks of "
-        f"{BLOCK} puts; graph items are medians of "
+        f"{BLOCK} puts, and their ratios the median of the {c['repeats']} per-repeat ratios "
+        "(range in brackets; each pairs figures measured side by side); graph items are "
+        "medians of "
         f"{c['graph_runs']} runs of self-consistency (max_samples=8, agreement=1.0, scripted "
         "model), a step being one checkpoint written.",
         "",
@@ -1024,12 +1026,12 @@ def markdown(report: dict[str, Any]) -> str:
         "loop that awaits them, a share of the pool opened there "
         "(ponder/persistence/_pg_caller.py), else on the saver's own thread "
         "(ponder/persistence/_pg_fast.py; writers in parallel either way): a put "
-        "is one statement (the new values through unnest() arrays in a data-modifying CTE, "
-        "then the checkpoint row), one round trip and one commit; a lookup or a listing page "
-        "is two queries, the checkpoint rows, then their values and pending writes, each "
-        "looked up by its primary key (LATERAL probes over unnest() arrays). The official "
-        "saver goes through psycopg, one connection, in autocommit, a put's statements "
-        "pipelined (one commit per put).",
+        "is one statement (the new values in a data-modifying CTE, listed in a VALUES list up"
+        " to 32 of them, then the checkpoint row), one round trip and one commit; a lookup or"
+        " a listing page is two queries, the checkpoint rows, then their values and pending "
+        "writes, each looked up by its primary key (LATERAL probes over unnest() arrays). The"
+        " official saver goes through psycopg, one connection, in autocommit, a put's "
+        "statements pipelined (one commit per put).",
         "",
         "The synchronous_commit=off row is an opt-in on both savers, not their default: "
         "ponder's connections get it through engine_options (connect_args server_settings), "
