@@ -2,27 +2,33 @@
 
 Every database call of a `SqlCheckpointer` can run on the saver's private loop thread
 (`ponder.persistence._loop`), which serves any loop and sync code with one pool, at the cost of
-a hop there and back per call. On PostgreSQL that hop was about a third of a put (a put took
-0.65 ms, of which 0.39 ms on the connection): the one cost left once a put was one statement
+a hop there and back per call: about a third of a put, once a put was one statement
 (`ponder.persistence._pg_fast`). asyncpg connections belong to the loop that opened them, so
 this module keeps a second, small set of connections for one caller loop at a time, the
-*home* loop: the first loop to make a hot call, and once that loop is closed, the next. On the
-home loop a hot call runs where it is awaited, on one of these connections (a `PgFastPath`
-over an engine of their own). On any other loop, in sync code, and when every one of them is
-busy, it takes the saver's thread as before: nothing waits for a home connection.
+*home* loop. On the home loop a hot call runs where it is awaited, on one of these connections
+(a `PgFastPath` over an engine of their own). On any other loop, in sync code, and when every
+one of them is busy, it takes the saver's thread as before: nothing waits for a home
+connection.
 
-The home loop's connections are a share of the saver's pool, not extra ones (`split_pool`):
-the saver's engine gets that many fewer, first from its overflow, then from its size, so a
-store never holds more than ``pool_size + max_overflow`` connections in all, and a capped pool
-(``max_overflow=0``, `ponder.distributed`) keeps its cap; at least one connection always stays
-with the saver's engine (the registry, leases, other loops). A pool of one, or a pool class of
-the caller's own (``poolclass``), gets no home connections: every call takes the thread.
+Which loop is home: the first to make `BIND_AFTER` hot calls while no other is (a loop that
+makes a handful, such as one ``asyncio.run`` per call, would pay more to connect than the hop
+costs it); once the home loop has shut down, the next to do so.
+
+The home loop's connections come out of the pool's overflow (`split_pool`): the saver's
+engine keeps its ``pool_size`` and gets that many fewer extra connections, so a store never
+holds more than ``pool_size + max_overflow`` connections in all. A pool without overflow
+(``max_overflow=0``, as `ponder.distributed` caps a worker's), or a pool class of the caller's
+own (``poolclass``), gets no home connections: every call takes the thread, as before.
 
 They are closed by the saver's ``aclose``, or when the home loop shuts down: ``asyncio.run``
 (and ``asyncio.Runner``, as pytest-asyncio uses) finalizes the asynchronous generators of its
-loop before closing it, and a generator parked on the home loop holds the connections, its
-``finally`` closing them. A loop closed without that (a bare ``loop.close()``) leaves its
-connections to the garbage collector.
+loop before closing it, and a generator parked on the home loop closes them in its
+``finally`` (a saver closed from another thread while its home loop is idle leaves them to
+that shutdown). A loop closed without that (a bare ``loop.close()``) cannot close them any
+more: when a loop next becomes home, or a saver closes, in this process, they are given up to
+the garbage collector, which is run then, so that their sockets are closed before new
+connections are opened. Until then (at worst, until the process exits) they stay open, and
+count against the pool's limit.
 """
 
 from __future__ import annotations
@@ -30,7 +36,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import threading
+import warnings
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -42,11 +51,15 @@ from ponder.errors import CheckpointError
 from ponder.persistence._engine import create_engine
 from ponder.persistence._pg_fast import PgFastPath
 
-__all__ = ("CallerLoopPath", "split_pool")
+__all__ = ("BIND_AFTER", "CallerLoopPath", "split_pool")
+
+BIND_AFTER = 32
+"""Hot calls a loop makes before it becomes the home loop: the hop saves about 0.25 ms a call,
+opening a connection costs a few ms."""
 
 _POOL_SIZE = 5  # SQLAlchemy's defaults for a QueuePool
 _MAX_OVERFLOW = 10
-_CLOSE_SECONDS = 30.0  # how long sync `close` waits for another thread's loop to close them
+_CLOSE_SECONDS = 30.0  # how long closing waits for another thread's home loop
 
 
 def split_pool(options: Mapping[str, Any] | None) -> tuple[dict[str, Any], int]:
@@ -57,17 +70,17 @@ def split_pool(options: Mapping[str, Any] | None) -> tuple[dict[str, Any], int]:
 
     Returns:
         The saver's engine options, and how many connections the home loop may hold: as many
-        as the pool's size, but always one fewer than the pool's limit, taken from the
-        overflow first. Options this cannot read (a ``poolclass``, sizes that are not whole
-        numbers, which the engine will refuse) are returned as they are, with no home share.
+        as the pool's size, taken from its overflow (never from its size). Options this
+        cannot read (a ``poolclass``, sizes that are not whole numbers, which the engine
+        will refuse) are returned as they are, with no home share.
 
     Example:
         >>> split_pool(None)
         ({'max_overflow': 5}, 5)
         >>> split_pool({"pool_size": 2, "max_overflow": 0})
-        ({'pool_size': 1, 'max_overflow': 0}, 1)
-        >>> split_pool({"pool_size": 1, "max_overflow": 0})
-        ({'pool_size': 1, 'max_overflow': 0}, 0)
+        ({'pool_size': 2, 'max_overflow': 0}, 0)
+        >>> split_pool({"pool_size": 4, "max_overflow": 2})
+        ({'pool_size': 4, 'max_overflow': 0}, 2)
     """
     given = dict(options or {})
     size = given.get("pool_size", _POOL_SIZE)
@@ -77,38 +90,83 @@ def split_pool(options: Mapping[str, Any] | None) -> tuple[dict[str, Any], int]:
         return given, 0
     if overflow < 0:  # no limit: the home share costs the pool nothing
         return given, size
-    share = max(0, min(size, size + overflow - 1))
-    from_overflow = min(share, overflow)
-    if from_overflow:
-        given["max_overflow"] = overflow - from_overflow
-    if share > from_overflow:
-        given["pool_size"] = size - (share - from_overflow)
+    share = min(size, overflow)
+    if share:
+        given["max_overflow"] = overflow - share
     return given, share
 
 
-class _Home:
-    """The home loop, its fast path and engine, and the generator that closes them."""
+class _Connections:
+    """The home loop's engine and fast path, closed once however many ask."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, engine: AsyncEngine, path: PgFastPath):
-        self.loop = loop
+    def __init__(self, engine: AsyncEngine, path: PgFastPath) -> None:
         self.engine = engine
         self.path = path
-        self.closed = False
-        self.keeper = self._keep()
-
-    async def _keep(self) -> AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            await self.close()
+        self._closing: asyncio.Future[None] | None = None
 
     async def close(self) -> None:
-        """Close the connections (on the home loop)."""
-        self.closed = True
+        """Close them (on the home loop); later calls wait for the first."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         try:
             await self.path.close()
         finally:
             await self.engine.dispose()
+
+    def abandon(self) -> None:
+        """Give them up without their loop, which is closed (see the module's docstring)."""
+        self.path.abandon()
+
+
+async def _parked(connections: _Connections, release: Callable[[], None]) -> AsyncGenerator[None]:
+    """Wait on the home loop; closed by its shutdown (or the saver), close the connections."""
+    try:
+        yield
+    finally:
+        try:
+            await connections.close()
+        finally:
+            release()
+
+
+_LIVE: set[_Home] = set()
+"""Every home whose connections are open. Held here, not only by its saver, so that its
+parked generator stays known to its loop until that loop shuts down and closes it, even when
+the saver is closed from another thread or dropped meanwhile."""
+_LIVE_GUARD = threading.Lock()
+
+
+class _Home:
+    """The home loop, its connections, and the generator parked on it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, connections: _Connections) -> None:
+        self.loop = loop
+        self.connections = connections
+        self.path = connections.path
+        self.keeper = _parked(connections, self.release)
+        with _LIVE_GUARD:
+            _LIVE.add(self)
+
+    @property
+    def closed(self) -> bool:
+        """Whether its connections are closed (or closing)."""
+        return self.path.closed
+
+    def release(self) -> None:
+        """Forget it here (its connections are closed, or given up)."""
+        with _LIVE_GUARD:
+            _LIVE.discard(self)
+
+
+def _give_up_orphans() -> None:
+    """Let go of the homes whose loop closed with their connections open (`_give_up`)."""
+    with _LIVE_GUARD:
+        orphans = [home for home in _LIVE if home.loop.is_closed() and not home.closed]
+    for home in orphans:
+        _give_up(home)
 
 
 class CallerLoopPath:
@@ -149,6 +207,9 @@ class CallerLoopPath:
         self._error = error
         self._guard = threading.Lock()  # callers on loops of other threads
         self._home: _Home | None = None
+        self._calls: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
+            weakref.WeakKeyDictionary()
+        )
         self._closed = False
 
     @property
@@ -166,7 +227,7 @@ class CallerLoopPath:
     def take(self) -> PgFastPath | None:
         """The home fast path for a call on the running loop, or ``None``.
 
-        ``None``: take the saver's thread, or `bind` this loop first when it is `bindable`.
+        ``None``: take the saver's thread, after `bind` when it returns a path.
         The call must start at once (no ``await`` between): a free connection is one not
         held by a call in flight (`PgFastPath.in_flight`).
         """
@@ -175,29 +236,23 @@ class CallerLoopPath:
             return None
         return home.path if home.path.in_flight < self._slots else None
 
-    def bindable(self) -> bool:
-        """Whether the running loop may become the home loop: none is bound, or it closed."""
-        if self._slots == 0 or self._closed:
-            return False
-        home = self._home
-        return home is None or home.loop.is_closed()
-
     async def bind(self) -> PgFastPath | None:
-        """Make the running loop the home loop (`bindable`); its fast path, or ``None``."""
-        home = await self._bind(asyncio.get_running_loop())
-        return None if home is None or home.closed else home.path
+        """Count a hot call of the running loop; make it home at its `BIND_AFTER`-th.
 
-    async def _bind(self, loop: asyncio.AbstractEventLoop) -> _Home | None:
-        """Make ``loop`` the home loop, unless a live other one is; then the home, or ``None``."""
+        Returns:
+            The home fast path, if the running loop is home now, or ``None``.
+        """
+        if self._slots == 0 or self._closed:
+            return None
+        loop = asyncio.get_running_loop()
         with self._guard:
             current = self._home
-            if current is not None and current.loop is loop:
-                return current
-            if self._closed or (current is not None and not current.loop.is_closed()):
-                return None  # another loop, still open, is home
-
-            # The previous home loop is closed: its connections went with its shutdown (or
-            # to the garbage collector). This loop is the home now.
+            if current is not None and not current.loop.is_closed():
+                return None  # a live loop is home (this one, busy or closing, or another)
+            calls = self._calls[loop] = self._calls.get(loop, 0) + 1
+            if calls < BIND_AFTER or self._closed:
+                return None
+            _give_up_orphans()  # loops closed without shutting down their generators
             engine = create_engine(
                 self._url, schema=None, options=self._options, wal_allowed=lambda: False
             )
@@ -209,32 +264,64 @@ class CallerLoopPath:
                 error=self._error,
                 keep=self._slots,
             )
-            home = self._home = _Home(loop, engine, path)
-        await home.keeper.asend(None)  # parked on this loop until it shuts down, or `close`
-        return home
+            home = self._home = _Home(loop, _Connections(engine, path))
+            self._calls.clear()
+        await home.keeper.asend(None)  # parked on this loop until it shuts down
+        return home.path
 
     async def close(self) -> None:
         """Close the home loop's connections; no loop becomes home again."""
-        with self._guard:
-            self._closed = True
-            home, self._home = self._home, None
-        if home is None:
+        home = self._stop()
+        if home is None or home.closed:
             return
         if home.loop is asyncio.get_running_loop():
-            await home.keeper.aclose()
-        elif home.loop.is_running():  # another thread's loop: close them there
-            with contextlib.suppress(RuntimeError):  # it closed meanwhile
-                done = asyncio.run_coroutine_threadsafe(home.keeper.aclose(), home.loop)
-                await asyncio.wrap_future(done)
-        # Else the loop is closed (its connections went with it) or idle: they are closed
-        # when it shuts down, or by the garbage collector.
+            await home.connections.close()
+            return
+        if not home.loop.is_running():
+            if home.loop.is_closed():
+                _give_up(home)
+            return  # an idle loop: its shutdown, or the collector, closes them
+        with contextlib.suppress(RuntimeError):  # the home loop closed meanwhile
+            done = asyncio.run_coroutine_threadsafe(home.connections.close(), home.loop)
+            with contextlib.suppress(asyncio.TimeoutError, concurrent.futures.TimeoutError):
+                await asyncio.wait_for(asyncio.wrap_future(done), _CLOSE_SECONDS)
+        if not home.closed and home.loop.is_closed():
+            _give_up(home)
+        # Else that loop is alive but idle: its shutdown, or the collector, closes them.
 
     def close_blocking(self) -> None:
         """`close` from sync code (no running loop here)."""
+        home = self._stop()
+        if home is None or home.closed:
+            return
+        if not home.loop.is_running():
+            if home.loop.is_closed():
+                _give_up(home)
+            return
+        with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
+            done = asyncio.run_coroutine_threadsafe(home.connections.close(), home.loop)
+            done.result(timeout=_CLOSE_SECONDS)
+        if not home.closed and home.loop.is_closed():
+            _give_up(home)
+
+    def _stop(self) -> _Home | None:
+        _give_up_orphans()
         with self._guard:
             self._closed = True
             home, self._home = self._home, None
-        if home is not None and home.loop.is_running():
-            with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
-                done = asyncio.run_coroutine_threadsafe(home.keeper.aclose(), home.loop)
-                done.result(timeout=_CLOSE_SECONDS)
+            self._calls.clear()
+        return home
+
+
+def _give_up(home: _Home) -> None:
+    """Let go of the connections of a home whose loop is closed with them open.
+
+    They cannot be closed without their loop. Detached from their pool and forgotten, they
+    are garbage; collected now, their sockets are closed at once (each warns, unseen, that
+    it was not closed properly), before any new connection is opened.
+    """
+    home.connections.abandon()
+    home.release()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()

@@ -6,10 +6,11 @@ Through SQLAlchemy async, a put on PostgreSQL took about four round trips to the
 connection under a SQLAlchemy pooled connection (``driver_connection``), in autocommit:
 
 - a put is ONE statement, so one round trip and one commit: a data-modifying CTE inserts the
-  new channel values, passed as parallel arrays and spread by ``unnest()``, and the statement
-  itself upserts the checkpoint row; both or neither are stored;
-- a task's pending writes are one ``INSERT ... SELECT FROM unnest(...)``, deduplicated first
-  so that a repeated key keeps the value the row-by-row path kept (the first, or the last for
+  new channel values, spelled out in a VALUES list (a statement per count, up to
+  `LISTED_ROWS`; more as parallel arrays spread by ``unnest()``), and the statement itself
+  upserts the checkpoint row; both or neither are stored;
+- a task's pending writes are one ``INSERT``, listed the same way, deduplicated first so that
+  a repeated key keeps the value the row-by-row path kept (the first, or the last for
   special channels, `ponder.persistence._rows.write_rows`);
 - a lookup or a listing page is one query for the checkpoint rows, then one per namespace for
   their values (exact ``(channel, version)`` pairs) and pending writes, each key spread by
@@ -23,9 +24,11 @@ upserts' conflict rules), compiled once per schema with SQLAlchemy's asyncpg dia
 parameters with type casts); every value is bound. asyncpg prepares each statement on first
 use per connection and keeps it (its statement cache), so later calls send only values.
 
-Connections are borrowed from the store's SQLAlchemy engine (so ``engine_options`` such as
+Connections are borrowed from a SQLAlchemy engine (so ``engine_options`` such as
 ``connect_args`` or ``pool_size`` apply) and a few are kept checked out between calls, which
-saves a pool checkout per call; never all that a capped pool holds (`_kept`). A connection
+saves a pool checkout per call: on the saver's own engine, never all that a capped pool
+holds (`_kept`); on the home loop's, all of them (it serves nothing else,
+`ponder.persistence._pg_caller`). A connection
 whose call failed other than by a server-side SQL error (network, protocol, cancellation) is
 invalidated, never reused. Each call runs
 shielded from cancellation: one that started finishes (a write commits or not, whole) and
@@ -39,6 +42,7 @@ leases stay on SQLAlchemy (`ponder.persistence._store`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar, cast
@@ -190,7 +194,7 @@ def rows_values(prefix: str, names: Sequence[str], rows: Sequence[Row], listed: 
 _BLOB_VALUES = {"channel": sa.Text, "version": sa.Text, "type": sa.Text, "blob": sa.LargeBinary}
 _WRITE_VALUES = {"idx": sa.Integer, "channel": sa.Text, "type": sa.Text, "blob": sa.LargeBinary}
 _WRITE_CONSTANTS = ("thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "task_path")
-LISTED_ROWS = 32
+LISTED_ROWS = 16
 """Most rows of one write spelled out in a VALUES list, a statement text per row count; more
 go through ``unnest()`` arrays. Listed rows cost the server less: a put of four values took
 256 µs against 283 through arrays (medians of 80 x 100 puts on one connection each, taking
@@ -432,6 +436,22 @@ class PgFastPath:
         """Calls running now, each on a connection of its own (a cancelled one until it ends)."""
         return len(self._running)
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close` (or `abandon`) has begun."""
+        return self._closed
+
+    def abandon(self) -> None:
+        """Forget the connections kept between calls without closing them (their loop is closed).
+
+        Detached from the engine's pool, each is closed when garbage collected.
+        """
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for borrowed in idle:
+            with contextlib.suppress(Exception):  # best effort: the pool's loop is closed
+                borrowed.pooled.sync_connection.connection.detach()  # type: ignore[union-attr]
+
     async def close(self) -> None:
         """Wait for the calls in flight, then return every connection to the engine's pool."""
         self._closed = True
@@ -501,9 +521,13 @@ class PgFastPath:
         except asyncio.CancelledError:  # the loop is shutting down
             outcome.cancel()
             raise
-        except Exception as exc:
+        except Exception as exc:  # the caller's to handle, if it still waits
             if not outcome.done():
                 outcome.set_exception(exc)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: the caller's and ours
+            if not outcome.done():
+                outcome.set_exception(exc)
+            raise
         else:
             if not outcome.done():
                 outcome.set_result(result)

@@ -7,15 +7,15 @@ always serialized with `StrictSerializer`: no pickle, whatever the caller or the
 asks. The store is checked before anything is written to it; a foreign, damaged or newer store
 raises `CheckpointError` and is left as it was. See `ponder.persistence.schema` for the tables.
 
-Every database call runs on a private event loop in a daemon thread (see
+Every database call can run on a private event loop in a daemon thread (see
 `ponder.persistence._loop` for why), so one saver serves async code on any loop, sync code,
-and both at once. On SQLite, the hot calls (``aput``, ``aput_writes``, ``aget_tuple``,
+and both at once; most do. On SQLite, the hot calls (``aput``, ``aput_writes``, ``aget_tuple``,
 ``alist``) take a shorter way: one ``sqlite3`` connection in a worker thread of its own, each
 call one function call there (`ponder.persistence._sqlite_fast`); on PostgreSQL they run on
 raw asyncpg connections, a put in one statement (`ponder.persistence._pg_fast`): with no
-thread hop on the loop that first made one (the home loop) while a share of the pool's
-connections opened there is free (`ponder.persistence._pg_caller`), else on connections
-borrowed from the engine on the saver's thread. The sync methods
+thread hop on one loop at a time, the home loop, while a share of the pool's overflow opened
+there is free (`ponder.persistence._pg_caller`), else on connections borrowed from the
+engine on the saver's thread. The sync methods
 (``get_tuple``, ``list``, ``put``, ...) refuse to run where an event loop is running: there,
 await their ``a``-prefixed twins.
 """
@@ -187,9 +187,9 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
                 (``pool_size``, ``echo``, ...). They apply to every connection the saver
                 opens, the PostgreSQL fast path's too. On PostgreSQL the pool's limit
                 (``pool_size + max_overflow``, 15 by default) holds for all of them: up to
-                ``pool_size`` of them, one fewer than the limit, serve the hot calls of one
-                event loop with no thread hop (``{"pool_size": 1, "max_overflow": 0}``
-                gives none). For one, ``{"connect_args":
+                ``pool_size`` of the overflow serve the hot calls of one event loop with no
+                thread hop (a pool with ``max_overflow=0`` keeps every call on the saver's
+                thread). For one, ``{"connect_args":
                 {"server_settings": {"synchronous_commit": "off"}}}`` is an opt-in that
                 trades durability for speed: a commit returns before the server has flushed
                 it to disk, so a crash of the server (not of this process) can lose the
@@ -566,12 +566,8 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
         On the home loop's connections when one is free, else on the saver's thread.
         """
         caller = self._caller
-        if caller is not None:
-            path = caller.take()
-            if path is None and caller.bindable():
-                path = await caller.bind()
-            if path is not None:
-                return await call(path)
+        if caller is not None and (path := caller.take() or await caller.bind()) is not None:
+            return await call(path)
         return await self._runner.run(call(self._hot))
 
     async def _afast(self) -> SqliteFastPath | None:

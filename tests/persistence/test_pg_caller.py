@@ -25,8 +25,8 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_metadata,
 )
 
-from ponder.persistence import SqlCheckpointer
-from ponder.persistence._pg_caller import split_pool
+from ponder.persistence import SqlCheckpointer, _pg_caller
+from ponder.persistence._pg_caller import BIND_AFTER, split_pool
 from tests.persistence.conftest import StoreSpec, pg_fetch
 
 
@@ -34,21 +34,29 @@ from tests.persistence.conftest import StoreSpec, pg_fetch
     ("options", "engine", "slots"),
     [
         (None, {"max_overflow": 5}, 5),
-        ({"pool_size": 2, "max_overflow": 0}, {"pool_size": 1, "max_overflow": 0}, 1),
-        ({"pool_size": 1, "max_overflow": 0}, {"pool_size": 1, "max_overflow": 0}, 0),
-        ({"pool_size": 4, "max_overflow": 2}, {"pool_size": 2, "max_overflow": 0}, 4),
+        ({"pool_size": 2, "max_overflow": 0}, {"pool_size": 2, "max_overflow": 0}, 0),
+        ({"pool_size": 4, "max_overflow": 2}, {"pool_size": 4, "max_overflow": 0}, 2),
+        ({"pool_size": 2, "max_overflow": 8}, {"pool_size": 2, "max_overflow": 6}, 2),
         ({"pool_size": 3, "max_overflow": -1}, {"pool_size": 3, "max_overflow": -1}, 3),
         ({"poolclass": object}, {"poolclass": object}, 0),
         ({"pool_size": "5"}, {"pool_size": "5"}, 0),  # the engine refuses it, not this
     ],
 )
-def test_the_home_share_keeps_the_pools_limit(
+def test_the_home_share_comes_out_of_the_overflow(
     options: dict[str, Any] | None, engine: dict[str, Any], slots: int
 ) -> None:
     assert split_pool(options) == (engine, slots)
-    if slots and isinstance(options, dict) and options.get("max_overflow", 10) >= 0:
-        total = options.get("pool_size", 5) + options.get("max_overflow", 10)
+    given = options or {}
+    if slots and given.get("max_overflow", 10) >= 0:
+        assert engine.get("pool_size", 5) == given.get("pool_size", 5)  # the size is kept
+        total = given.get("pool_size", 5) + given.get("max_overflow", 10)
         assert engine.get("pool_size", 5) + engine["max_overflow"] + slots == total
+
+
+@pytest.fixture
+def bind_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop becomes home at its first hot call (not its `BIND_AFTER`-th)."""
+    monkeypatch.setattr(_pg_caller, "BIND_AFTER", 1)
 
 
 async def put(saver: SqlCheckpointer, thread_id: str, value: int) -> Any:
@@ -75,6 +83,7 @@ def hops(saver: SqlCheckpointer) -> Iterator[list[str]]:
         runner.submit = submit  # type: ignore[method-assign]
 
 
+@pytest.mark.usefixtures("bind_at_once")
 async def test_hot_calls_on_the_home_loop_make_no_hop(pg_store: StoreSpec) -> None:
     async with pg_store.open() as saver:
         await saver.setup()
@@ -93,8 +102,9 @@ async def test_hot_calls_on_the_home_loop_make_no_hop(pg_store: StoreSpec) -> No
     assert not_hot == ["Store.delete_threads"]
 
 
+@pytest.mark.usefixtures("bind_at_once")
 async def test_calls_beyond_the_home_connections_take_the_thread(pg_store: StoreSpec) -> None:
-    options = {"pool_size": 3, "max_overflow": 0}  # the home loop gets 2, the thread 1
+    options = {"pool_size": 2, "max_overflow": 2}  # the home loop gets 2, the thread 2
     async with SqlCheckpointer.from_url(
         pg_store.url, schema=pg_store.schema, engine_options=options
     ) as saver:
@@ -107,6 +117,7 @@ async def test_calls_beyond_the_home_connections_take_the_thread(pg_store: Store
     assert 0 < sent.count("PgFastPath.put") <= 6
 
 
+@pytest.mark.usefixtures("bind_at_once")
 async def test_another_loop_at_the_same_time_takes_the_thread(pg_store: StoreSpec) -> None:
     async with pg_store.open() as saver:
         await put(saver, "home", 0)  # this loop is home
@@ -135,6 +146,7 @@ async def test_another_loop_at_the_same_time_takes_the_thread(pg_store: StoreSpe
             assert found is not None and found.checkpoint["channel_values"] == {"a": 19}
 
 
+@pytest.mark.usefixtures("bind_at_once")
 def test_the_home_loops_connections_close_with_it(pg_store: StoreSpec) -> None:
     name = "ponder-home-test"
     options = {"connect_args": {"server_settings": {"application_name": name}}}
@@ -162,9 +174,114 @@ def test_the_home_loops_connections_close_with_it(pg_store: StoreSpec) -> None:
     ) == [(0,)]  # fmt: skip
 
 
+@pytest.mark.usefixtures("bind_at_once")
 def test_sync_calls_and_a_closed_saver(pg_store: StoreSpec) -> None:
     with pg_store.open() as saver:
         stored = asyncio.run(put(saver, "sync", 1))
         found = saver.get_tuple(stored)  # no loop here: the saver's thread
         assert found is not None and found.checkpoint["channel_values"] == {"a": 1}
     assert saver._caller is not None and saver._caller.home is None  # noqa: SLF001
+
+
+def connections(name: str) -> int:
+    """Server connections whose application_name is ``name``."""
+    found = pg_fetch("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name)
+    return int(found[0][0])
+
+
+def named(store: StoreSpec, name: str, **pool: int) -> SqlCheckpointer:
+    options: dict[str, Any] = {"connect_args": {"server_settings": {"application_name": name}}}
+    return SqlCheckpointer.from_url(
+        store.url, schema=store.schema, engine_options={**options, **pool}
+    )
+
+
+def test_a_loop_becomes_home_at_its_bind_after_th_call(pg_store: StoreSpec) -> None:
+    saver = named(pg_store, "ponder-bind-test")
+
+    async def puts(step: int, count: int) -> bool:
+        for index in range(count):
+            await put(saver, f"bind-{step}", index)
+        assert saver._caller is not None  # noqa: SLF001
+        return saver._caller.home is asyncio.get_running_loop()  # noqa: SLF001
+
+    # One asyncio.run per call, as sync code may do: no loop pays to connect for one call.
+    assert not any(asyncio.run(puts(step, 1)) for step in range(3))
+    assert not asyncio.run(puts(3, BIND_AFTER - 1))
+    assert asyncio.run(puts(4, BIND_AFTER + 1))
+    saver.close()
+    assert connections("ponder-bind-test") == 0
+
+
+def test_a_pool_without_overflow_keeps_every_call_on_the_thread(pg_store: StoreSpec) -> None:
+    saver = named(pg_store, "ponder-capped-test", pool_size=2, max_overflow=0)
+    assert saver._caller is None  # noqa: SLF001 - a Ray worker's pool (ponder.distributed)
+    with saver:
+        assert asyncio.run(put(saver, "capped", 1)) is not None
+
+
+@pytest.mark.usefixtures("bind_at_once")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_home_loop_closed_without_shutdown_gives_its_connections_up(
+    pg_store: StoreSpec,
+) -> None:
+    name = "ponder-orphan-test"
+    saver = named(pg_store, name, pool_size=2, max_overflow=2)  # 2 at home, 2 on the thread
+    bare = asyncio.new_event_loop()
+
+    async def together(thread_id: str) -> None:
+        await asyncio.gather(*(put(saver, f"{thread_id}-{index}", index) for index in range(4)))
+
+    bare.run_until_complete(together("bare"))
+    bare.close()  # no shutdown_asyncgens: the home connections cannot be closed any more
+    assert connections(name) >= 2
+    asyncio.run(together("next"))  # the next loop becomes home; the orphans are let go first
+    assert connections(name) <= 4
+    saver.close()
+    assert connections(name) == 0
+
+
+@pytest.mark.usefixtures("bind_at_once")
+def test_closing_from_another_loop_closes_a_running_home_and_spares_an_idle_one(
+    pg_store: StoreSpec,
+) -> None:
+    name = "ponder-elsewhere-test"
+    for idle in (False, True):
+        saver = named(pg_store, name)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever)
+        thread.start()
+        asyncio.run_coroutine_threadsafe(put(saver, "elsewhere", 1), loop).result()
+        if idle:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+        assert connections(name) >= 1
+        asyncio.run(asyncio.wait_for(saver.aclose(), 10))  # never waits on an idle loop
+        if idle:  # its shutdown closes them
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        else:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+        loop.close()
+        assert connections(name) == 0
+
+
+@pytest.mark.usefixtures("bind_at_once")
+def test_closing_the_saver_while_its_home_loop_shuts_down(pg_store: StoreSpec) -> None:
+    name = "ponder-shutdown-test"
+    saver = named(pg_store, name)
+
+    async def holder() -> Any:
+        try:
+            yield
+        finally:  # runs in shutdown_asyncgens, beside the home's own generator
+            await saver.aclose()
+
+    async def main() -> None:
+        await put(saver, "shutdown", 1)
+        generator = holder()
+        await generator.asend(None)
+        main.generator = generator  # type: ignore[attr-defined]  # kept alive until shutdown
+
+    asyncio.run(main())
+    assert connections(name) == 0

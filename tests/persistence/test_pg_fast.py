@@ -22,6 +22,7 @@ from sqlalchemy import event
 
 from ponder.errors import CheckpointError
 from ponder.persistence import SqlCheckpointer
+from ponder.persistence._pg_caller import BIND_AFTER
 from ponder.persistence._pg_fast import (
     LISTED_ROWS,
     VALUES_AND_WRITES,
@@ -50,8 +51,9 @@ def fast_path(saver: SqlCheckpointer) -> PgFastPath:
 
 
 async def bind_home(saver: SqlCheckpointer) -> None:
-    """Make the running loop the saver's home loop (its first hot call does)."""
-    await saver.aget_tuple(generate_config("no such thread"))
+    """Make the running loop the saver's home loop (its `BIND_AFTER`-th hot call does)."""
+    for _ in range(BIND_AFTER):
+        await saver.aget_tuple(generate_config("no such thread"))
     fast_path(saver)
 
 
@@ -269,6 +271,7 @@ async def test_a_lost_connection_is_dropped_and_the_next_call_reconnects(
     pg_store: StoreSpec,
 ) -> None:
     async with pg_store.open() as saver:
+        await bind_home(saver)
         await put(saver, "before", {"a": 1})
         kept = [borrowed.raw for borrowed in fast_path(saver)._idle]  # noqa: SLF001
         assert kept
@@ -309,6 +312,7 @@ async def test_the_fast_path_uses_the_engine_options(pg_store: StoreSpec) -> Non
     async with SqlCheckpointer.from_url(
         pg_store.url, schema=pg_store.schema, engine_options=options
     ) as saver:
+        await bind_home(saver)
         await put(saver, "named", {"a": 1})
         kept = {borrowed.raw.get_server_pid() for borrowed in fast_path(saver)._idle}  # noqa: SLF001
         named = pg_fetch(
@@ -326,6 +330,7 @@ async def test_synchronous_commit_is_the_servers_unless_opted_out(
     async with SqlCheckpointer.from_url(
         pg_store.url, schema=pg_store.schema, engine_options=options if setting else None
     ) as saver:
+        await bind_home(saver)
         await put(saver, "durable", {"a": 1})
 
         async def show(raw: asyncpg.Connection) -> Any:
