@@ -25,10 +25,13 @@ They are closed by the saver's ``aclose``, or when the home loop shuts down: ``a
 loop before closing it, and a generator parked on the home loop closes them in its
 ``finally`` (a saver closed from another thread while its home loop is idle leaves them to
 that shutdown). A loop closed without that (a bare ``loop.close()``) cannot close them any
-more: when a loop next becomes home, or a saver closes, in this process, they are given up to
-the garbage collector, which is run then, so that their sockets are closed before new
-connections are opened. Until then (at worst, until the process exits) they stay open, and
-count against the pool's limit.
+more: when a loop next becomes home, or the saver closes, they are let go and the server is
+asked to end them (``pg_terminate_backend``, on the saver's thread) before any new
+connection opens; calls still in flight on that loop are let go with theirs. Their client
+sockets are closed when garbage collected (asyncpg warns, as a ResourceWarning, that they
+were not closed properly). A home loop closed bare after its saver was closed, or whose
+saver is never closed, has its connections let go to the garbage collector, without the
+server's help, when any saver of the process next binds a home or closes.
 """
 
 from __future__ import annotations
@@ -36,11 +39,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import gc
 import threading
-import warnings
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from langgraph.checkpoint.serde.base import SerializerProtocol
@@ -49,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ponder.errors import CheckpointError
 from ponder.persistence._engine import create_engine
+from ponder.persistence._loop import LoopThread
 from ponder.persistence._pg_fast import PgFastPath
 
 __all__ = ("BIND_AFTER", "CallerLoopPath", "split_pool")
@@ -116,26 +118,19 @@ class _Connections:
         finally:
             await self.engine.dispose()
 
-    def abandon(self) -> None:
-        """Give them up without their loop, which is closed (see the module's docstring)."""
-        self.path.abandon()
 
-
-async def _parked(connections: _Connections, release: Callable[[], None]) -> AsyncGenerator[None]:
+async def _parked(connections: _Connections) -> AsyncGenerator[None]:
     """Wait on the home loop; closed by its shutdown (or the saver), close the connections."""
     try:
         yield
     finally:
-        try:
-            await connections.close()
-        finally:
-            release()
+        await connections.close()
 
 
 _LIVE: set[_Home] = set()
-"""Every home whose connections are open. Held here, not only by its saver, so that its
-parked generator stays known to its loop until that loop shuts down and closes it, even when
-the saver is closed from another thread or dropped meanwhile."""
+"""The homes not yet shut: held here, not only by their saver, so that a parked generator
+stays known to its loop until that loop shuts down and closes it, even when its saver was
+closed from another thread (while the loop was idle) or dropped meanwhile."""
 _LIVE_GUARD = threading.Lock()
 
 
@@ -146,27 +141,46 @@ class _Home:
         self.loop = loop
         self.connections = connections
         self.path = connections.path
-        self.keeper = _parked(connections, self.release)
+        self.keeper = _parked(connections)
         with _LIVE_GUARD:
             _LIVE.add(self)
 
     @property
     def closed(self) -> bool:
-        """Whether its connections are closed (or closing)."""
+        """Whether its connections are closed (or closing, or given up)."""
         return self.path.closed
 
+    async def shut(self) -> None:
+        """Close the connections and the parked generator (on the home loop)."""
+        try:
+            await self.connections.close()
+        finally:
+            self.release()
+            with contextlib.suppress(RuntimeError):  # the loop's shutdown is closing it now
+                await self.keeper.aclose()
+
+    def give_up(self) -> list[int]:
+        """Let go of connections whose loop is closed; their server process ids, to end."""
+        self.release()
+        return self.path.abandon()
+
     def release(self) -> None:
-        """Forget it here (its connections are closed, or given up)."""
+        """Forget it here."""
         with _LIVE_GUARD:
             _LIVE.discard(self)
 
 
-def _give_up_orphans() -> None:
-    """Let go of the homes whose loop closed with their connections open (`_give_up`)."""
+def _prune(spare: _Home | None = None) -> None:
+    """Forget the homes (but ``spare``) whose loop is closed, giving up their connections.
+
+    Those of an unclosed saver, whose loop was closed bare, are let go to the garbage
+    collector without the server being asked to end them (that saver's own thread may be
+    gone); a saver's own such home is given up by `CallerLoopPath` with the server's help.
+    """
     with _LIVE_GUARD:
-        orphans = [home for home in _LIVE if home.loop.is_closed() and not home.closed]
-    for home in orphans:
-        _give_up(home)
+        gone = [home for home in _LIVE if home is not spare and home.loop.is_closed()]
+    for home in gone:
+        home.give_up()
 
 
 class CallerLoopPath:
@@ -181,6 +195,9 @@ class CallerLoopPath:
         slots: How many connections the home loop may hold (`split_pool`); 0 disables it.
         setup: Checks and sets up the store (on the saver's loop); awaited before each call.
         error: Makes the `CheckpointError` for a failed action.
+        runner: The saver's loop thread.
+        end: Makes the coroutine (for ``runner``) that asks the server to end the connections
+            of those server process ids (`ponder.persistence._store.Store.end_connections`).
     """
 
     def __init__(
@@ -193,6 +210,8 @@ class CallerLoopPath:
         slots: int,
         setup: Callable[[], Awaitable[None]],
         error: Callable[[str, Exception], CheckpointError],
+        runner: LoopThread,
+        end: Callable[[list[int]], Coroutine[Any, Any, None]],
     ) -> None:
         self._url = url
         self._options = {
@@ -205,6 +224,8 @@ class CallerLoopPath:
         self._slots = slots
         self._setup = setup
         self._error = error
+        self._runner = runner
+        self._end = end
         self._guard = threading.Lock()  # callers on loops of other threads
         self._home: _Home | None = None
         self._calls: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
@@ -250,9 +271,15 @@ class CallerLoopPath:
             if current is not None and not current.loop.is_closed():
                 return None  # a live loop is home (this one, busy or closing, or another)
             calls = self._calls[loop] = self._calls.get(loop, 0) + 1
-            if calls < BIND_AFTER or self._closed:
+            if calls < BIND_AFTER:
                 return None
-            _give_up_orphans()  # loops closed without shutting down their generators
+            self._home = None
+        if current is not None:  # its loop closed, without shutting down its generators
+            await self._give_up(current)  # before new connections open: the limit holds
+        _prune()
+        with self._guard:
+            if self._taken():
+                return None  # another thread bound meanwhile, or the saver closed
             engine = create_engine(
                 self._url, schema=None, options=self._options, wal_allowed=lambda: False
             )
@@ -272,56 +299,54 @@ class CallerLoopPath:
     async def close(self) -> None:
         """Close the home loop's connections; no loop becomes home again."""
         home = self._stop()
-        if home is None or home.closed:
+        if home is None:
             return
-        if home.loop is asyncio.get_running_loop():
-            await home.connections.close()
-            return
-        if not home.loop.is_running():
-            if home.loop.is_closed():
-                _give_up(home)
-            return  # an idle loop: its shutdown, or the collector, closes them
-        with contextlib.suppress(RuntimeError):  # the home loop closed meanwhile
-            done = asyncio.run_coroutine_threadsafe(home.connections.close(), home.loop)
-            with contextlib.suppress(asyncio.TimeoutError, concurrent.futures.TimeoutError):
-                await asyncio.wait_for(asyncio.wrap_future(done), _CLOSE_SECONDS)
-        if not home.closed and home.loop.is_closed():
-            _give_up(home)
-        # Else that loop is alive but idle: its shutdown, or the collector, closes them.
+        if home.loop.is_closed():
+            await self._give_up(home)
+        elif home.loop is asyncio.get_running_loop():
+            await home.shut()
+        elif home.loop.is_running():  # another thread's: close them there
+            with contextlib.suppress(RuntimeError):  # the home loop closed meanwhile
+                done = asyncio.run_coroutine_threadsafe(home.shut(), home.loop)
+                with contextlib.suppress(asyncio.TimeoutError, concurrent.futures.TimeoutError):
+                    await asyncio.wait_for(asyncio.wrap_future(done), _CLOSE_SECONDS)
+            if not home.closed and home.loop.is_closed():
+                await self._give_up(home)
+        # Else that loop is idle: its shutdown closes them (`_LIVE` keeps them known).
 
     def close_blocking(self) -> None:
         """`close` from sync code (no running loop here)."""
         home = self._stop()
-        if home is None or home.closed:
+        if home is None:
             return
-        if not home.loop.is_running():
-            if home.loop.is_closed():
-                _give_up(home)
+        if home.loop.is_running():
+            with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
+                done = asyncio.run_coroutine_threadsafe(home.shut(), home.loop)
+                done.result(timeout=_CLOSE_SECONDS)
+        if home.loop.is_closed() and not home.closed:
+            pids = home.give_up()
+            with contextlib.suppress(CheckpointError):  # the saver's thread is stopped
+                self._runner.call(self._end(pids))
+        elif home.loop.is_closed():
+            home.release()
+
+    async def _give_up(self, home: _Home) -> None:
+        """Let go of a home whose loop is closed, and have the server end its connections."""
+        if home.closed:
+            home.release()
             return
-        with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
-            done = asyncio.run_coroutine_threadsafe(home.connections.close(), home.loop)
-            done.result(timeout=_CLOSE_SECONDS)
-        if not home.closed and home.loop.is_closed():
-            _give_up(home)
+        pids = home.give_up()
+        with contextlib.suppress(CheckpointError):  # the saver's thread is stopped
+            await self._runner.run(self._end(pids))
+
+    def _taken(self) -> bool:
+        """Whether a home is bound, or the path closed (read again after an ``await``)."""
+        return self._home is not None or self._closed
 
     def _stop(self) -> _Home | None:
-        _give_up_orphans()
         with self._guard:
             self._closed = True
             home, self._home = self._home, None
             self._calls.clear()
+        _prune(spare=home)
         return home
-
-
-def _give_up(home: _Home) -> None:
-    """Let go of the connections of a home whose loop is closed with them open.
-
-    They cannot be closed without their loop. Detached from their pool and forgotten, they
-    are garbage; collected now, their sockets are closed at once (each warns, unseen, that
-    it was not closed properly), before any new connection is opened.
-    """
-    home.connections.abandon()
-    home.release()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()

@@ -380,6 +380,7 @@ class PgFastPath:
         self._serde = serde
         self._error = error
         self._idle: list[_Borrowed] = []
+        self._lent: set[_Borrowed] = set()  # held by calls in flight
         self._running: set[asyncio.Task[Any]] = set()  # calls in flight, cancelled or not
         self._closed = False
         self._set_up = False
@@ -441,16 +442,25 @@ class PgFastPath:
         """Whether `close` (or `abandon`) has begun."""
         return self._closed
 
-    def abandon(self) -> None:
-        """Forget the connections kept between calls without closing them (their loop is closed).
+    def abandon(self) -> list[int]:
+        """Forget every connection, kept or held by a call, without closing it.
 
-        Detached from the engine's pool, each is closed when garbage collected.
+        For a path whose loop is closed: nothing can run there any more. Each connection is
+        detached from the engine's pool (which would otherwise try to close it, on that loop,
+        when it is garbage collected).
+
+        Returns:
+            The server process ids of those connections, for the server to end them.
         """
         self._closed = True
-        idle, self._idle = self._idle, []
-        for borrowed in idle:
+        held = [*self._idle, *self._lent]
+        self._idle, self._lent = [], set()
+        pids = []
+        for borrowed in held:
             with contextlib.suppress(Exception):  # best effort: the pool's loop is closed
+                pids.append(borrowed.raw.get_server_pid())
                 borrowed.pooled.sync_connection.connection.detach()  # type: ignore[union-attr]
+        return pids
 
     async def close(self) -> None:
         """Wait for the calls in flight, then return every connection to the engine's pool."""
@@ -521,6 +531,8 @@ class PgFastPath:
         except asyncio.CancelledError:  # the loop is shutting down
             outcome.cancel()
             raise
+        except GeneratorExit:  # destroyed with its closed loop: nothing can run there
+            raise
         except Exception as exc:  # the caller's to handle, if it still waits
             if not outcome.done():
                 outcome.set_exception(exc)
@@ -540,6 +552,7 @@ class PgFastPath:
             borrowed = self._idle.pop() if self._idle else await self._borrow()
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise self._error(action, exc) from exc
+        self._lent.add(borrowed)
         try:
             result = await work(borrowed.raw)
         except asyncpg.PostgresError as exc:  # the server refused the statement: still usable
@@ -550,10 +563,13 @@ class PgFastPath:
             # the server went away): drop it, say so; the next call borrows a fresh one.
             await self._give_back(borrowed, usable=False)
             raise self._error(action, exc) from exc
+        except GeneratorExit:  # the call's task is destroyed with its closed loop
+            raise
         except BaseException:
             await self._give_back(borrowed, usable=False)
             raise
         if len(self._idle) < self._keep and not self._closed:
+            self._lent.discard(borrowed)
             self._idle.append(borrowed)  # kept for the next call, as `_give_back` would
         else:
             await self._give_back(borrowed, usable=True)
@@ -572,6 +588,7 @@ class PgFastPath:
         return _Borrowed(pooled, raw)
 
     async def _give_back(self, borrowed: _Borrowed, *, usable: bool) -> None:
+        self._lent.discard(borrowed)
         if not usable:
             await borrowed.pooled.invalidate()
             await borrowed.pooled.close()
