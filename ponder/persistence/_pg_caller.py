@@ -25,13 +25,10 @@ They are closed by the saver's ``aclose``, or when the home loop shuts down: ``a
 loop before closing it, and a generator parked on the home loop closes them in its
 ``finally`` (a saver closed from another thread while its home loop is idle leaves them to
 that shutdown). A loop closed without that (a bare ``loop.close()``) cannot close them any
-more: when a loop next becomes home, or the saver closes, they are let go and the server is
-asked to end them (``pg_terminate_backend``, on the saver's thread) before any new
-connection opens; calls still in flight on that loop are let go with theirs. Their client
-sockets are closed when garbage collected (asyncpg warns, as a ResourceWarning, that they
-were not closed properly). A home loop closed bare after its saver was closed, or whose
-saver is never closed, has its connections let go to the garbage collector, without the
-server's help, when any saver of the process next binds a home or closes.
+more, nor can they be ended safely from elsewhere: they are detached from their pool and left
+to the garbage collector, which closes their sockets, and that saver makes no loop home again
+(every later call takes the thread), so its connections never exceed the pool's limit. Until
+they are collected they stay open.
 """
 
 from __future__ import annotations
@@ -41,7 +38,7 @@ import concurrent.futures
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 from langgraph.checkpoint.serde.base import SerializerProtocol
@@ -50,7 +47,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ponder.errors import CheckpointError
 from ponder.persistence._engine import create_engine
-from ponder.persistence._loop import LoopThread
 from ponder.persistence._pg_fast import PgFastPath
 
 __all__ = ("BIND_AFTER", "CallerLoopPath", "split_pool")
@@ -142,6 +138,7 @@ class _Home:
         self.connections = connections
         self.path = connections.path
         self.keeper = _parked(connections)
+        self.abandoned = False  # given up: its loop closed with its connections open
         with _LIVE_GUARD:
             _LIVE.add(self)
 
@@ -159,10 +156,11 @@ class _Home:
             with contextlib.suppress(RuntimeError):  # the loop's shutdown is closing it now
                 await self.keeper.aclose()
 
-    def give_up(self) -> list[int]:
-        """Let go of connections whose loop is closed; their server process ids, to end."""
+    def give_up(self) -> None:
+        """Let go of connections whose loop is closed (see the module's docstring)."""
+        self.abandoned = True
         self.release()
-        return self.path.abandon()
+        self.path.abandon()
 
     def release(self) -> None:
         """Forget it here."""
@@ -171,16 +169,18 @@ class _Home:
 
 
 def _prune(spare: _Home | None = None) -> None:
-    """Forget the homes (but ``spare``) whose loop is closed, giving up their connections.
-
-    Those of an unclosed saver, whose loop was closed bare, are let go to the garbage
-    collector without the server being asked to end them (that saver's own thread may be
-    gone); a saver's own such home is given up by `CallerLoopPath` with the server's help.
-    """
+    """Forget the homes (but ``spare``) whose loop is closed, so that they can be collected."""
     with _LIVE_GUARD:
         gone = [home for home in _LIVE if home is not spare and home.loop.is_closed()]
     for home in gone:
+        _forget(home)
+
+
+def _forget(home: _Home) -> None:
+    """Forget a home whose loop is closed, giving its connections up unless it closed them."""
+    if not home.closed:
         home.give_up()
+    home.release()
 
 
 class CallerLoopPath:
@@ -195,9 +195,6 @@ class CallerLoopPath:
         slots: How many connections the home loop may hold (`split_pool`); 0 disables it.
         setup: Checks and sets up the store (on the saver's loop); awaited before each call.
         error: Makes the `CheckpointError` for a failed action.
-        runner: The saver's loop thread.
-        end: Makes the coroutine (for ``runner``) that asks the server to end the connections
-            of those server process ids (`ponder.persistence._store.Store.end_connections`).
     """
 
     def __init__(
@@ -210,8 +207,6 @@ class CallerLoopPath:
         slots: int,
         setup: Callable[[], Awaitable[None]],
         error: Callable[[str, Exception], CheckpointError],
-        runner: LoopThread,
-        end: Callable[[list[int]], Coroutine[Any, Any, None]],
     ) -> None:
         self._url = url
         self._options = {
@@ -224,14 +219,13 @@ class CallerLoopPath:
         self._slots = slots
         self._setup = setup
         self._error = error
-        self._runner = runner
-        self._end = end
         self._guard = threading.Lock()  # callers on loops of other threads
         self._home: _Home | None = None
         self._calls: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
             weakref.WeakKeyDictionary()
         )
         self._closed = False
+        self._orphaned = False  # a home loop closed bare: no loop becomes home again
 
     @property
     def home(self) -> asyncio.AbstractEventLoop | None:
@@ -263,23 +257,23 @@ class CallerLoopPath:
         Returns:
             The home fast path, if the running loop is home now, or ``None``.
         """
-        if self._slots == 0 or self._closed:
+        if self._slots == 0 or self._closed or self._orphaned:
             return None
         loop = asyncio.get_running_loop()
         with self._guard:
             current = self._home
             if current is not None and not current.loop.is_closed():
                 return None  # a live loop is home (this one, busy or closing, or another)
+            if current is not None and (current.abandoned or not current.closed):
+                # Its loop closed with its connections open: they count until collected.
+                _forget(current)
+                self._orphaned, self._home = True, None
+                return None
             calls = self._calls[loop] = self._calls.get(loop, 0) + 1
             if calls < BIND_AFTER:
                 return None
-            self._home = None
-        if current is not None:  # its loop closed, without shutting down its generators
-            await self._give_up(current)  # before new connections open: the limit holds
-        _prune()
-        with self._guard:
-            if self._taken():
-                return None  # another thread bound meanwhile, or the saver closed
+            if current is not None:
+                current.release()  # closed by its loop's shutdown
             engine = create_engine(
                 self._url, schema=None, options=self._options, wal_allowed=lambda: False
             )
@@ -293,6 +287,7 @@ class CallerLoopPath:
             )
             home = self._home = _Home(loop, _Connections(engine, path))
             self._calls.clear()
+        _prune(spare=home)
         await home.keeper.asend(None)  # parked on this loop until it shuts down
         return home.path
 
@@ -302,7 +297,7 @@ class CallerLoopPath:
         if home is None:
             return
         if home.loop.is_closed():
-            await self._give_up(home)
+            _forget(home)
         elif home.loop is asyncio.get_running_loop():
             await home.shut()
         elif home.loop.is_running():  # another thread's: close them there
@@ -310,8 +305,8 @@ class CallerLoopPath:
                 done = asyncio.run_coroutine_threadsafe(home.shut(), home.loop)
                 with contextlib.suppress(asyncio.TimeoutError, concurrent.futures.TimeoutError):
                     await asyncio.wait_for(asyncio.wrap_future(done), _CLOSE_SECONDS)
-            if not home.closed and home.loop.is_closed():
-                await self._give_up(home)
+            if home.loop.is_closed():
+                _forget(home)
         # Else that loop is idle: its shutdown closes them (`_LIVE` keeps them known).
 
     def close_blocking(self) -> None:
@@ -323,25 +318,8 @@ class CallerLoopPath:
             with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
                 done = asyncio.run_coroutine_threadsafe(home.shut(), home.loop)
                 done.result(timeout=_CLOSE_SECONDS)
-        if home.loop.is_closed() and not home.closed:
-            pids = home.give_up()
-            with contextlib.suppress(CheckpointError):  # the saver's thread is stopped
-                self._runner.call(self._end(pids))
-        elif home.loop.is_closed():
-            home.release()
-
-    async def _give_up(self, home: _Home) -> None:
-        """Let go of a home whose loop is closed, and have the server end its connections."""
-        if home.closed:
-            home.release()
-            return
-        pids = home.give_up()
-        with contextlib.suppress(CheckpointError):  # the saver's thread is stopped
-            await self._runner.run(self._end(pids))
-
-    def _taken(self) -> bool:
-        """Whether a home is bound, or the path closed (read again after an ``await``)."""
-        return self._home is not None or self._closed
+        if home.loop.is_closed():
+            _forget(home)
 
     def _stop(self) -> _Home | None:
         with self._guard:

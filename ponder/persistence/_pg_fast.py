@@ -442,25 +442,19 @@ class PgFastPath:
         """Whether `close` (or `abandon`) has begun."""
         return self._closed
 
-    def abandon(self) -> list[int]:
+    def abandon(self) -> None:
         """Forget every connection, kept or held by a call, without closing it.
 
         For a path whose loop is closed: nothing can run there any more. Each connection is
         detached from the engine's pool (which would otherwise try to close it, on that loop,
-        when it is garbage collected).
-
-        Returns:
-            The server process ids of those connections, for the server to end them.
+        when it is garbage collected); the collector closes its socket.
         """
         self._closed = True
         held = [*self._idle, *self._lent]
-        self._idle, self._lent = [], set()
-        pids = []
+        self._idle, self._lent, self._running = [], set(), set()
         for borrowed in held:
             with contextlib.suppress(Exception):  # best effort: the pool's loop is closed
-                pids.append(borrowed.raw.get_server_pid())
                 borrowed.pooled.sync_connection.connection.detach()  # type: ignore[union-attr]
-        return pids
 
     async def close(self) -> None:
         """Wait for the calls in flight, then return every connection to the engine's pool."""

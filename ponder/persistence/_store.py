@@ -471,22 +471,6 @@ class Store:
         async with self._write(reads=False) as conn:
             await conn.execute(self._upsert(writes, WRITE_UPDATES if replace else ()), rows)
 
-    async def end_connections(self, pids: Sequence[int]) -> None:
-        """Ask PostgreSQL to end the server processes ``pids``; errors are ignored.
-
-        They are this store's own connections, which their event loop, closed, cannot close.
-        """
-        if not pids:
-            return
-        statement = sa.select(sa.func.pg_terminate_backend(sa.column("pid"))).select_from(
-            sa.func.unnest(sa.bindparam("pids", type_=postgresql.ARRAY(sa.Integer)))
-            .table_valued("pid")
-            .render_derived()
-        )
-        with contextlib.suppress(SQLAlchemyError, OSError):
-            async with self._engine.connect() as conn:
-                await conn.execute(statement, {"pids": list(pids)})
-
     async def delete_threads(self, thread_ids: Sequence[str]) -> None:
         """Delete every checkpoint, value and write of these threads."""
         ids = [key(thread_id, "thread_id") for thread_id in thread_ids]

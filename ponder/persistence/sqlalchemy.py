@@ -157,8 +157,6 @@ class SqlCheckpointer(BaseCheckpointSaver[str]):
                 slots=slots,
                 setup=_ready(self._store, self._runner),
                 error=self._store.error,
-                runner=self._runner,
-                end=self._store.end_connections,
             )
         # Options in a SQLite URL's query are for aiosqlite: such stores keep to SQLAlchemy.
         self._fast: SqliteFastPath | None = None
