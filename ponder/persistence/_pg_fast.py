@@ -313,18 +313,16 @@ def _values_and_writes() -> SelectBase:
 VALUES_AND_WRITES = _values_and_writes()
 
 
-def _put_values(row: Row, blob_rows: Sequence[Row]) -> dict[str, Any]:
-    """The values of `put_statement` for ``len(blob_rows)`` (`listed`)."""
+def _put_values(row: Row, blob_rows: Sequence[Row], rows: int | None) -> dict[str, Any]:
+    """The values of `put_statement` ``(rows)``, ``rows`` being `listed` of the count."""
     params = dict(row)
     params["b_thread_id"], params["b_checkpoint_ns"] = row["thread_id"], row["checkpoint_ns"]
-    params.update(
-        rows_values("b", tuple(_BLOB_VALUES), blob_rows, listed(len(blob_rows)) is not None)
-    )
+    params.update(rows_values("b", tuple(_BLOB_VALUES), blob_rows, rows is not None))
     return params
 
 
-def _writes_values(rows: Sequence[Row], replace: bool) -> tuple[int, dict[str, Any]]:
-    """How many writes are kept, and the values of their statement (`writes_statement`).
+def _writes_values(rows: Sequence[Row], replace: bool) -> tuple[int | None, dict[str, Any]]:
+    """The ``rows`` argument of `writes_statement` for the writes kept, and their values.
 
     Row by row, a repeated key keeps the first write, or the last when ``replace``; one
     statement may not touch a row twice, so the duplicates are dropped here.
@@ -336,8 +334,9 @@ def _writes_values(rows: Sequence[Row], replace: bool) -> tuple[int, dict[str, A
     first = rows[0]
     params: dict[str, Any] = {f"w_{name}": first[name] for name in _WRITE_CONSTANTS}
     chosen = list(kept.values())
-    params.update(rows_values("w", tuple(_WRITE_VALUES), chosen, listed(len(chosen)) is not None))
-    return len(chosen), params
+    count = listed(len(chosen))
+    params.update(rows_values("w", tuple(_WRITE_VALUES), chosen, count is not None))
+    return count, params
 
 
 class _Borrowed(NamedTuple):
@@ -388,15 +387,16 @@ class PgFastPath:
 
     async def put(self, row: Row, blob_rows: Sequence[Row]) -> RunnableConfig:
         """Store an encoded checkpoint and its new values (see `checkpoint_rows`)."""
-        statement = compiled(put_statement(listed(len(blob_rows))), self._schema)
-        values = statement.values(_put_values(row, blob_rows))
+        count = listed(len(blob_rows))
+        statement = compiled(put_statement(count), self._schema)
+        values = statement.values(_put_values(row, blob_rows, count))
         await self._call(lambda raw: raw.execute(statement.text, *values), "be written")
         return checkpoint_config(row["thread_id"], row["checkpoint_ns"], row["checkpoint_id"])
 
     async def put_writes(self, rows: Sequence[Row], replace: bool) -> None:
         """Store encoded pending writes (see `write_rows`); ``rows`` is not empty."""
         count, params = _writes_values(rows, replace)
-        statement = compiled(writes_statement(replace, listed(count)), self._schema)
+        statement = compiled(writes_statement(replace, count), self._schema)
         values = statement.values(params)
         await self._call(lambda raw: raw.execute(statement.text, *values), "be written")
 
@@ -562,10 +562,7 @@ class PgFastPath:
         except BaseException:
             await self._give_back(borrowed, usable=False)
             raise
-        if len(self._idle) < self._keep and not self._closed:
-            self._lent.discard(borrowed)
-            self._idle.append(borrowed)  # kept for the next call, as `_give_back` would
-        else:
+        if not self._keep_idle(borrowed):  # kept for the next call without a coroutine
             await self._give_back(borrowed, usable=True)
         return result
 
@@ -581,12 +578,18 @@ class PgFastPath:
             raise TypeError(f"expected an asyncpg connection, got {type(raw).__name__}")
         return _Borrowed(pooled, raw)
 
+    def _keep_idle(self, borrowed: _Borrowed) -> bool:
+        """Keep a usable connection for the next call, if there is room; whether it was."""
+        if len(self._idle) >= self._keep or self._closed:
+            return False
+        self._lent.discard(borrowed)
+        self._idle.append(borrowed)
+        return True
+
     async def _give_back(self, borrowed: _Borrowed, *, usable: bool) -> None:
+        if usable and self._keep_idle(borrowed):
+            return
         self._lent.discard(borrowed)
         if not usable:
             await borrowed.pooled.invalidate()
-            await borrowed.pooled.close()
-        elif len(self._idle) < self._keep and not self._closed:
-            self._idle.append(borrowed)
-        else:
-            await borrowed.pooled.close()
+        await borrowed.pooled.close()
